@@ -17,8 +17,8 @@ enum ExitCode { kExitOk = 0, kExitFailure = 1, kExitUsage = 2 };
 struct GlobalOptions {
   std::string config_path;                ///< --config FILE (empty: config/sdxl.toml search)
   std::vector<std::string> plugin_paths;  ///< --plugin-path DIR (repeatable)
-  std::string log_level = "info";         ///< --log-level trace|debug|info|warn|error
-  std::string log_format = "text";        ///< --log-format text|json
+  std::string log_level;                  ///< --log-level (empty: [log] level, else info)
+  std::string log_format;                 ///< --log-format (empty: [log] format, else text)
   std::string executable;                 ///< argv[0], to find lib/sdxl/plugins beside bin/
 };
 

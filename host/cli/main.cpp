@@ -79,7 +79,9 @@ int main(int argc, char** argv) {
   std::string name = argv[i++];
   for (; i < argc; ++i) rest.emplace_back(argv[i]);
 
-  if (auto st = sdxl::util::setup_logging(global.log_level, global.log_format); !st.ok()) {
+  if (auto st = sdxl::util::setup_logging(global.log_level.empty() ? "info" : global.log_level,
+                                          global.log_format.empty() ? "text" : global.log_format);
+      !st.ok()) {
     std::cerr << "sdxl: " << st.message() << "\n";
     return kExitUsage;
   }

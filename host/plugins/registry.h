@@ -31,6 +31,7 @@ struct FeatureEntry {
   std::string library;
   sdk::FeatureInfo info;
   sdk::Options options;  ///< schema defaults overridden by the plugin's TOML table
+  sdk::HostServices services;  ///< what objects of this feature are created with (plugin's own logger)
 };
 
 /// Where to look and what to keep (from CLI, environment and TOML; see config/).
@@ -38,22 +39,27 @@ struct RegistrySettings {
   std::vector<std::filesystem::path> search_paths;  ///< in priority order
   std::vector<std::string> enable;   ///< glob patterns over plugin ids/feature names; empty = all
   std::vector<std::string> disable;  ///< glob patterns, applied after enable
-  /// Per plugin id: option overrides already validated against the schema (see config/).
-  std::map<std::string, sdk::Options> plugin_options;
 };
 
 class PluginRegistry {
  public:
+  /// Services default to the process-wide memory ledger and a logger per plugin.
   PluginRegistry();
   ~PluginRegistry();
   PluginRegistry(const PluginRegistry&) = delete;
   PluginRegistry& operator=(const PluginRegistry&) = delete;
 
   /// Loads every library in the search paths; failures are recorded, never fatal.
+  /// `services.logger` is replaced per plugin by a logger tagged with the plugin id.
   void load(const RegistrySettings& settings, sdk::HostServices services);
+  void load(const RegistrySettings& settings);
   /// Loads one library file (used by plugin-check and tests). Returns false and records a
   /// rejection when it is refused.
   bool load_library(const std::filesystem::path& file);
+
+  /// Sets option values of one feature (already validated, see config/plugin_options.h).
+  /// Returns false when the plugin or feature is not active.
+  bool set_options(const std::string& plugin_id, const std::string& feature, const sdk::Options& values);
 
   const std::vector<Rejection>& rejected() const { return rejected_; }
   /// Plugins in load order.
@@ -84,13 +90,6 @@ class PluginRegistry {
   sdk::HostServices services_;
 };
 
-/// The registry for a CLI command or server: --plugin-path, SDXL_PLUGIN_PATH, [plugins] paths in
-/// TOML, then lib/sdxl/plugins beside the executable. Defined in host/plugins/standard.cpp.
-struct StandardLocations {
-  std::vector<std::string> cli_paths;
-  std::vector<std::string> config_paths;
-  std::string executable;  ///< argv[0]
-};
-std::vector<std::filesystem::path> standard_search_paths(const StandardLocations& where);
+
 
 }  // namespace sdxl::plugins

@@ -9,6 +9,7 @@
 #include <exception>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace sdxl::sdk {
@@ -88,7 +89,7 @@ class Result {
 /// Runs `fn` and turns any exception it throws into a Status, so no exception leaves a plugin.
 /// `fn` returns Status or Result<T>. Use it at the top of every virtual a plugin implements.
 template <typename Fn>
-auto guard(const char* where, Fn&& fn) -> decltype(fn()) {
+auto guard(std::string_view where, Fn&& fn) -> decltype(fn()) {
   try {
     return fn();
   } catch (const std::exception& e) {

@@ -1,0 +1,79 @@
+#include "app/bootstrap.h"
+
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <cstdlib>
+
+#include "config/plugin_options.h"
+#include "util/logging.h"
+
+namespace sdxl::app {
+namespace fs = std::filesystem;
+
+fs::path builtin_plugin_dir() {
+  boost::dll::fs::error_code ec;
+  fs::path exe = boost::dll::program_location(ec);
+  if (ec) return {};
+  return exe.parent_path().parent_path() / SDXL_PLUGIN_SUBDIR;
+}
+
+namespace {
+
+sdk::Status add_dir(std::vector<fs::path>& out, const fs::path& dir, const std::string& origin) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    return sdk::invalid_argument(origin + ": plugin folder '" + dir.string() + "' does not exist");
+  out.push_back(dir);
+  return {};
+}
+
+}  // namespace
+
+sdk::Result<App> start(const StartupRequest& request) {
+  App app;
+  const std::string config_file = config::locate_config(request.config_path);
+  if (config_file.empty()) {
+    app.config = config::default_config();
+  } else {
+    auto c = config::load_config(config_file);
+    if (!c.ok()) return c.status();
+    app.config = std::move(c).value();
+  }
+  if (!request.load_plugins) return app;
+
+  // Search order: --plugin-path, SDXL_PLUGIN_PATH, [plugins] paths, built-in folder.
+  std::vector<fs::path> paths;
+  for (const auto& p : request.plugin_paths)
+    if (auto st = add_dir(paths, p, "--plugin-path"); !st.ok()) return st;
+  if (const char* env = std::getenv("SDXL_PLUGIN_PATH"); env && *env) {
+    std::string all = env;
+    for (std::size_t start = 0; start <= all.size();) {
+      auto end = all.find(':', start);
+      if (end == std::string::npos) end = all.size();
+      if (end > start)
+        if (auto st = add_dir(paths, all.substr(start, end - start), "SDXL_PLUGIN_PATH"); !st.ok()) return st;
+      start = end + 1;
+    }
+  }
+  const fs::path config_dir = config_file.empty() ? fs::current_path() : fs::absolute(config_file).parent_path();
+  for (const auto& p : app.config.plugin_paths) {
+    fs::path dir = fs::path(p).is_absolute() ? fs::path(p) : config_dir / p;  // relative to the file
+    if (auto st = add_dir(paths, dir, app.config.file + " [plugins] paths"); !st.ok()) return st;
+  }
+  const fs::path builtin = builtin_plugin_dir();
+  std::error_code ec;
+  if (fs::is_directory(builtin, ec)) paths.push_back(builtin);
+  else util::log_warn("built-in plugin folder " + builtin.string() + " not found; only configured paths are searched");
+
+  plugins::RegistrySettings settings;
+  settings.search_paths = paths;
+  settings.enable = app.config.plugin_enable;
+  settings.disable = app.config.plugin_disable;
+  app.registry = std::make_unique<plugins::PluginRegistry>();
+  app.registry->load(settings);
+  if (auto st = config::apply_plugin_options(*app.registry, app.config.plugin_options, app.config.file); !st.ok())
+    return st;
+  app.plugin_search_paths = paths;
+  return app;
+}
+
+}  // namespace sdxl::app

@@ -1,0 +1,154 @@
+#include "config/config.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
+#include "config/schema.h"
+
+namespace sdxl::config {
+namespace {
+
+std::string where(const toml::node& n, const std::string& file) {
+  const auto& s = n.source();
+  return file + ":" + std::to_string(s.begin.line) + ":" + std::to_string(s.begin.column);
+}
+
+sdk::Status check_value(const ConfigKey& key, const toml::node& node, const std::string& file) {
+  const std::string name = "[" + key.section + "] " + key.name;
+  auto bad = [&](const std::string& what) { return sdk::invalid_argument(where(node, file) + ": " + name + ": " + what); };
+  switch (key.type) {
+    case KeyType::boolean:
+      if (!node.is_boolean()) return bad("expected a boolean");
+      break;
+    case KeyType::integer:
+      if (!node.is_integer()) return bad("expected an integer");
+      break;
+    case KeyType::number:
+      if (!node.is_number()) return bad("expected a number");
+      break;
+    case KeyType::string: {
+      if (!node.is_string()) return bad("expected a string");
+      if (!key.choices.empty()) {
+        const auto& v = node.as_string()->get();
+        std::string list;
+        bool ok = false;
+        for (const auto& c : key.choices) {
+          ok = ok || c == v;
+          list += (list.empty() ? "" : ", ") + c;
+        }
+        if (!ok) return bad("\"" + v + "\" is not one of: " + list);
+      }
+      break;
+    }
+    case KeyType::string_list: {
+      const auto* arr = node.as_array();
+      if (!arr) return bad("expected a list of strings");
+      for (const auto& e : *arr)
+        if (!e.is_string()) return sdk::invalid_argument(where(e, file) + ": " + name + ": list entries must be strings");
+      break;
+    }
+  }
+  return {};
+}
+
+std::vector<std::string> strings(const toml::node& n) {
+  std::vector<std::string> out;
+  for (const auto& e : *n.as_array()) out.push_back(e.as_string()->get());
+  return out;
+}
+
+void assign(Config& c, const ConfigKey& key, const toml::node& n) {
+  const std::string id = key.section + "." + key.name;
+  if (id == "plugins.paths") c.plugin_paths = strings(n);
+  else if (id == "plugins.enable") c.plugin_enable = strings(n);
+  else if (id == "plugins.disable") c.plugin_disable = strings(n);
+  else if (id == "log.level") c.log_level = n.as_string()->get();
+  else if (id == "log.format") c.log_format = n.as_string()->get();
+  else if (id == "model.path") c.model_path = n.as_string()->get();
+  else if (id == "model.model_config") c.model_config = n.as_string()->get();
+  else if (id == "model.clip_vocab") c.clip_vocab = n.as_string()->get();
+}
+
+}  // namespace
+
+Config default_config() { return Config{}; }
+
+sdk::Result<Config> load_config(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return sdk::not_found(path + ": configuration file not found");
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    const auto& s = e.source();
+    return sdk::invalid_argument(path + ":" + std::to_string(s.begin.line) + ":" + std::to_string(s.begin.column) +
+                                 ": " + std::string(e.description()));
+  }
+  Config c;
+  c.file = path;
+  for (const auto& [section_key, section_node] : root) {
+    const std::string section(section_key.str());
+    const auto* table = section_node.as_table();
+    bool known_section = false;
+    for (const auto& k : config_keys()) known_section = known_section || k.section == section;
+    if (!known_section) return sdk::invalid_argument(where(section_node, path) + ": unknown section [" + section + "]");
+    if (!table) return sdk::invalid_argument(where(section_node, path) + ": [" + section + "] must be a table");
+    for (const auto& [key, node] : *table) {
+      const std::string name(key.str());
+      if (is_open_table(section, name)) {
+        if (!node.is_table())
+          return sdk::invalid_argument(where(node, path) + ": [" + section + "] " + name + " must be a table");
+        if (section == "plugins" && name == "options") c.plugin_options = *node.as_table();
+        continue;
+      }
+      const ConfigKey* spec = find_key(section, name);
+      if (!spec) {
+        std::string list;
+        for (const auto& k : config_keys())
+          if (k.section == section) list += (list.empty() ? "" : ", ") + k.name;
+        return sdk::invalid_argument(where(node, path) + ": unknown key '" + name + "' in [" + section +
+                                     "] (known: " + list + ")");
+      }
+      if (auto st = check_value(*spec, node, path); !st.ok()) return st;
+      assign(c, *spec, node);
+    }
+  }
+  return c;
+}
+
+std::string locate_config(const std::string& cli_path) {
+  if (!cli_path.empty()) return cli_path;
+  if (const char* env = std::getenv("SDXL_CONFIG"); env && *env) return env;
+  std::error_code ec;
+  if (std::filesystem::is_regular_file("config/sdxl.toml", ec)) return "config/sdxl.toml";
+  return {};
+}
+
+std::string dump_defaults() {
+  std::ostringstream os;
+  os << "# sdxl-worker configuration: every key with its default.\n"
+     << "# Written by `sdxl config dump`; check a file with `sdxl config check FILE`.\n";
+  std::string section;
+  for (const auto& k : config_keys()) {
+    if (k.section != section) {
+      section = k.section;
+      os << "\n[" << section << "]\n";
+    }
+    std::istringstream desc(k.description);
+    for (std::string line; std::getline(desc, line);) os << "# " << line << "\n";
+    if (!k.choices.empty()) {
+      os << "# One of:";
+      for (const auto& c : k.choices) os << " " << c;
+      os << "\n";
+    }
+    os << k.name << " = " << k.default_toml << "\n";
+  }
+  os << "\n# Plugin options: one table per plugin id, optionally one sub-table per feature.\n"
+     << "# `sdxl plugins ID` lists a plugin's options and defaults.\n"
+     << "# [plugins.options.\"org.sdxl.schedulers.kdiffusion\"]\n"
+     << "# [plugins.options.\"org.sdxl.schedulers.kdiffusion\".euler_a]\n";
+  return os.str();
+}
+
+}  // namespace sdxl::config

@@ -1,0 +1,44 @@
+#pragma once
+// The worker's TOML configuration: parsed, checked against config/schema.h (unknown keys, wrong
+// types and bad choices are errors with file:line:column), defaults filled in.
+// Plugin option tables ([plugins.options."<plugin id>"], optionally with one sub-table per
+// feature) are kept as TOML and checked against the plugins' own schemas once they are loaded
+// (see plugin_options.h).
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <toml++/toml.h>
+
+#include "sdxl/sdk/status.h"
+
+namespace sdxl::config {
+
+struct Config {
+  std::string file;  ///< where it came from; empty when only defaults
+  std::vector<std::string> plugin_paths;
+  std::vector<std::string> plugin_enable{"*"};
+  std::vector<std::string> plugin_disable;
+  std::string log_level = "info";
+  std::string log_format = "text";
+  std::string model_path;
+  std::string model_config;
+  std::string clip_vocab;
+  toml::table plugin_options;  ///< the [plugins.options] table as written (source positions kept)
+};
+
+/// Reads and checks `path`. Errors: not_found (unreadable), invalid_argument (parse error or a
+/// bad key/value), each naming file:line:column.
+sdk::Result<Config> load_config(const std::string& path);
+
+/// Defaults only (no file).
+Config default_config();
+
+/// Which file to read: --config, else $SDXL_CONFIG, else ./config/sdxl.toml when present, else none.
+std::string locate_config(const std::string& cli_path);
+
+/// A commented TOML file with every key and its default (`sdxl config dump`).
+std::string dump_defaults();
+
+}  // namespace sdxl::config

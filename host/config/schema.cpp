@@ -1,0 +1,51 @@
+#include "config/schema.h"
+
+namespace sdxl::config {
+
+const std::vector<ConfigKey>& config_keys() {
+  static const std::vector<ConfigKey> keys = {
+      {"plugins", "paths", KeyType::string_list, "[]",
+       "Extra folders searched for plugin libraries, after --plugin-path and SDXL_PLUGIN_PATH and\n"
+       "before the built-in lib/sdxl/plugins beside the executable."},
+      {"plugins", "enable", KeyType::string_list, "[\"*\"]",
+       "Glob patterns over plugin ids and feature names; only matching features are active."},
+      {"plugins", "disable", KeyType::string_list, "[]",
+       "Glob patterns applied after `enable`; matching features are switched off\n"
+       "(e.g. [\"org.sdxl.controlnet.*\", \"dpm2*\"])."},
+      {"log", "level", KeyType::string, "\"info\"", "Log level on stderr.", {"trace", "debug", "info", "warn", "error"}},
+      {"log", "format", KeyType::string, "\"text\"", "`json` writes one JSON object per line, for deployments.",
+       {"text", "json"}},
+      {"model", "path", KeyType::string, "\"\"",
+       "SDXL weights: a diffusers folder or a single .safetensors checkpoint.\n"
+       "Empty: the built-in tiny demo model (random weights)."},
+      {"model", "model_config", KeyType::string, "\"\"",
+       "A diffusers folder whose */config.json and tokenizer*/ files supply what a single-file\n"
+       "checkpoint cannot tell (as diffusers' from_single_file(config=...))."},
+      {"model", "clip_vocab", KeyType::string, "\"\"",
+       "bpe_simple_vocab_16e6.txt.gz for single-file checkpoints, which carry no tokenizer."},
+  };
+  return keys;
+}
+
+const ConfigKey* find_key(const std::string& section, const std::string& name) {
+  for (const auto& k : config_keys())
+    if (k.section == section && k.name == name) return &k;
+  return nullptr;
+}
+
+const char* to_string(KeyType t) {
+  switch (t) {
+    case KeyType::boolean: return "boolean";
+    case KeyType::integer: return "integer";
+    case KeyType::number: return "number";
+    case KeyType::string: return "string";
+    case KeyType::string_list: return "list of strings";
+  }
+  return "unknown";
+}
+
+bool is_open_table(const std::string& section, const std::string& name) {
+  return section == "plugins" && name == "options";
+}
+
+}  // namespace sdxl::config
