@@ -70,7 +70,7 @@ sdk::Result<App> start(const StartupRequest& request) {
   settings.disable = app.config.plugin_disable;
   app.registry = std::make_unique<plugins::PluginRegistry>();
   app.registry->load(settings);
-  if (auto st = config::apply_plugin_options(*app.registry, app.config.plugin_options, app.config.file); !st.ok())
+  if (auto st = config::apply_plugin_options(*app.registry, app.config.plugin_options(), app.config.file); !st.ok())
     return st;
   app.plugin_search_paths = paths;
   return app;

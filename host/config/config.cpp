@@ -77,7 +77,8 @@ Config default_config() { return Config{}; }
 sdk::Result<Config> load_config(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) return sdk::not_found(path + ": configuration file not found");
-  toml::table root;
+  auto root_ptr = std::make_shared<toml::table>();
+  auto& root = *root_ptr;
   try {
     root = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
@@ -99,7 +100,6 @@ sdk::Result<Config> load_config(const std::string& path) {
       if (is_open_table(section, name)) {
         if (!node.is_table())
           return sdk::invalid_argument(where(node, path) + ": [" + section + "] " + name + " must be a table");
-        if (section == "plugins" && name == "options") c.plugin_options = *node.as_table();
         continue;
       }
       const ConfigKey* spec = find_key(section, name);
@@ -114,7 +114,15 @@ sdk::Result<Config> load_config(const std::string& path) {
       assign(c, *spec, node);
     }
   }
+  c.document = root_ptr;
   return c;
+}
+
+const toml::table& Config::plugin_options() const {
+  static const toml::table empty;
+  if (!document) return empty;
+  const auto* t = document->at_path("plugins.options").as_table();
+  return t ? *t : empty;
 }
 
 std::string locate_config(const std::string& cli_path) {

@@ -6,6 +6,7 @@
 // (see plugin_options.h).
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,10 @@ struct Config {
   std::string model_path;
   std::string model_config;
   std::string clip_vocab;
-  toml::table plugin_options;  ///< the [plugins.options] table as written (source positions kept)
+  /// The [plugins.options] table as written (empty when absent). Points into `document`, which
+  /// is kept whole because copying toml++ nodes drops their source positions.
+  const toml::table& plugin_options() const;
+  std::shared_ptr<const toml::table> document;
 };
 
 /// Reads and checks `path`. Errors: not_found (unreadable), invalid_argument (parse error or a

@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include "plugins/option_values.h"
+
 namespace sdxl::plugins {
 
 nlohmann::json option_value_json(const sdk::OptionValue& v) {
@@ -54,7 +56,7 @@ void feature_text(std::ostringstream& os, const PluginRegistry& reg, const std::
     if (active)
       if (auto it = active->options.all().find(o.key); it != active->options.all().end() && !(it->second == o.default_value))
         os << ", set to " << value_text(it->second);
-    if (o.min || o.max) os << ", range [" << (o.min ? std::to_string(*o.min) : "-inf") << ", " << (o.max ? std::to_string(*o.max) : "inf") << "]";
+    if (o.min || o.max) os << ", range [" << (o.min ? format_number(*o.min) : "-inf") << ", " << (o.max ? format_number(*o.max) : "inf") << "]";
     if (!o.choices.empty()) {
       os << ", one of";
       for (const auto& c : o.choices) os << " " << c;

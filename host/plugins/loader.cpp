@@ -1,5 +1,7 @@
 #include "plugins/loader.h"
 
+#include "plugins/option_values.h"
+
 #include <dlfcn.h>
 
 #include <boost/dll/shared_library.hpp>
@@ -28,7 +30,7 @@ bool valid_plugin_id(const std::string& id) {
 std::string describe(const sdk::OptionValue& v) {
   if (auto b = std::get_if<bool>(&v)) return *b ? "true" : "false";
   if (auto i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
-  if (auto d = std::get_if<double>(&v)) return std::to_string(*d);
+  if (auto d = std::get_if<double>(&v)) return format_number(*d);
   return "\"" + std::get<std::string>(v) + "\"";
 }
 
@@ -53,7 +55,7 @@ std::string validate_option(const sdk::OptionSpec& s) {
     if (!std::isfinite(num)) return "option '" + s.key + "': default is not finite";
     if ((s.min && num < *s.min) || (s.max && num > *s.max))
       return "option '" + s.key + "': default " + describe(v) + " is outside its range [" +
-             (s.min ? std::to_string(*s.min) : "-inf") + ", " + (s.max ? std::to_string(*s.max) : "inf") + "]";
+             (s.min ? format_number(*s.min) : "-inf") + ", " + (s.max ? format_number(*s.max) : "inf") + "]";
   }
   if (!s.choices.empty()) {
     if (s.type != sdk::OptionType::string) return "option '" + s.key + "': choices given for a non-string option";

@@ -1,6 +1,7 @@
 #include "plugins/option_values.h"
 
 #include <cmath>
+#include <sstream>
 
 namespace sdxl::plugins {
 
@@ -42,12 +43,7 @@ std::string check_value(const sdk::OptionSpec& spec, const sdk::OptionValue& val
       return "\"" + s + "\" is not one of: " + list;
     }
   }
-  auto fmt = [](double v) {
-    std::string s = std::to_string(v);
-    while (s.size() > 1 && s.back() == '0') s.pop_back();
-    if (!s.empty() && s.back() == '.') s.pop_back();
-    return s;
-  };
+  const auto fmt = format_number;
   if (spec.min && num < *spec.min) return "value " + fmt(num) + " is below the minimum " + fmt(*spec.min);
   if (spec.max && num > *spec.max) return "value " + fmt(num) + " is above the maximum " + fmt(*spec.max);
   return {};
@@ -72,6 +68,13 @@ sdk::Result<sdk::Options> apply_overrides(const std::vector<sdk::OptionSpec>& sc
     out.set(key, v);
   }
   return out;
+}
+
+std::string format_number(double v) {
+  std::ostringstream os;
+  os.precision(10);
+  os << v;
+  return os.str();
 }
 
 std::string toml_location(const toml::node& node, const std::string& file) {

@@ -28,6 +28,9 @@ sdk::Result<sdk::Options> apply_overrides(const std::vector<sdk::OptionSpec>& sc
 sdk::Result<sdk::OptionValue> option_from_toml(const sdk::OptionSpec& spec, const toml::node& node,
                                                const std::string& where);
 
+/// A number as people write it: 0.5, 8, 1e-05 (no trailing zeros).
+std::string format_number(double v);
+
 /// "file:line:column" of a TOML node.
 std::string toml_location(const toml::node& node, const std::string& file);
 

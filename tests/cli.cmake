@@ -1,0 +1,31 @@
+# CLI contracts: exit codes (0 ok, 1 failure, 2 usage/config), clear messages, shipped configs
+# valid, and the conformance kit on every in-tree plugin.
+set(SDXL_EXPECT ${CMAKE_CURRENT_SOURCE_DIR}/scripts/expect.cmake)
+function(sdxl_cli_test name code match)
+  add_test(NAME cli_${name} COMMAND ${CMAKE_COMMAND} -DCODE=${code} "-DMATCH=${match}"
+           "-DCMD=$<TARGET_FILE:sdxl>;${ARGN}" -P ${SDXL_EXPECT})
+endfunction()
+
+sdxl_cli_test(version 0 "sdxl [0-9]+\\.[0-9]+" --version)
+sdxl_cli_test(help 0 "plugin-check" --help)
+sdxl_cli_test(unknown_command 2 "unknown command 'frobnicate'" frobnicate)
+sdxl_cli_test(unknown_option 2 "unknown option --bogus" plugins --bogus)
+sdxl_cli_test(missing_plugin_dir 2 "plugin folder '/nonexistent/plugins' does not exist"
+              --plugin-path /nonexistent/plugins plugins)
+sdxl_cli_test(missing_config 2 "not found" --config /nonexistent/sdxl.toml plugins)
+sdxl_cli_test(config_check_default 0 "ok" config check ${CMAKE_SOURCE_DIR}/config/sdxl.toml)
+sdxl_cli_test(config_check_minimal 0 "ok" config check ${CMAKE_SOURCE_DIR}/config/examples/minimal.toml)
+sdxl_cli_test(config_check_bad 2 "bad_value.toml:2:[0-9]+: \\[log\\] level"
+              config check ${CMAKE_CURRENT_SOURCE_DIR}/data/bad_value.toml)
+sdxl_cli_test(config_dump 0 "\\[plugins\\]" config dump)
+sdxl_cli_test(plugins_with_rejections_exit_0 0 "rejected libraries" --plugin-path ${SDXL_TEST_PLUGIN_OUTPUT_DIR} plugins)
+sdxl_cli_test(log_format_json 2 "\\{\"time\":\"[^\"]+\",\"level\":\"error\",\"msg\":\".*does not exist\"\\}"
+              --log-format json --plugin-path /nonexistent plugins)
+add_test(NAME cli_plugins_json_no_rejections COMMAND ${CMAKE_COMMAND} -DCODE=0 -DJSON_EMPTY=rejected
+         "-DCMD=$<TARGET_FILE:sdxl>;plugins;--json" -P ${SDXL_EXPECT})
+
+# The conformance kit on every built-in plugin library.
+get_property(builtin GLOBAL PROPERTY SDXL_BUILTIN_PLUGINS)
+foreach(p ${builtin})
+  add_test(NAME plugin_check_${p} COMMAND $<TARGET_FILE:sdxl> plugin-check $<TARGET_FILE:${p}>)
+endforeach()

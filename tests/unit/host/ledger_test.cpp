@@ -1,0 +1,27 @@
+#include <ATen/ATen.h>
+#include <catch2/catch.hpp>
+
+#include "memory/ledger.h"
+
+TEST_CASE("ledger leases respect the budget and return to baseline", "[memory]") {
+  sdxl::memory::Ledger ledger;
+  const c10::Device cpu(c10::kCPU);
+  ledger.set_budget(cpu, 1000);
+  ledger.record_resident("unet", cpu, 600);
+  auto a = ledger.acquire("scratch.a", cpu, 300);
+  REQUIRE(a.ok());
+  CHECK(ledger.available(cpu) == 100);
+  auto refused = ledger.acquire("scratch.b", cpu, 200);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == sdxl::sdk::StatusCode::out_of_memory);
+  CHECK_THAT(refused.status().message(), Catch::Contains("scratch.b") && Catch::Contains("100 bytes left"));
+  ledger.release(a.value());
+  ledger.release(a.value());  // double release is harmless
+  CHECK(ledger.available(cpu) == 400);
+  ledger.record_resident("unet", cpu, 500);  // replaces, does not add
+  CHECK(ledger.accounts().at("cpu").used == 500);
+  CHECK(ledger.accounts().at("cpu").peak == 900);
+  ledger.forget_resident("unet");
+  CHECK(ledger.accounts().at("cpu").used == 0);
+  CHECK(ledger.entries().empty());
+}
