@@ -1,6 +1,21 @@
 # Builds examples/invert_plugin against the build tree's SdxlSdk package, then asks the host to
 # list it; fails unless the plugin is loaded and none of its libraries was rejected.
+# With INSTALL_FROM set, first installs that build tree into PREFIX and uses the installed package.
 file(REMOVE_RECURSE ${BUILD})
+if(DEFINED INSTALL_FROM)
+  file(REMOVE_RECURSE ${PREFIX})
+  execute_process(COMMAND ${CMAKE_COMMAND} --install ${INSTALL_FROM} --prefix ${PREFIX} OUTPUT_QUIET RESULT_VARIABLE rc)
+  if(rc)
+    message(FATAL_ERROR "cmake --install failed")
+  endif()
+  set(SDK_DIR ${PREFIX}/lib/cmake/SdxlSdk)
+  set(SDXL ${PREFIX}/bin/sdxl)
+  foreach(f ${PREFIX}/include/sdxl/sdk/sdk.h ${SDXL})
+    if(NOT EXISTS ${f})
+      message(FATAL_ERROR "install lacks ${f}")
+    endif()
+  endforeach()
+endif()
 execute_process(COMMAND ${CMAKE_COMMAND} -G ${GENERATOR} -S ${SOURCE} -B ${BUILD} -DSdxlSdk_DIR=${SDK_DIR}
                         -DCMAKE_BUILD_TYPE=Release RESULT_VARIABLE rc)
 if(rc)
