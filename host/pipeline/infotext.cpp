@@ -1,0 +1,77 @@
+#include "pipeline/infotext.h"
+
+#include <nlohmann/json.hpp>
+
+namespace sdxl::pipeline {
+
+std::string quote_if_needed(const std::string& value) {
+  if (value.find_first_of(",:\"\n") == std::string::npos) return value;
+  return nlohmann::json(value).dump();  // JSON string quoting, as A1111's infotext quote()
+}
+
+std::string InfoText::render() const {
+  std::string out = prompt;
+  if (!negative.empty()) out += "\nNegative prompt: " + negative;
+  std::string line;
+  for (const auto& [k, v] : fields) {
+    if (v.empty()) continue;
+    line += (line.empty() ? "" : ", ") + k + ": " + quote_if_needed(v);
+  }
+  if (!line.empty()) out += "\n" + line;
+  return out;
+}
+
+InfoText parse_infotext(const std::string& text) {
+  InfoText info;
+  // The last line holding "Steps: " is the parameter line; before it, prompt and negative.
+  std::vector<std::string> lines;
+  for (std::size_t s = 0;;) {
+    auto e = text.find('\n', s);
+    lines.push_back(text.substr(s, e == std::string::npos ? std::string::npos : e - s));
+    if (e == std::string::npos) break;
+    s = e + 1;
+  }
+  std::string params;
+  if (!lines.empty() && lines.back().rfind("Steps: ", 0) == 0) {
+    params = lines.back();
+    lines.pop_back();
+  }
+  bool in_negative = false;
+  for (const auto& l : lines) {
+    if (!in_negative && l.rfind("Negative prompt: ", 0) == 0) {
+      in_negative = true;
+      info.negative = l.substr(17);
+      continue;
+    }
+    std::string& dst = in_negative ? info.negative : info.prompt;
+    dst += (dst.empty() && &dst == &info.prompt ? "" : "\n") + l;
+  }
+  // key: value pairs separated by ", ", values optionally JSON-quoted.
+  std::size_t i = 0;
+  while (i < params.size()) {
+    auto colon = params.find(": ", i);
+    if (colon == std::string::npos) break;
+    std::string key = params.substr(i, colon - i);
+    std::size_t v = colon + 2;
+    std::string value;
+    if (v < params.size() && params[v] == '"') {
+      std::size_t e = v + 1;
+      while (e < params.size() && params[e] != '"') e += params[e] == '\\' ? 2 : 1;
+      try {
+        value = nlohmann::json::parse(params.substr(v, e + 1 - v)).get<std::string>();
+      } catch (const std::exception&) {
+        value = params.substr(v, e + 1 - v);
+      }
+      i = e + 1;
+    } else {
+      auto e = params.find(", ", v);
+      value = params.substr(v, e == std::string::npos ? std::string::npos : e - v);
+      i = e == std::string::npos ? params.size() : e;
+    }
+    if (params.compare(i, 2, ", ") == 0) i += 2;
+    info.fields.emplace_back(key, value);
+  }
+  return info;
+}
+
+}  // namespace sdxl::pipeline
