@@ -1,0 +1,138 @@
+#include "golden/pipeline_golden.h"
+
+#include <ATen/ATen.h>
+
+#include "golden/compare.h"
+#include "golden/manifest_tolerance.h"
+#include "noise/cpu_torch_noise.h"
+#include "pipeline/generate.h"
+
+namespace sdxl::golden {
+namespace {
+
+// Serves the recorded draws in diffusers' order (VAE posterior sample first), then falls back to
+// a seeded generator for anything a sampler might draw.
+class RecordedNoise : public sdk::NoiseSource {
+ public:
+  explicit RecordedNoise(std::vector<at::Tensor> queue) : queue_(std::move(queue)), fallback_(0) {}
+  at::Tensor randn(at::IntArrayRef shape, c10::ScalarType dtype, c10::Device device) override {
+    if (next_ < queue_.size() && queue_[next_].sizes() == shape) return queue_[next_++].to(device, dtype);
+    return fallback_.randn(shape, dtype, device);
+  }
+
+ private:
+  std::vector<at::Tensor> queue_;
+  std::size_t next_ = 0;
+  noise::CpuTorchNoise fallback_;
+};
+
+std::vector<std::string> strings(const nlohmann::json& v) {
+  if (v.is_string()) return {v.get<std::string>()};
+  if (v.is_array()) return v.get<std::vector<std::string>>();
+  return {};
+}
+
+sdk::Result<at::Tensor> tensor(const GoldenCase& c, const std::string& name) {
+  if (!c.tensors || !c.tensors->contains(name)) return sdk::not_found(c.file.string() + ": no tensor '" + name + "'");
+  return c.tensors->tensor(name);
+}
+
+}  // namespace
+
+bool PipelineGoldenHandler::accepts(const GoldenCase& c) const {
+  const auto kind = c.manifest.value("case", std::string());
+  return kind == "txt2img" || kind == "img2img";
+}
+
+std::set<std::string> PipelineGoldenHandler::allowed_manifest_keys(const GoldenCase&) const {
+  return {"case",          "params.prompts", "params.negative", "params.height",
+          "params.width",  "params.steps",   "params.guidance", "params.strength"};
+}
+
+std::set<std::string> PipelineGoldenHandler::allowed_tensors(const GoldenCase& c) const {
+  std::set<std::string> out = {"noise", "vae_sample_noise", "init_image"};
+  // Where a picture is given as uint8 and float, the float one is used.
+  if (!c.tensors || !c.tensors->contains("init_image")) out.insert("init_image_u8");
+  return out;
+}
+
+sdk::Result<TensorList> PipelineGoldenHandler::replay(const GoldenCase& c, const GoldenOptions& opts,
+                                                      nlohmann::json*) const {
+  if (opts.model.empty()) return sdk::invalid_argument("the " + c.manifest.value("case", std::string()) + " case needs --model");
+  if (!opts.registry) return sdk::invalid_argument("the pipeline cases need the plugin registry");
+  const auto& params = c.manifest.value("params", nlohmann::json::object());
+  pipeline::ModelSpec spec;
+  spec.path = opts.model;
+  spec.model_config = opts.model_config;
+  spec.clip_vocab = opts.clip_vocab;
+  auto model = pipeline::SdxlModel::load(spec, *opts.registry);
+  if (!model.ok()) return model.status();
+
+  pipeline::GenerateRequest req;
+  req.prompts.prompts = strings(params.value("prompts", nlohmann::json()));
+  req.prompts.negatives = strings(params.value("negative", nlohmann::json()));
+  req.prompts.mode = pipeline::PromptMode::plain;  // diffusers reads brackets as text
+  req.steps = params.value("steps", 30);
+  req.guidance = params.value("guidance", 5.0);
+  std::vector<at::Tensor> draws;
+  if (c.tensors && (c.tensors->contains("init_image") || c.tensors->contains("init_image_u8"))) {
+    at::Tensor init;
+    if (c.tensors->contains("init_image")) {
+      init = tensor(c, "init_image").value().to(at::kFloat);
+    } else {
+      at::Tensor u8 = tensor(c, "init_image_u8").value();
+      init = (u8.to(at::kFloat).permute({0, 3, 1, 2}) / 127.5 - 1.0).contiguous();
+    }
+    req.init_image = init;
+    req.strength = params.value("strength", 0.8);
+    req.height = init.size(2);
+    req.width = init.size(3);
+    if (c.tensors->contains("vae_sample_noise")) draws.push_back(tensor(c, "vae_sample_noise").value());
+  } else {
+    req.height = params.value("height", 1024);
+    req.width = params.value("width", 1024);
+  }
+  auto noise = tensor(c, "noise");
+  if (!noise.ok()) return noise.status();
+  req.initial_noise = noise.value();
+  RecordedNoise source(draws);
+
+  TensorList out;
+  pipeline::StepSink sink = [&](const std::string& name, const at::Tensor& t) { out.emplace_back(name, t.to(at::kFloat).cpu()); };
+  pipeline::JobHooks hooks;
+  hooks.noise = &source;
+  hooks.sink = &sink;
+  // The conditioning of the negative rows, as the case names them.
+  auto result = pipeline::generate(*model.value(), *opts.registry, req, hooks);
+  if (!result.ok()) return result.status();
+  const double scaling = model.value()->vae->info().scaling_factor;
+  out.emplace_back("vae_input", result.value().latents / scaling);
+  at::Tensor image = result.value().images;
+  out.emplace_back("image01", (image / 2 + 0.5).clamp(0, 1));
+  out.emplace_back("image_u8", pipeline::to_uint8_images(image));
+  return out;
+}
+
+CompareReport PipelineGoldenHandler::compare(const GoldenCase& full, const TensorList& produced,
+                                             const nlohmann::json&) const {
+  CompareReport report;
+  WorstTracker worst;
+  std::set<std::string> seen;
+  for (const auto& [name, got] : produced) {
+    if (!full.tensors || !full.tensors->contains(name)) continue;  // something the case does not record
+    auto want = full.tensors->tensor(name);
+    if (!want.ok()) continue;
+    const auto tol = manifest_tolerance(full.manifest, name, {5e-4, 1e-4, false});
+    worst.add(name, compare_tensors(got, want.value(), tol.atol, tol.rtol));
+    seen.insert(name);
+  }
+  std::string missing;
+  for (const char* required : {"prompt.prompt_embeds", "prompt.pooled", "latents_final", "image"})
+    if (!seen.count(required)) missing += std::string(missing.empty() ? "" : ", ") + required;
+  report.passed = !worst.any_failed && missing.empty();
+  report.summary = !missing.empty() ? "missing outputs: " + missing
+                                    : std::to_string(seen.size()) + " tensors; worst " + describe(worst.name, worst.dev);
+  return report;
+}
+
+}  // namespace sdxl::golden

@@ -1,0 +1,23 @@
+#pragma once
+// Golden handler for the end-to-end cases of ../shared/golden/models/cases (txt2img, img2img):
+// the whole pipeline — tokenisation, text encoding, the model's own scheduler config, CFG, the
+// denoising loop, VAE encode/decode — runs through the project's code. Only these inputs are
+// read: params prompts, negative, height, width, steps, guidance, strength and the tensors noise,
+// vae_sample_noise, init_image(_u8). Produced: prompt.*, negative.*, the CFG conditioning,
+// latents_init, every step{i}.* tensor, latents_final, vae_input, image, image01, image_u8.
+
+#include "golden/golden_case.h"
+
+namespace sdxl::golden {
+
+class PipelineGoldenHandler : public GoldenHandler {
+ public:
+  std::string name() const override { return "pipeline"; }
+  bool accepts(const GoldenCase& c) const override;
+  std::set<std::string> allowed_manifest_keys(const GoldenCase& c) const override;
+  std::set<std::string> allowed_tensors(const GoldenCase& c) const override;
+  sdk::Result<TensorList> replay(const GoldenCase& c, const GoldenOptions& opts, nlohmann::json* json_out) const override;
+  CompareReport compare(const GoldenCase& full, const TensorList& produced, const nlohmann::json& json_out) const override;
+};
+
+}  // namespace sdxl::golden

@@ -1,0 +1,85 @@
+#include "pipeline/denoiser.h"
+
+#include <ATen/ATen.h>
+
+namespace sdxl::pipeline {
+namespace {
+
+at::Tensor rows(const at::Tensor& ids, std::int64_t batch) {
+  at::Tensor t = ids.to(at::kFloat);
+  return t.dim() == 1 ? t.unsqueeze(0).expand({batch, t.size(0)}) : t;
+}
+
+// diffusers rescale_noise_cfg: match the per-sample std of the guided prediction to the text one.
+at::Tensor rescale(const at::Tensor& cfg, const at::Tensor& text, double phi) {
+  std::vector<std::int64_t> dims;
+  for (std::int64_t d = 1; d < cfg.dim(); ++d) dims.push_back(d);
+  at::Tensor std_text = text.std(dims, /*unbiased=*/true, /*keepdim=*/true);
+  at::Tensor std_cfg = cfg.std(dims, true, true);
+  at::Tensor rescaled = cfg * (std_text / std_cfg);
+  return phi * rescaled + (1.0 - phi) * cfg;
+}
+
+}  // namespace
+
+sdk::Result<at::Tensor> denoise(const DenoiseRequest& req) {
+  if (!req.unet || !req.scheduler || !req.noise || !req.cond) return sdk::invalid_argument("denoise: incomplete request");
+  const auto& cond = *req.cond;
+  const auto& unet = *req.unet;
+  const std::int64_t batch = req.latents.size(0);
+  if (cond.prompt_embeds.size(0) != batch) return sdk::invalid_argument("denoise: prompt rows differ from latent rows");
+  const bool cfg = req.guidance > 1.0;
+  const auto dtype = unet.dtype();
+  const auto device = unet.device();
+  auto to_unet = [&](const at::Tensor& t) { return t.to(device, dtype); };
+
+  // Conditioning for the whole loop: [neg; pos] with CFG, [pos] without.
+  at::Tensor time_ids = rows(req.time_ids, batch);
+  at::Tensor neg_ids = req.negative_time_ids.defined() ? rows(req.negative_time_ids, batch) : time_ids;
+  models::UNetInputs in;
+  in.encoder_hidden_states = to_unet(cfg ? at::cat({cond.negative_embeds, cond.prompt_embeds}) : cond.prompt_embeds);
+  in.text_embeds = to_unet(cfg ? at::cat({cond.negative_pooled, cond.pooled}) : cond.pooled);
+  in.time_ids = to_unet(cfg ? at::cat({neg_ids, time_ids}) : time_ids);
+  const auto& sink = req.sink;
+  if (sink && *sink) {
+    (*sink)("encoder_hidden_states", in.encoder_hidden_states);
+    (*sink)("add_text_embeds", in.text_embeds);
+    (*sink)("add_time_ids", in.time_ids);
+  }
+
+  at::Tensor x = req.latents.to(at::kFloat);
+  const at::Tensor timesteps = req.scheduler->timesteps();
+  const std::int64_t calls = timesteps.size(0);
+  for (std::int64_t i = 0; i < calls; ++i) {
+    if (req.cancelled && req.cancelled()) return sdk::Status(sdk::StatusCode::cancelled, "cancelled at step " + std::to_string(i));
+    const std::string p = "step" + std::to_string(i) + ".";
+    auto scaled = req.scheduler->scale_model_input(x, i);
+    if (!scaled.ok()) return scaled.status();
+    at::Tensor sample = cfg ? at::cat({scaled.value(), scaled.value()}) : scaled.value();
+    in.sample = to_unet(sample);
+    in.timestep = timesteps[i].to(at::kFloat).expand({sample.size(0)}).to(device);
+    auto eps = unet.forward(in);
+    if (!eps.ok()) return eps.status();
+    at::Tensor e = eps.value().to(at::kFloat).to(x.device());
+    at::Tensor guided = e;
+    if (cfg) {
+      at::Tensor uncond = e.slice(0, 0, batch), text = e.slice(0, batch);
+      guided = uncond + req.guidance * (text - uncond);
+      if (req.guidance_rescale > 0) guided = rescale(guided, text, req.guidance_rescale);
+    }
+    auto step = req.scheduler->step(guided, i, x, *req.noise);
+    if (!step.ok()) return step.status();
+    if (sink && *sink) {
+      (*sink)(p + "latents_in", x);
+      (*sink)(p + "unet_sample", sample);
+      (*sink)(p + "unet_eps", e);
+      (*sink)(p + "eps_cfg", guided);
+      (*sink)(p + "latents_out", step.value().prev_sample);
+    }
+    x = step.value().prev_sample;
+    if (req.progress) req.progress(i + 1, calls);
+  }
+  return x;
+}
+
+}  // namespace sdxl::pipeline

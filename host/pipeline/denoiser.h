@@ -1,0 +1,41 @@
+#pragma once
+// The denoising loop with classifier-free guidance, as the diffusers SDXL pipelines run it:
+//   for each remaining call:  x_in = scale_model_input(x);  eps = UNet(cat[x_in, x_in], t, cond)
+//   eps = eps_uncond + g·(eps_text − eps_uncond)  [optionally rescaled, Lin et al. 2023 §3.4]
+//   x = scheduler.step(eps, x)
+// The UNet batch is [negative rows; positive rows] (unconditional first). With g ≤ 1 no
+// unconditional rows are run (diffusers' do_classifier_free_guidance). Latents stay float32 (the
+// scheduler's arithmetic); the UNet runs in its compute dtype.
+
+#include <ATen/core/Tensor.h>
+
+#include <functional>
+#include <string>
+
+#include "models/unet/unet_model.h"
+#include "pipeline/conditioning.h"
+#include "sdxl/sdk/scheduler.h"
+
+namespace sdxl::pipeline {
+
+/// Receives named intermediates ("step0.unet_eps"…, the golden cases' names).
+using StepSink = std::function<void(const std::string& name, const at::Tensor& value)>;
+
+struct DenoiseRequest {
+  const models::UNet2DConditionModel* unet = nullptr;
+  sdk::Scheduler* scheduler = nullptr;  ///< set_timesteps (and img2img truncation) already done
+  sdk::NoiseSource* noise = nullptr;
+  at::Tensor latents;                   ///< [B, 4, h, w] float32, the starting sample
+  const Conditioning* cond = nullptr;
+  at::Tensor time_ids;                  ///< [6] or [B, 6]: orig h, w, crop top, left, target h, w
+  at::Tensor negative_time_ids;         ///< same shape; undefined = time_ids
+  double guidance = 5.0;
+  double guidance_rescale = 0.0;
+  std::function<void(std::int64_t done, std::int64_t total)> progress;
+  std::function<bool()> cancelled;      ///< checked between steps
+  const StepSink* sink = nullptr;
+};
+
+sdk::Result<at::Tensor> denoise(const DenoiseRequest& req);
+
+}  // namespace sdxl::pipeline

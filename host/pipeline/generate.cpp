@@ -1,0 +1,143 @@
+#include "pipeline/generate.h"
+
+#include <ATen/ATen.h>
+
+#include "schedulers/diffusers_config.h"
+#include "schedulers/sampling_params.h"
+
+namespace sdxl::pipeline {
+
+sdk::Status validate_request(const GenerateRequest& req) {
+  if (req.width < 8 || req.height < 8 || req.width % 8 != 0 || req.height % 8 != 0)
+    return sdk::invalid_argument("width and height must be positive multiples of 8 (got " + std::to_string(req.width) +
+                                 "x" + std::to_string(req.height) + ")");
+  if (auto st = schedulers::validate_steps(req.steps); !st.ok()) return st;
+  if (!(req.guidance >= 0)) return sdk::invalid_argument("guidance (cfg) must be >= 0");
+  if (req.guidance_rescale < 0 || req.guidance_rescale > 1) return sdk::invalid_argument("guidance_rescale must be in [0, 1]");
+  if (req.init_image.defined())
+    if (auto st = schedulers::validate_strength(req.strength); !st.ok()) return st;
+  if (req.prompts.prompts.empty()) return sdk::invalid_argument("no prompt");
+  return {};
+}
+
+namespace {
+
+sdk::Result<std::unique_ptr<sdk::Scheduler>> make_scheduler(const SdxlModel& model, const plugins::PluginRegistry& reg,
+                                                            const std::string& sampler, std::string& chosen) {
+  // The model's own scheduler config supplies the training schedule (betas, prediction type…);
+  // an explicit sampler name picks the algorithm on top of it.
+  auto own = schedulers::from_diffusers_config(model.scheduler_config);
+  if (!own.ok() && sampler.empty()) return own.status();
+  chosen = sampler.empty() ? own.value().feature : sampler;
+  const auto* feature = reg.find(sdk::FeatureKind::scheduler, chosen);
+  if (!feature) return reg.create_scheduler(chosen);  // the registry's "unknown …; available: …"
+  chosen = feature->info.name;
+  sdk::Options overrides;
+  if (own.ok()) {
+    auto fitted = schedulers::fit_to_schema(own.value().options, feature->info.options, chosen);
+    if (!fitted.ok()) return fitted.status();
+    // An explicit sampler keeps its own sampling options (karras etc.): take only the
+    // training-schedule keys from the model.
+    for (const auto& [k, v] : fitted.value().all()) {
+      static const std::set<std::string> training = {"num_train_timesteps", "beta_start", "beta_end", "beta_schedule",
+                                                     "prediction_type", "timestep_spacing", "steps_offset"};
+      if (sampler.empty() || training.count(k)) overrides.set(k, v);
+    }
+  }
+  return reg.create_scheduler(chosen, &overrides);
+}
+
+at::Tensor time_ids(const GenerateRequest& req) {
+  auto pick = [](const std::vector<double>& v, double a, double b) {
+    return v.size() == 2 ? std::vector<double>{v[0], v[1]} : std::vector<double>{a, b};
+  };
+  const double h = static_cast<double>(req.height), w = static_cast<double>(req.width);
+  auto o = pick(req.original_size, h, w), c = pick(req.crop_top_left, 0, 0), t = pick(req.target_size, h, w);
+  return at::tensor({o[0], o[1], c[0], c[1], t[0], t[1]}, at::kFloat);
+}
+
+}  // namespace
+
+sdk::Result<GenerateResult> generate(SdxlModel& model, const plugins::PluginRegistry& registry,
+                                     const GenerateRequest& req, const JobHooks& hooks) {
+  if (auto st = validate_request(req); !st.ok()) return st;
+  if (!hooks.noise) return sdk::invalid_argument("generate: no noise source");
+  const std::int64_t batch = static_cast<std::int64_t>(req.prompts.prompts.size());
+  const auto latent_channels = model.vae->info().latent_channels;
+  const std::int64_t lh = req.height / model.vae->info().downscale, lw = req.width / model.vae->info().downscale;
+
+  GenerateResult result;
+  auto scheduler = make_scheduler(model, registry, req.sampler, result.sampler);
+  if (!scheduler.ok()) return scheduler.status();
+  auto& s = *scheduler.value();
+  if (auto st = s.set_timesteps(req.steps); !st.ok()) return st;
+
+  PromptInput prompts = req.prompts;
+  prompts.force_zeros_for_empty_prompt = model.force_zeros_for_empty_prompt;
+  auto cond = encode_prompts(model.tokenizers, *model.text, prompts);
+  if (!cond.ok()) return cond.status();
+  if (hooks.sink && *hooks.sink) {
+    (*hooks.sink)("prompt.prompt_embeds", cond.value().prompt_embeds);
+    (*hooks.sink)("prompt.pooled", cond.value().pooled);
+    (*hooks.sink)("negative.prompt_embeds", cond.value().negative_embeds);
+    (*hooks.sink)("negative.pooled", cond.value().negative_pooled);
+  }
+
+  at::Tensor latents;
+  if (req.init_image.defined()) {
+    if (req.init_image.size(2) != req.height || req.init_image.size(3) != req.width)
+      return sdk::invalid_argument("init image is " + std::to_string(req.init_image.size(3)) + "x" +
+                                   std::to_string(req.init_image.size(2)) + ", the request " + std::to_string(req.width) +
+                                   "x" + std::to_string(req.height));
+    at::Tensor image = req.init_image.size(0) == batch ? req.init_image : req.init_image.expand({batch, -1, -1, -1});
+    auto encoded = model.vae->encode(image.to(at::kFloat).contiguous(), hooks.noise, nullptr);
+    if (!encoded.ok()) return encoded.status();
+    auto t_start = schedulers::apply_img2img_strength(s, req.steps, req.strength);
+    if (!t_start.ok()) return t_start.status();
+    at::Tensor noise = req.initial_noise.defined() ? req.initial_noise
+                                                   : hooks.noise->randn({batch, latent_channels, lh, lw}, at::kFloat, at::kCPU);
+    auto noisy = s.add_noise(encoded.value().to(at::kFloat).cpu(), noise.to(at::kFloat), 0);
+    if (!noisy.ok()) return noisy.status();
+    latents = noisy.value();
+  } else {
+    at::Tensor noise = req.initial_noise.defined() ? req.initial_noise
+                                                   : hooks.noise->randn({batch, latent_channels, lh, lw}, at::kFloat, at::kCPU);
+    latents = noise.to(at::kFloat) * s.init_noise_sigma();
+  }
+  if (hooks.sink && *hooks.sink) (*hooks.sink)("latents_init", latents);
+
+  DenoiseRequest d;
+  d.unet = model.unet.get();
+  d.scheduler = &s;
+  d.noise = hooks.noise;
+  d.latents = latents;
+  d.cond = &cond.value();
+  d.time_ids = time_ids(req);
+  d.guidance = req.guidance;
+  d.guidance_rescale = req.guidance_rescale;
+  d.progress = hooks.progress;
+  d.cancelled = hooks.cancelled;
+  d.sink = hooks.sink;
+  auto final_latents = denoise(d);
+  if (!final_latents.ok()) return final_latents.status();
+  result.latents = final_latents.value();
+  if (hooks.sink && *hooks.sink) (*hooks.sink)("latents_final", result.latents);
+
+  auto images = model.vae->decode(result.latents, nullptr);
+  if (!images.ok()) return images.status();
+  result.images = images.value().to(at::kFloat).cpu();
+  if (hooks.sink && *hooks.sink) (*hooks.sink)("image", result.images);
+  return result;
+}
+
+at::Tensor to_uint8_images(const at::Tensor& images) {
+  at::Tensor x = (images.to(at::kFloat) / 2 + 0.5).clamp(0, 1);
+  return (x * 255).round().to(at::kByte).permute({0, 2, 3, 1}).contiguous();
+}
+
+at::Tensor from_uint8_image(const at::Tensor& pixels) {
+  at::Tensor x = pixels.slice(2, 0, 3).to(at::kFloat).permute({2, 0, 1}).unsqueeze(0);
+  return (x / 127.5 - 1.0).contiguous();
+}
+
+}  // namespace sdxl::pipeline

@@ -1,0 +1,60 @@
+#pragma once
+// One generation job on a loaded model: txt2img, or img2img when an init image is given
+// (strength truncates the schedule exactly as diffusers' SDXL img2img pipeline). Returns the
+// final latents and the decoded images.
+//
+// Noise: everything random (initial noise, the VAE posterior sample, ancestral sampler draws)
+// comes from one NoiseSource, in diffusers' order: encode sample, then initial noise, then the
+// scheduler's draws.
+
+#include <ATen/core/Tensor.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "pipeline/conditioning.h"
+#include "pipeline/denoiser.h"
+#include "pipeline/sdxl_model.h"
+#include "plugins/registry.h"
+
+namespace sdxl::pipeline {
+
+struct GenerateRequest {
+  PromptInput prompts;  ///< one prompt per image of the batch
+  std::int64_t width = 1024, height = 1024;
+  std::int64_t steps = 30;
+  double guidance = 5.0;
+  double guidance_rescale = 0.0;
+  std::string sampler;  ///< scheduler feature or alias; empty: the model's own scheduler config
+  at::Tensor init_image;  ///< img2img: [B or 1, 3, H, W] float in [-1, 1]; undefined: txt2img
+  double strength = 0.8;
+  std::vector<double> original_size, crop_top_left, target_size;  ///< defaults (H,W), (0,0), (H,W)
+  at::Tensor initial_noise;  ///< optional explicit noise [B,4,h,w] (golden replays)
+};
+
+struct GenerateResult {
+  at::Tensor latents;        ///< [B, 4, h, w] float32, final
+  at::Tensor images;         ///< [B, 3, H, W] float32 in about [-1, 1]
+  std::string sampler;       ///< the scheduler feature that ran
+};
+
+struct JobHooks {
+  sdk::NoiseSource* noise = nullptr;  ///< required
+  const StepSink* sink = nullptr;
+  std::function<void(std::int64_t, std::int64_t)> progress;
+  std::function<bool()> cancelled;
+};
+
+/// Checks a request's numbers before anything heavy happens.
+sdk::Status validate_request(const GenerateRequest& req);
+
+sdk::Result<GenerateResult> generate(SdxlModel& model, const plugins::PluginRegistry& registry,
+                                     const GenerateRequest& req, const JobHooks& hooks);
+
+/// [B,3,H,W] float [-1,1] → uint8 [B,H,W,3] (diffusers' postprocess: clamp, ×255, round).
+at::Tensor to_uint8_images(const at::Tensor& images);
+/// uint8 [H,W,3] → float [1,3,H,W] in [-1,1].
+at::Tensor from_uint8_image(const at::Tensor& pixels);
+
+}  // namespace sdxl::pipeline

@@ -1,0 +1,113 @@
+#include "pipeline/sdxl_model.h"
+
+#include <fstream>
+
+#include "memory/ledger.h"
+#include "models/loader/checkpoint.h"
+
+namespace sdxl::pipeline {
+namespace fs = std::filesystem;
+
+nlohmann::json sdxl_base_scheduler_config() {
+  return {{"_class_name", "EulerDiscreteScheduler"}, {"beta_end", 0.012},       {"beta_schedule", "scaled_linear"},
+          {"beta_start", 0.00085},                   {"clip_sample", false},    {"interpolation_type", "linear"},
+          {"num_train_timesteps", 1000},             {"prediction_type", "epsilon"}, {"sample_max_value", 1.0},
+          {"set_alpha_to_one", false},               {"skip_prk_steps", true},  {"steps_offset", 1},
+          {"timestep_spacing", "leading"},           {"use_karras_sigmas", false}};
+}
+
+namespace {
+
+std::optional<nlohmann::json> read_json(const fs::path& p) {
+  std::error_code ec;
+  if (!fs::is_regular_file(p, ec)) return std::nullopt;
+  std::ifstream in(p);
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+// The folder that supplies configs and tokenizers: the model itself when it is a folder, else
+// --model-config.
+fs::path config_folder(const ModelSpec& spec) {
+  std::error_code ec;
+  if (fs::is_directory(spec.path, ec)) return spec.path;
+  return spec.model_config;
+}
+
+sdk::Result<tokenizer::SdxlTokenizers> load_tokenizers(const ModelSpec& spec) {
+  const fs::path folder = config_folder(spec);
+  std::error_code ec;
+  if (!folder.empty() && fs::is_directory(folder / "tokenizer", ec))
+    return tokenizer::SdxlTokenizers::from_diffusers_folder(folder);
+  if (!spec.clip_vocab.empty()) return tokenizer::SdxlTokenizers::from_clip_merges_gz(spec.clip_vocab);
+  return sdk::not_found(spec.path.string() +
+                        ": a single-file checkpoint carries no tokenizer; set [model] clip_vocab to "
+                        "bpe_simple_vocab_16e6.txt.gz or model_config to a diffusers folder with tokenizer/");
+}
+
+}  // namespace
+
+sdk::Result<std::shared_ptr<SdxlModel>> SdxlModel::load(const ModelSpec& spec, const plugins::PluginRegistry& registry) {
+  auto model = std::make_shared<SdxlModel>();
+  model->device = spec.device;
+  model->dtype = spec.dtype;
+  model->name = spec.path.filename().empty() ? spec.path.parent_path().filename().string() : spec.path.stem().string();
+
+  // Everything that does not need the weights first, so a bad setting fails fast.
+  auto tok = load_tokenizers(spec);
+  if (!tok.ok()) return tok.status();
+  model->tokenizers = std::move(tok).value();
+  const fs::path folder = config_folder(spec);
+  model->scheduler_config = sdxl_base_scheduler_config();
+  if (!folder.empty())
+    if (auto sc = read_json(folder / "scheduler" / "scheduler_config.json")) model->scheduler_config = *sc;
+  if (!folder.empty())
+    if (auto mi = read_json(folder / "model_index.json"); mi && mi->contains("force_zeros_for_empty_prompt"))
+      model->force_zeros_for_empty_prompt = (*mi)["force_zeros_for_empty_prompt"].get<bool>();
+
+  models::loader::LoadOptions lo;
+  lo.model_config = spec.model_config;
+  auto ck = models::loader::load_checkpoint(spec.path, lo);
+  if (!ck.ok()) return ck.status();
+  const auto& checkpoint = ck.value();
+  const auto compute = at::TensorOptions().dtype(spec.dtype).device(spec.device);
+
+  auto text = models::clip::SdxlTextEncoders::from_checkpoint(checkpoint, compute);
+  if (!text.ok()) return text.status();
+  model->text.emplace(std::move(text).value());
+
+  auto unet_weights = checkpoint.component("unet");
+  if (!unet_weights.ok()) return unet_weights.status();
+  auto unet_config = models::UNetConfig::from_diffusers_json(unet_weights.value()->config, unet_weights.value()->config_source);
+  if (!unet_config.ok()) return unet_config.status();
+  auto unet = models::UNet2DConditionModel::load(unet_weights.value()->tensors, unet_config.value(),
+                                                 unet_weights.value()->source, spec.dtype, spec.device);
+  if (!unet.ok()) return unet.status();
+  model->unet = unet.value();
+
+  auto vae_weights = checkpoint.component("vae");
+  if (!vae_weights.ok()) return vae_weights.status();
+  auto vae = registry.create_vae_variant(spec.vae);
+  if (!vae.ok()) return vae.status();
+  const auto* vw = vae_weights.value();
+  sdk::WeightSet set{vw->source, &vw->tensors, vw->config.is_null() ? std::string() : vw->config.dump()};
+  if (auto st = vae.value()->load(set); !st.ok()) return st;
+  model->vae = std::move(vae).value();
+  // Latent channels must agree between the UNet and the VAE.
+  const auto vae_info = model->vae->info();
+  if (vae_info.latent_channels != unet_config.value().out_channels)
+    return sdk::invalid_argument(vw->source + ": VAE has " + std::to_string(vae_info.latent_channels) +
+                                 " latent channels but the UNet (" + unet_weights.value()->source + ") predicts " +
+                                 std::to_string(unet_config.value().out_channels));
+
+  auto& ledger = memory::process_ledger();
+  ledger.record_resident(model->name + ".unet", spec.device, model->unet->resident_bytes());
+  for (const auto& [component, bytes] : checkpoint.bytes_per_component())
+    if (component != "unet") ledger.record_resident(model->name + "." + component, spec.device, bytes);
+  return model;
+}
+
+}  // namespace sdxl::pipeline

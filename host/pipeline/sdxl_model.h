@@ -1,0 +1,49 @@
+#pragma once
+// A loaded SDXL model: tokenizers, both text encoders, the UNet, a VAE from the vae_variant
+// plugins, the model's own scheduler configuration and its pipeline flags. Built from a diffusers
+// folder or a single-file checkpoint (with --model-config / clip_vocab for what a single file
+// lacks). Every resident component is recorded in the memory ledger under its name.
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "models/clip/sdxl_text_encoders.h"
+#include "models/unet/unet_model.h"
+#include "plugins/registry.h"
+#include "sdxl/sdk/vae_variant.h"
+#include "tokenizer/sdxl_tokenizers.h"
+
+namespace sdxl::pipeline {
+
+struct ModelSpec {
+  std::filesystem::path path;          ///< diffusers folder or .safetensors
+  std::filesystem::path model_config;  ///< diffusers folder with configs/tokenizers (single files)
+  std::filesystem::path clip_vocab;    ///< bpe_simple_vocab_16e6.txt.gz (single files without model_config)
+  std::string vae = "kl";              ///< vae_variant feature
+  c10::Device device = c10::Device(c10::kCPU);
+  c10::ScalarType dtype = c10::kFloat;
+};
+
+class SdxlModel {
+ public:
+  static sdk::Result<std::shared_ptr<SdxlModel>> load(const ModelSpec& spec, const plugins::PluginRegistry& registry);
+
+  std::string name;  ///< file or folder stem (A1111 "Model:")
+  tokenizer::SdxlTokenizers tokenizers;
+  std::optional<models::clip::SdxlTextEncoders> text;
+  std::shared_ptr<models::UNet2DConditionModel> unet;
+  std::unique_ptr<sdk::VaeVariant> vae;
+  nlohmann::json scheduler_config;  ///< diffusers scheduler_config.json (SDXL base's when absent)
+  bool force_zeros_for_empty_prompt = true;
+  c10::Device device = c10::Device(c10::kCPU);
+  c10::ScalarType dtype = c10::kFloat;
+};
+
+/// SDXL base 1.0's scheduler configuration (EulerDiscreteScheduler, leading spacing).
+nlohmann::json sdxl_base_scheduler_config();
+
+}  // namespace sdxl::pipeline
