@@ -26,6 +26,11 @@ struct Config {
   std::string model_path;
   std::string model_config;
   std::string clip_vocab;
+  std::string device = "auto";
+  std::string dtype = "auto";
+  /// [generate] defaults, as TOML values (read by pipeline/job_settings.h).
+  std::map<std::string, std::string> generate_strings;
+  std::map<std::string, double> generate_numbers;
   /// The [plugins.options] table as written (empty when absent). Points into `document`, which
   /// is kept whole because copying toml++ nodes drops their source positions.
   const toml::table& plugin_options() const;

@@ -8,6 +8,10 @@
 namespace sdxl::pipeline {
 namespace fs = std::filesystem;
 
+const char* dtype_name(c10::ScalarType t) {
+  return t == at::kHalf ? "float16" : t == at::kBFloat16 ? "bfloat16" : "float32";
+}
+
 nlohmann::json sdxl_base_scheduler_config() {
   return {{"_class_name", "EulerDiscreteScheduler"}, {"beta_end", 0.012},       {"beta_schedule", "scaled_linear"},
           {"beta_start", 0.00085},                   {"clip_sample", false},    {"interpolation_type", "linear"},

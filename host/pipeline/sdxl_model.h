@@ -43,6 +43,9 @@ class SdxlModel {
   c10::ScalarType dtype = c10::kFloat;
 };
 
+/// "float32", "float16", "bfloat16" (names used in config, CLI and metadata).
+const char* dtype_name(c10::ScalarType t);
+
 /// SDXL base 1.0's scheduler configuration (EulerDiscreteScheduler, leading spacing).
 nlohmann::json sdxl_base_scheduler_config();
 

@@ -1,0 +1,174 @@
+// `sdxl generate`: txt2img / img2img from the command line, a job file and the configuration.
+#include <ATen/ATen.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <iostream>
+#include <random>
+
+#include "cli/generate_output.h"
+#include "cli/startup.h"
+#include "image/png.h"
+#include "models/demo/demo_model.h"
+#include "noise/per_image_noise.h"
+#include "pipeline/generate.h"
+#include "pipeline/job_settings.h"
+#include "util/logging.h"
+
+namespace sdxl::cli {
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+void on_sigint(int) { g_interrupted = true; }
+
+const char* kFlags[] = {"prompt", "negative", "width", "height", "steps", "cfg", "guidance-rescale", "sampler",
+                        "seed", "batch-size", "batch-count", "init-image", "strength", "model", "model-config",
+                        "clip-vocab", "out", "prompt-mode", "device", "dtype"};
+
+// Picks device and dtype ("auto" → CUDA with float16/bfloat16 when present, else CPU float32).
+sdk::Status resolve_device(const pipeline::JobSettings& s, pipeline::ModelSpec& spec) {
+  const bool cuda = at::hasCUDA();
+  if (s.device == "cuda" && !cuda) return sdk::invalid_argument("--device cuda: this build or machine has no CUDA");
+  spec.device = (s.device == "cuda" || (s.device == "auto" && cuda)) ? c10::Device(c10::kCUDA) : c10::Device(c10::kCPU);
+  if (s.dtype == "float32") spec.dtype = at::kFloat;
+  else if (s.dtype == "float16") spec.dtype = at::kHalf;
+  else if (s.dtype == "bfloat16") spec.dtype = at::kBFloat16;
+  else spec.dtype = spec.device.is_cuda() ? at::kHalf : at::kFloat;
+  if (spec.device.is_cpu() && spec.dtype == at::kHalf)
+    return sdk::invalid_argument("float16 on the CPU is not supported by libtorch's kernels; use float32 or bfloat16");
+  return {};
+}
+
+sdk::Result<at::Tensor> read_init_image(const std::string& path) {
+  auto png = image::read_png(path);
+  if (!png.ok()) return png.status();
+  at::Tensor px = png.value().pixels;
+  if (px.size(2) == 1) px = px.expand({px.size(0), px.size(1), 3});
+  return pipeline::from_uint8_image(px.contiguous());
+}
+
+int run_generate(Args& args, const GlobalOptions& global) {
+  for (const char* f : kFlags) args.option(f);
+  args.option("job");
+  args.flag("json");
+  if (!parse_or_complain(args, "generate")) return kExitUsage;
+  if (!args.positionals().empty()) {
+    std::cerr << "sdxl generate: unexpected argument '" << args.positionals()[0] << "' (use --prompt)\n";
+    return kExitUsage;
+  }
+  auto app = start_app(global);
+  if (!app) return kExitUsage;
+
+  // Settings: defaults + config, then the job file, then flags.
+  pipeline::JobSettings s = pipeline::settings_from_config(app->config);
+  if (auto job = args.get("job"))
+    if (auto st = pipeline::apply_job_file(s, *job); !st.ok()) return util::log_error(st.message()), kExitUsage;
+  for (const char* f : kFlags)
+    if (auto v = args.get(f))
+      if (auto st = s.set(f, *v, std::string("--") + f); !st.ok()) return util::log_error(st.message()), kExitUsage;
+
+  // Everything checkable before loading the model is checked now.
+  at::Tensor init;
+  if (!s.init_image.empty()) {
+    auto img = read_init_image(s.init_image);
+    if (!img.ok()) return util::log_error("--init-image: " + img.status().message()), kExitUsage;
+    init = img.value();
+    if (!s.size_set) {
+      s.width = init.size(3);
+      s.height = init.size(2);
+    }
+  }
+  if (auto st = s.validate(); !st.ok()) return util::log_error(st.message()), kExitUsage;
+  if (!s.sampler.empty() && !app->registry->find(sdk::FeatureKind::scheduler, s.sampler)) {
+    std::string names;
+    for (const auto& n : app->registry->names(sdk::FeatureKind::scheduler)) names += (names.empty() ? "" : ", ") + n;
+    util::log_error("unknown sampler '" + s.sampler + "'; available: " + names);
+    return kExitUsage;
+  }
+  pipeline::ModelSpec spec;
+  if (auto st = resolve_device(s, spec); !st.ok()) return util::log_error(st.message()), kExitUsage;
+  bool demo = false;
+  if (s.model.empty()) {
+    auto dir = models::demo::ensure_demo_model(models::demo::default_cache_dir());
+    if (!dir.ok()) return util::log_error(dir.status().message()), kExitFailure;
+    spec.path = dir.value();
+    demo = true;
+    // Small and short by default so the first run takes seconds on a CPU.
+    if (!s.size_set) s.width = s.height = 256;
+    if (!s.steps_set) s.steps = 12;
+    util::log_warn("no model configured: using the built-in tiny demo model (random weights; it draws abstract "
+                   "noise). For real images set `[model] path = \"/path/to/sdxl\"` in config/sdxl.toml or pass --model.");
+  } else {
+    spec.path = s.model;
+    spec.model_config = s.model_config;
+    spec.clip_vocab = s.clip_vocab;
+  }
+  if (init.defined() && (init.size(2) != s.height || init.size(3) != s.width))
+    return util::log_error("--init-image is " + std::to_string(init.size(3)) + "x" + std::to_string(init.size(2)) +
+                           " but the requested size is " + std::to_string(s.width) + "x" + std::to_string(s.height)),
+           kExitUsage;
+
+  const auto t0 = std::chrono::steady_clock::now();
+  auto model = pipeline::SdxlModel::load(spec, *app->registry);
+  if (!model.ok()) return util::log_error(model.status().message()), kExitFailure;
+  util::log_info("model " + model.value()->name + " loaded on " + spec.device.str() + " (" + pipeline::dtype_name(spec.dtype) + ")");
+
+  if (s.seed < 0) s.seed = static_cast<std::int64_t>(std::random_device{}() & 0x7fffffff);
+  std::signal(SIGINT, on_sigint);
+  GenerateOutput output(s, model.value()->name, spec, demo, args.has("json"));
+  ProgressBar bar(isatty(STDERR_FILENO) != 0);
+  for (std::int64_t batch = 0; batch < s.batch_count; ++batch) {
+    const std::int64_t first_seed = s.seed + batch * s.batch_size;
+    pipeline::GenerateRequest req;
+    req.prompts.prompts.assign(static_cast<std::size_t>(s.batch_size), s.prompt);
+    if (!s.negative.empty()) req.prompts.negatives.assign(static_cast<std::size_t>(s.batch_size), s.negative);
+    req.prompts.mode = s.prompt_mode == "plain" ? pipeline::PromptMode::plain : pipeline::PromptMode::a1111;
+    req.width = s.width;
+    req.height = s.height;
+    req.steps = s.steps;
+    req.guidance = s.cfg;
+    req.guidance_rescale = s.guidance_rescale;
+    req.sampler = s.sampler;
+    req.init_image = init;
+    req.strength = s.strength;
+    noise::PerImageNoise noise(static_cast<std::uint64_t>(first_seed), s.batch_size);
+    pipeline::JobHooks hooks;
+    hooks.noise = &noise;
+    hooks.cancelled = [] { return g_interrupted.load(); };
+    hooks.progress = [&](std::int64_t done, std::int64_t total) { bar.update(batch, s.batch_count, done, total); };
+    auto result = pipeline::generate(*model.value(), *app->registry, req, hooks);
+    bar.finish();
+    if (!result.ok()) {
+      util::log_error(result.status().code() == sdk::StatusCode::cancelled
+                          ? "interrupted: no file written for the unfinished batch"
+                          : result.status().message());
+      output.print_json_if_requested();
+      return kExitFailure;
+    }
+    if (auto st = output.write_batch(result.value(), first_seed); !st.ok()) return util::log_error(st.message()), kExitFailure;
+  }
+  output.finish(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  return kExitOk;
+}
+
+}  // namespace
+
+SDXL_REGISTER_COMMAND(Command{
+    "generate", "generate images (txt2img, img2img)",
+    "usage: sdxl generate [--prompt P] [--negative N] [--width W] [--height H] [--steps S] [--cfg G]\n"
+    "                     [--sampler NAME] [--seed S] [--batch-size B] [--batch-count C]\n"
+    "                     [--init-image FILE.png --strength X] [--guidance-rescale R]\n"
+    "                     [--model M [--model-config DIR] [--clip-vocab V]] [--device auto|cpu|cuda]\n"
+    "                     [--dtype auto|float32|float16|bfloat16] [--prompt-mode a1111|plain]\n"
+    "                     [--out FILE.png] [--job job.toml] [--json]\n\n"
+    "Defaults come from the configuration's [generate] and [model] sections, then --job (a TOML file\n"
+    "with the same keys, e.g. prompt = \"…\", steps = 30), then the flags. With no model configured the\n"
+    "built-in tiny demo model is used (random weights: abstract noise; 256x256, 12 steps unless set).\n"
+    "Image i of a job uses seed + i. --out may contain {n} (image index) and {seed}. PNGs carry A1111's\n"
+    "`parameters` text. --json prints a machine-readable result on stdout. Ctrl-C stops between\n"
+    "steps; images already written stay, nothing partial is written.",
+    run_generate})
+
+}  // namespace sdxl::cli

@@ -1,0 +1,133 @@
+#include "pipeline/job_settings.h"
+
+#include <toml++/toml.h>
+
+#include <cstdlib>
+#include <functional>
+#include <map>
+
+namespace sdxl::pipeline {
+namespace {
+
+std::string norm_key(std::string k) {
+  for (auto& c : k)
+    if (c == '-') c = '_';
+  return k;
+}
+
+sdk::Result<std::int64_t> to_int(const std::string& v, const std::string& where) {
+  char* end = nullptr;
+  const long long x = std::strtoll(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0') return sdk::invalid_argument(where + ": '" + v + "' is not an integer");
+  return static_cast<std::int64_t>(x);
+}
+
+sdk::Result<double> to_double(const std::string& v, const std::string& where) {
+  char* end = nullptr;
+  const double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end != '\0') return sdk::invalid_argument(where + ": '" + v + "' is not a number");
+  return x;
+}
+
+}  // namespace
+
+sdk::Status JobSettings::set(const std::string& raw_key, const std::string& v, const std::string& where) {
+  const std::string key = norm_key(raw_key);
+  using Setter = std::function<sdk::Status()>;
+  auto integer = [&](std::int64_t& dst, bool* flag = nullptr) -> Setter {
+    return [&, flag] {
+      auto r = to_int(v, where);
+      if (!r.ok()) return r.status();
+      dst = r.value();
+      if (flag) *flag = true;
+      return sdk::Status();
+    };
+  };
+  auto number = [&](double& dst) -> Setter {
+    return [&] {
+      auto r = to_double(v, where);
+      if (!r.ok()) return r.status();
+      dst = r.value();
+      return sdk::Status();
+    };
+  };
+  auto text = [&](std::string& dst) -> Setter {
+    return [&] {
+      dst = v;
+      return sdk::Status();
+    };
+  };
+  const std::map<std::string, Setter> setters = {
+      {"prompt", text(prompt)},         {"negative", text(negative)},
+      {"width", integer(width, &size_set)}, {"height", integer(height, &size_set)},
+      {"steps", integer(steps, &steps_set)}, {"batch_size", integer(batch_size)},
+      {"batch_count", integer(batch_count)}, {"seed", integer(seed)},
+      {"cfg", number(cfg)},             {"guidance_rescale", number(guidance_rescale)},
+      {"strength", number(strength)},   {"sampler", text(sampler)},
+      {"prompt_mode", text(prompt_mode)}, {"out", text(out)},
+      {"init_image", text(init_image)}, {"model", text(model)},
+      {"model_config", text(model_config)}, {"clip_vocab", text(clip_vocab)},
+      {"device", text(device)},         {"dtype", text(dtype)},
+  };
+  auto it = setters.find(key);
+  if (it == setters.end()) return sdk::invalid_argument(where + ": unknown setting '" + raw_key + "'");
+  return it->second();
+}
+
+sdk::Status JobSettings::validate() const {
+  auto bad = [](const std::string& m) { return sdk::invalid_argument(m); };
+  if (width < 8 || height < 8 || width % 8 || height % 8)
+    return bad("width and height must be positive multiples of 8 (got " + std::to_string(width) + "x" + std::to_string(height) + ")");
+  if (width > 8192 || height > 8192) return bad("width and height are limited to 8192");
+  if (steps < 1 || steps > 1000) return bad("steps must be in [1, 1000] (got " + std::to_string(steps) + ")");
+  if (batch_size < 1 || batch_size > 64) return bad("batch size must be in [1, 64]");
+  if (batch_count < 1) return bad("batch count must be >= 1");
+  if (!(cfg >= 0) || cfg > 100) return bad("cfg must be in [0, 100]");
+  if (guidance_rescale < 0 || guidance_rescale > 1) return bad("guidance rescale must be in [0, 1]");
+  if (!init_image.empty() && !(strength > 0 && strength <= 1))
+    return bad("strength must be in (0, 1] (got " + std::to_string(strength) + ")");
+  if (prompt_mode != "a1111" && prompt_mode != "plain") return bad("prompt mode must be a1111 or plain");
+  if (device != "auto" && device != "cpu" && device != "cuda") return bad("device must be auto, cpu or cuda");
+  if (dtype != "auto" && dtype != "float32" && dtype != "float16" && dtype != "bfloat16")
+    return bad("dtype must be auto, float32, float16 or bfloat16");
+  return {};
+}
+
+JobSettings settings_from_config(const config::Config& c) {
+  JobSettings s;
+  s.model = c.model_path;
+  s.model_config = c.model_config;
+  s.clip_vocab = c.clip_vocab;
+  s.device = c.device;
+  s.dtype = c.dtype;
+  const std::string where = c.file.empty() ? "defaults" : c.file + " [generate]";
+  for (const auto& [k, v] : c.generate_strings) (void)s.set(k, v, where);
+  for (const auto& [k, v] : c.generate_numbers) {
+    const bool integral = k != "cfg" && k != "guidance_rescale" && k != "strength";
+    (void)s.set(k, integral ? std::to_string(static_cast<long long>(v)) : std::to_string(v), where);
+  }
+  return s;
+}
+
+sdk::Status apply_job_file(JobSettings& s, const std::string& path) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return sdk::invalid_argument(path + ":" + std::to_string(e.source().begin.line) + ":" +
+                                 std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
+  }
+  for (const auto& [k, node] : t) {
+    const auto& src = node.source();
+    const std::string where = path + ":" + std::to_string(src.begin.line) + ":" + std::to_string(src.begin.column);
+    std::string value;
+    if (auto str = node.as_string()) value = str->get();
+    else if (auto i = node.as_integer()) value = std::to_string(i->get());
+    else if (auto d = node.as_floating_point()) value = std::to_string(d->get());
+    else return sdk::invalid_argument(where + ": '" + std::string(k.str()) + "' must be a string or a number");
+    if (auto st = s.set(std::string(k.str()), value, where); !st.ok()) return st;
+  }
+  return {};
+}
+
+}  // namespace sdxl::pipeline

@@ -1,0 +1,43 @@
+#pragma once
+// The settings of one generation job, resolved in layers: built-in defaults, then the
+// configuration's [generate] and [model] sections, then a job file (`--job job.toml`), then
+// command-line flags. Every layer goes through set(), so a bad value is reported the same way
+// whatever its origin, naming where it came from.
+
+#include <cstdint>
+#include <string>
+
+#include "config/config.h"
+#include "sdxl/sdk/status.h"
+
+namespace sdxl::pipeline {
+
+struct JobSettings {
+  std::string prompt;
+  std::string negative;
+  std::int64_t width = 1024, height = 1024, steps = 30;
+  std::int64_t batch_size = 1, batch_count = 1;
+  std::int64_t seed = -1;
+  double cfg = 5.0, guidance_rescale = 0.0, strength = 0.8;
+  std::string sampler;
+  std::string prompt_mode = "a1111";
+  std::string out = "sdxl-{seed}.png";
+  std::string init_image;
+  std::string model, model_config, clip_vocab;
+  std::string device = "auto", dtype = "auto";
+  bool size_set = false, steps_set = false;  ///< whether anyone chose them (demo model defaults)
+
+  /// Sets one key ("width", "prompt", "cfg"…; '-' and '_' both accepted). `where` names the
+  /// origin for messages ("job.toml:3:1", "--width").
+  sdk::Status set(const std::string& key, const std::string& value, const std::string& where);
+  /// Checks ranges that do not need the model (sizes, steps, strength, counts).
+  sdk::Status validate() const;
+};
+
+/// Defaults + configuration.
+JobSettings settings_from_config(const config::Config& c);
+
+/// Applies a job file: a TOML table of the same keys (unknown keys are errors with line:column).
+sdk::Status apply_job_file(JobSettings& s, const std::string& path);
+
+}  // namespace sdxl::pipeline
