@@ -75,9 +75,10 @@ int run_generate(Args& args, const GlobalOptions& global) {
     auto img = read_init_image(s.init_image);
     if (!img.ok()) return util::log_error("--init-image: " + img.status().message()), kExitUsage;
     init = img.value();
-    if (!s.size_set) {
+    if (!s.size_set) {  // the picture decides the size
       s.width = init.size(3);
       s.height = init.size(2);
+      s.size_set = true;
     }
   }
   if (auto st = s.validate(); !st.ok()) return util::log_error(st.message()), kExitUsage;
