@@ -16,6 +16,7 @@
 #include "pipeline/generate.h"
 #include "pipeline/job_settings.h"
 #include "util/logging.h"
+#include "util/sha256.h"
 
 namespace sdxl::cli {
 namespace {
@@ -119,6 +120,12 @@ int run_generate(Args& args, const GlobalOptions& global) {
   if (s.seed < 0) s.seed = static_cast<std::int64_t>(std::random_device{}() & 0x7fffffff);
   std::signal(SIGINT, on_sigint);
   GenerateOutput output(s, model.value()->name, spec, demo, args.has("json"));
+  std::error_code ec;
+  if (!demo && std::filesystem::is_regular_file(spec.path, ec)) {
+    // Hashed once per file version (cached), as A1111 does for its "Model hash".
+    auto hash = util::cached_sha256_file(spec.path, models::demo::default_cache_dir() / "hashes.json");
+    if (hash.ok()) output.set_model_hash(hash.value().substr(0, 10));
+  }
   ProgressBar bar(isatty(STDERR_FILENO) != 0);
   for (std::int64_t batch = 0; batch < s.batch_count; ++batch) {
     const std::int64_t first_seed = s.seed + batch * s.batch_size;

@@ -76,6 +76,7 @@ sdk::Status GenerateOutput::write_batch(const pipeline::GenerateResult& r, std::
     info.add("CFG scale", cfg);
     info.add("Seed", std::to_string(seed));
     info.add("Size", std::to_string(s_.width) + "x" + std::to_string(s_.height));
+    info.add("Model hash", model_hash_);
     info.add("Model", demo_ ? "sdxl-worker demo (random weights)" : model_name_);
     if (!s_.init_image.empty()) {
       std::snprintf(cfg, sizeof(cfg), "%g", s_.strength);

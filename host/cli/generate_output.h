@@ -18,6 +18,8 @@ class GenerateOutput {
   sdk::Status write_batch(const pipeline::GenerateResult& r, std::int64_t first_seed);
   void finish(double seconds);
   void print_json_if_requested();
+  /// A1111's short model hash (first 10 hex digits of the file's SHA-256); empty for folders.
+  void set_model_hash(std::string h) { model_hash_ = std::move(h); }
 
  private:
   std::string file_name(std::int64_t index, std::int64_t seed) const;
@@ -27,6 +29,7 @@ class GenerateOutput {
   std::int64_t written_ = 0;
   nlohmann::json images_ = nlohmann::json::array();
   std::string sampler_;
+  std::string model_hash_;
 };
 
 /// "A1111 name" and schedule type of a sampler feature name: dpmpp_2m_karras → ("DPM++ 2M", "Karras").
