@@ -50,9 +50,20 @@ sdk::Result<at::Tensor> read_init_image(const std::string& path) {
   return pipeline::from_uint8_image(px.contiguous());
 }
 
+// A mask picture as [1, 1, H, W] in [0, 1] (grey = ITU-R 601 luma of RGB, as PIL's "L").
+sdk::Result<at::Tensor> read_mask(const std::string& path) {
+  auto png = image::read_png(path);
+  if (!png.ok()) return png.status();
+  at::Tensor px = png.value().pixels.to(at::kFloat);
+  at::Tensor grey = px.size(2) == 1 ? px.select(2, 0)
+                                    : px.select(2, 0) * 0.299 + px.select(2, 1) * 0.587 + px.select(2, 2) * 0.114;
+  return (grey / 255.0).unsqueeze(0).unsqueeze(0).contiguous();
+}
+
 int run_generate(Args& args, const GlobalOptions& global) {
   for (const char* f : kFlags) args.option(f);
   args.option("job");
+  args.option("mask");
   args.flag("json");
   if (!parse_or_complain(args, "generate")) return kExitUsage;
   if (!args.positionals().empty()) {
@@ -81,6 +92,17 @@ int run_generate(Args& args, const GlobalOptions& global) {
       s.height = init.size(2);
       s.size_set = true;
     }
+  }
+  at::Tensor mask;
+  if (auto m = args.get("mask")) {
+    if (!init.defined()) return util::log_error("--mask needs --init-image (the picture to inpaint)"), kExitUsage;
+    auto r = read_mask(*m);
+    if (!r.ok()) return util::log_error("--mask: " + r.status().message()), kExitUsage;
+    mask = r.value();
+    if (mask.size(2) != init.size(2) || mask.size(3) != init.size(3))
+      return util::log_error("--mask is " + std::to_string(mask.size(3)) + "x" + std::to_string(mask.size(2)) +
+                             ", the init image " + std::to_string(init.size(3)) + "x" + std::to_string(init.size(2))),
+             kExitUsage;
   }
   if (auto st = s.validate(); !st.ok()) return util::log_error(st.message()), kExitUsage;
   if (!s.sampler.empty() && !app->registry->find(sdk::FeatureKind::scheduler, s.sampler)) {
@@ -140,6 +162,7 @@ int run_generate(Args& args, const GlobalOptions& global) {
     req.guidance_rescale = s.guidance_rescale;
     req.sampler = s.sampler;
     req.init_image = init;
+    req.mask = mask;
     req.strength = s.strength;
     noise::PerImageNoise noise(static_cast<std::uint64_t>(first_seed), s.batch_size);
     pipeline::JobHooks hooks;
@@ -164,17 +187,17 @@ int run_generate(Args& args, const GlobalOptions& global) {
 }  // namespace
 
 SDXL_REGISTER_COMMAND(Command{
-    "generate", "generate images (txt2img, img2img)",
+    "generate", "generate images (txt2img, img2img, inpaint)",
     "usage: sdxl generate [--prompt P] [--negative N] [--width W] [--height H] [--steps S] [--cfg G]\n"
     "                     [--sampler NAME] [--seed S] [--batch-size B] [--batch-count C]\n"
-    "                     [--init-image FILE.png --strength X] [--guidance-rescale R]\n"
+    "                     [--init-image FILE.png [--strength X] [--mask MASK.png]] [--guidance-rescale R]\n"
     "                     [--model M [--model-config DIR] [--clip-vocab V]] [--device auto|cpu|cuda]\n"
     "                     [--dtype auto|float32|float16|bfloat16] [--prompt-mode a1111|plain]\n"
     "                     [--out FILE.png] [--job job.toml] [--json]\n\n"
     "Defaults come from the configuration's [generate] and [model] sections, then --job (a TOML file\n"
     "with the same keys, e.g. prompt = \"…\", steps = 30), then the flags. With no model configured the\n"
     "built-in tiny demo model is used (random weights: abstract noise; 256x256, 12 steps unless set).\n"
-    "Image i of a job uses seed + i. --out may contain {n} (image index) and {seed}. PNGs carry A1111's\n"
+    "--mask (white = repaint) inpaints the init image. Image i of a job uses seed + i. --out may contain {n} (image index) and {seed}. PNGs carry A1111's\n"
     "`parameters` text. --json prints a machine-readable result on stdout. Ctrl-C stops between\n"
     "steps; images already written stay, nothing partial is written.",
     run_generate})

@@ -55,7 +55,10 @@ sdk::Result<at::Tensor> denoise(const DenoiseRequest& req) {
     const std::string p = "step" + std::to_string(i) + ".";
     auto scaled = req.scheduler->scale_model_input(x, i);
     if (!scaled.ok()) return scaled.status();
-    at::Tensor sample = cfg ? at::cat({scaled.value(), scaled.value()}) : scaled.value();
+    at::Tensor model_in = scaled.value();
+    if (req.inpaint && unet.config().in_channels == 9)  // inpaint UNet: latents, mask, masked image
+      model_in = at::cat({model_in, req.inpaint->mask.to(at::kFloat), req.inpaint->masked_image_latents.to(at::kFloat)}, 1);
+    at::Tensor sample = cfg ? at::cat({model_in, model_in}) : model_in;
     in.sample = to_unet(sample);
     in.timestep = timesteps[i].to(at::kFloat).expand({sample.size(0)}).to(device);
     auto eps = unet.forward(in);
@@ -77,6 +80,17 @@ sdk::Result<at::Tensor> denoise(const DenoiseRequest& req) {
       (*sink)(p + "latents_out", step.value().prev_sample);
     }
     x = step.value().prev_sample;
+    if (req.inpaint && unet.config().in_channels == 4) {
+      // Keep the unmasked region: the clean latents at the noise level of the next call.
+      at::Tensor kept = req.inpaint->image_latents.to(at::kFloat);
+      if (i + 1 < calls) {
+        auto noisy = req.scheduler->add_noise(kept, req.inpaint->noise.to(at::kFloat), i + 1);
+        if (!noisy.ok()) return noisy.status();
+        kept = noisy.value();
+      }
+      const at::Tensor m = req.inpaint->mask.to(at::kFloat);
+      x = (1 - m) * kept + m * x;
+    }
     if (req.progress) req.progress(i + 1, calls);
   }
   return x;

@@ -18,6 +18,16 @@
 
 namespace sdxl::pipeline {
 
+/// Inpainting, as diffusers' SDXL inpaint pipeline: a 4-channel UNet denoises everything and
+/// after each step the kept region is replaced by the clean latents noised to the next step's
+/// level; a 9-channel inpaint UNet instead sees [latents, mask, masked-image latents] as input.
+struct InpaintInputs {
+  at::Tensor mask;                   ///< [B, 1, h, w] float, 1 = repaint, 0 = keep
+  at::Tensor image_latents;          ///< [B, 4, h, w] clean latents of the init image
+  at::Tensor noise;                  ///< the noise used to start (re-noises the kept region)
+  at::Tensor masked_image_latents;   ///< [B, 4, h, w] latents of image·(1 − mask) (9-channel UNets)
+};
+
 /// Receives named intermediates ("step0.unet_eps"…, the golden cases' names).
 using StepSink = std::function<void(const std::string& name, const at::Tensor& value)>;
 
@@ -34,6 +44,7 @@ struct DenoiseRequest {
   std::function<void(std::int64_t done, std::int64_t total)> progress;
   std::function<bool()> cancelled;      ///< checked between steps
   const StepSink* sink = nullptr;
+  const InpaintInputs* inpaint = nullptr;  ///< optional
 };
 
 sdk::Result<at::Tensor> denoise(const DenoiseRequest& req);

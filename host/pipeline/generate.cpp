@@ -16,6 +16,11 @@ sdk::Status validate_request(const GenerateRequest& req) {
   if (req.guidance_rescale < 0 || req.guidance_rescale > 1) return sdk::invalid_argument("guidance_rescale must be in [0, 1]");
   if (req.init_image.defined())
     if (auto st = schedulers::validate_strength(req.strength); !st.ok()) return st;
+  if (req.mask.defined() && !req.init_image.defined()) return sdk::invalid_argument("a mask needs an init image");
+  if (req.mask.defined() && (req.mask.dim() != 4 || req.mask.size(1) != 1 || req.mask.size(2) != req.height ||
+                             req.mask.size(3) != req.width))
+    return sdk::invalid_argument("the mask must be one channel of the image's size (" + std::to_string(req.width) + "x" +
+                                 std::to_string(req.height) + ")");
   if (req.prompts.prompts.empty()) return sdk::invalid_argument("no prompt");
   return {};
 }
@@ -63,6 +68,8 @@ sdk::Result<GenerateResult> generate(SdxlModel& model, const plugins::PluginRegi
   if (auto st = validate_request(req); !st.ok()) return st;
   if (!hooks.noise) return sdk::invalid_argument("generate: no noise source");
   const std::int64_t batch = static_cast<std::int64_t>(req.prompts.prompts.size());
+  if (model.unet->config().in_channels == 9 && !req.mask.defined())
+    return sdk::invalid_argument("this is an inpainting UNet (9 input channels): it needs an init image and a mask");
   const auto latent_channels = model.vae->info().latent_channels;
   const std::int64_t lh = req.height / model.vae->info().downscale, lw = req.width / model.vae->info().downscale;
 
@@ -84,6 +91,7 @@ sdk::Result<GenerateResult> generate(SdxlModel& model, const plugins::PluginRegi
   }
 
   at::Tensor latents;
+  InpaintInputs inpaint;
   if (req.init_image.defined()) {
     if (req.init_image.size(2) != req.height || req.init_image.size(3) != req.width)
       return sdk::invalid_argument("init image is " + std::to_string(req.init_image.size(3)) + "x" +
@@ -96,9 +104,26 @@ sdk::Result<GenerateResult> generate(SdxlModel& model, const plugins::PluginRegi
     if (!t_start.ok()) return t_start.status();
     at::Tensor noise = req.initial_noise.defined() ? req.initial_noise
                                                    : hooks.noise->randn({batch, latent_channels, lh, lw}, at::kFloat, at::kCPU);
-    auto noisy = s.add_noise(encoded.value().to(at::kFloat).cpu(), noise.to(at::kFloat), 0);
-    if (!noisy.ok()) return noisy.status();
-    latents = noisy.value();
+    const at::Tensor clean = encoded.value().to(at::kFloat).cpu();
+    if (req.mask.defined() && req.strength >= 1.0) {
+      latents = noise.to(at::kFloat) * s.init_noise_sigma();  // diffusers: full strength starts from noise
+    } else {
+      auto noisy = s.add_noise(clean, noise.to(at::kFloat), 0);
+      if (!noisy.ok()) return noisy.status();
+      latents = noisy.value();
+    }
+    if (req.mask.defined()) {
+      at::Tensor m = (req.mask.to(at::kFloat) >= 0.5).to(at::kFloat);  // binarised as diffusers does
+      if (m.size(0) != batch) m = m.expand({batch, -1, -1, -1});
+      inpaint.mask = at::upsample_nearest2d(m, {lh, lw});
+      inpaint.image_latents = clean;
+      inpaint.noise = noise;
+      if (model.unet->config().in_channels == 9) {
+        auto masked = model.vae->encode((image.to(at::kFloat) * (m < 0.5).to(at::kFloat)).contiguous(), hooks.noise, nullptr);
+        if (!masked.ok()) return masked.status();
+        inpaint.masked_image_latents = masked.value().to(at::kFloat).cpu();
+      }
+    }
   } else {
     at::Tensor noise = req.initial_noise.defined() ? req.initial_noise
                                                    : hooks.noise->randn({batch, latent_channels, lh, lw}, at::kFloat, at::kCPU);
@@ -118,6 +143,7 @@ sdk::Result<GenerateResult> generate(SdxlModel& model, const plugins::PluginRegi
   d.progress = hooks.progress;
   d.cancelled = hooks.cancelled;
   d.sink = hooks.sink;
+  d.inpaint = req.mask.defined() ? &inpaint : nullptr;
   auto final_latents = denoise(d);
   if (!final_latents.ok()) return final_latents.status();
   result.latents = final_latents.value();

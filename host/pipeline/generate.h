@@ -1,7 +1,9 @@
 #pragma once
-// One generation job on a loaded model: txt2img, or img2img when an init image is given
-// (strength truncates the schedule exactly as diffusers' SDXL img2img pipeline). Returns the
-// final latents and the decoded images.
+// One generation job on a loaded model: txt2img; img2img when an init image is given (strength
+// truncates the schedule exactly as diffusers' SDXL img2img pipeline); inpaint when a mask is
+// given too (diffusers' SDXL inpaint pipeline: strength 1 starts from pure noise; a 4-channel
+// UNet's kept region is re-imposed after every step, a 9-channel inpaint UNet gets the mask and
+// masked-image latents as extra input channels). Returns the final latents and decoded images.
 //
 // Noise: everything random (initial noise, the VAE posterior sample, ancestral sampler draws)
 // comes from one NoiseSource, in diffusers' order: encode sample, then initial noise, then the
@@ -29,6 +31,7 @@ struct GenerateRequest {
   std::string sampler;  ///< scheduler feature or alias; empty: the model's own scheduler config
   at::Tensor init_image;  ///< img2img: [B or 1, 3, H, W] float in [-1, 1]; undefined: txt2img
   double strength = 0.8;
+  at::Tensor mask;  ///< inpaint: [1 or B, 1, H, W] float in [0, 1], white (≥ 0.5) = repaint; needs init_image
   std::vector<double> original_size, crop_top_left, target_size;  ///< defaults (H,W), (0,0), (H,W)
   at::Tensor initial_noise;  ///< optional explicit noise [B,4,h,w] (golden replays)
 };
