@@ -105,7 +105,7 @@ int run_generate(Args& args, const GlobalOptions& global) {
              kExitUsage;
   }
   if (auto st = s.validate(); !st.ok()) return util::log_error(st.message()), kExitUsage;
-  if (!s.sampler.empty() && !app->registry->find(sdk::FeatureKind::scheduler, s.sampler)) {
+  if (!s.sampler.empty() && s.sampler != "auto" && !app->registry->find(sdk::FeatureKind::scheduler, s.sampler)) {
     std::string names;
     for (const auto& n : app->registry->names(sdk::FeatureKind::scheduler)) names += (names.empty() ? "" : ", ") + n;
     util::log_error("unknown sampler '" + s.sampler + "'; available: " + names);

@@ -2,7 +2,9 @@
 
 #include <ATen/ATen.h>
 
+#include "schedulers/auto_sampler.h"
 #include "schedulers/diffusers_config.h"
+#include "util/logging.h"
 #include "schedulers/sampling_params.h"
 
 namespace sdxl::pipeline {
@@ -29,6 +31,19 @@ namespace {
 
 sdk::Result<std::unique_ptr<sdk::Scheduler>> make_scheduler(const SdxlModel& model, const plugins::PluginRegistry& reg,
                                                             const std::string& sampler, std::string& chosen) {
+  if (sampler == "auto") {  // chosen from the model (and, once LoRAs are applied, their metadata)
+    schedulers::AutoHints hints;
+    hints.scheduler_config = model.scheduler_config;
+    auto pick = schedulers::choose_auto_sampler(hints);
+    if (!pick.ok()) return pick.status();
+    util::log_info("sampler auto: " + pick.value().choice.feature + " (" + pick.value().reason + ")");
+    chosen = pick.value().choice.feature;
+    const auto* f = reg.find(sdk::FeatureKind::scheduler, chosen);
+    if (!f) return reg.create_scheduler(chosen);
+    auto fitted = schedulers::fit_to_schema(pick.value().choice.options, f->info.options, chosen);
+    if (!fitted.ok()) return fitted.status();
+    return reg.create_scheduler(chosen, &fitted.value());
+  }
   // The model's own scheduler config supplies the training schedule (betas, prediction type…);
   // an explicit sampler name picks the algorithm on top of it.
   auto own = schedulers::from_diffusers_config(model.scheduler_config);
