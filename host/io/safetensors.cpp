@@ -184,6 +184,17 @@ sdk::Result<std::shared_ptr<SafetensorsFile>> SafetensorsFile::from_bytes(std::s
     if (cur.begin < prev.end && cur.end > cur.begin)
       return corrupt(lbl, "tensor '" + cur.name + "' overlaps tensor '" + prev.name + "'");
   }
+  // The format's data area is contiguous: tensors tile it from byte 0 with no gap, and nothing
+  // follows the last one (the reference reader refuses both; hidden bytes are a smuggling channel).
+  std::uint64_t covered = 0;
+  for (const auto& e : file->entries_) {
+    if (e.begin != covered)
+      return corrupt(lbl, "tensor '" + e.name + "' starts at byte " + std::to_string(e.begin) + " of the data area, but the previous tensor ends at byte " +
+                              std::to_string(covered) + " (data area not contiguous)");
+    covered = e.end;
+  }
+  if (covered != file->data_size_)
+    return corrupt(lbl, "data area has " + std::to_string(file->data_size_ - covered) + " trailing bytes not covered by any tensor");
   for (std::size_t i = 0; i < file->entries_.size(); ++i) file->index_[file->entries_[i].name] = i;
   return file;
 }

@@ -1,0 +1,248 @@
+// UNet benchmark: milliseconds per UNet call and peak RSS, and the time from opening a full-size
+// float16 single-file SDXL checkpoint until the UNet is ready. Prints figures; not a test.
+//
+//   bench_unet_cpu                       tiny UNet (the golden model's shape), 32x32 latents, batch 2
+//   bench_unet_cpu --full                SDXL base UNet, random weights, 512x512 (64x64 latents), batch 2
+//                                        (float32 weights alone are 10.3 GB)
+//   bench_unet_cpu --checkpoint          writes a 6.9 GB float16 SDXL base single file with random values
+//                                        under the real names/shapes (from sdxl_full_layouts.json), then
+//                                        times load_checkpoint + UNet construction (and deletes it)
+//   options: --iters N (3)  --size PX  --batch B  --dtype f32|f16|bf16  --device cpu|cuda
+//            --layouts FILE  --tmp DIR  --keep
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <ctime>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "models/loader/checkpoint.h"
+#include "models/unet/unet_model.h"
+
+namespace fs = std::filesystem;
+using namespace sdxl;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Peak resident set size in MiB (VmHWM), 0 when /proc is unavailable.
+double peak_rss_mib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return 0.0;
+}
+
+nlohmann::json sdxl_base_config() {
+  return {{"block_out_channels", {320, 640, 1280}}, {"layers_per_block", 2},
+          {"transformer_layers_per_block", {1, 2, 10}}, {"attention_head_dim", {5, 10, 20}},
+          {"down_block_types", {"DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"}},
+          {"up_block_types", {"CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"}},
+          {"cross_attention_dim", 2048}, {"addition_time_embed_dim", 256},
+          {"projection_class_embeddings_input_dim", 2816}, {"in_channels", 4}, {"out_channels", 4}};
+}
+
+nlohmann::json tiny_config() {
+  return {{"block_out_channels", {32, 64, 64}}, {"layers_per_block", 2},
+          {"transformer_layers_per_block", {1, 1, 2}}, {"attention_head_dim", {2, 2, 4}},
+          {"down_block_types", {"DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"}},
+          {"up_block_types", {"CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"}},
+          {"cross_attention_dim", 64}, {"addition_time_embed_dim", 8},
+          {"projection_class_embeddings_input_dim", 80}, {"in_channels", 4}, {"out_channels", 4}};
+}
+
+// Random values scaled so activations stay finite: weights ~ N(0, 1/fan_in), norms ~ 1, biases 0.
+at::Tensor random_param(const std::string& name, const std::vector<std::int64_t>& shape, const at::TensorOptions& o) {
+  const bool is_norm = name.find("norm") != std::string::npos;
+  if (shape.size() == 1) return is_norm && name.find(".weight") != std::string::npos ? at::ones(shape, o) : at::zeros(shape, o);
+  std::int64_t fan_in = 1;
+  for (size_t i = 1; i < shape.size(); ++i) fan_in *= shape[i];
+  return at::randn(shape, o.dtype(at::kFloat).device(at::kCPU)).mul_(1.0 / std::sqrt(double(fan_in))).to(o);
+}
+
+struct Options {
+  bool full = false, checkpoint = false, keep = false, dtype_given = false;
+  int iters = 3;
+  std::int64_t size = 0, batch = 2;
+  c10::ScalarType dtype = at::kFloat;
+  c10::Device device = at::kCPU;
+  fs::path layouts = fs::path(__FILE__).parent_path() / "../../shared/golden/models/sdxl_full_layouts.json";
+  fs::path tmp = fs::temp_directory_path();
+};
+
+int bench_forward(const Options& opt) {
+  const auto json = opt.full ? sdxl_base_config() : tiny_config();
+  auto config = models::UNetConfig::from_diffusers_json(json, opt.full ? "SDXL base config" : "tiny config");
+  if (!config.ok()) return std::cerr << config.status().message() << "\n", 1;
+  auto shapes = models::UNet2DConditionModel::parameter_shapes(*config);
+  if (!shapes.ok()) return std::cerr << shapes.status().message() << "\n", 1;
+  auto t0 = Clock::now();
+  at::manual_seed(0);
+  std::map<std::string, at::Tensor> weights;
+  std::uint64_t params = 0;
+  const auto o = at::TensorOptions().dtype(opt.dtype).device(opt.device);
+  for (const auto& [name, shape] : *shapes) {
+    weights[name] = random_param(name, shape, o);
+    params += weights[name].numel();
+  }
+  auto unet = models::UNet2DConditionModel::load(weights, *config, "random weights", opt.dtype, opt.device);
+  weights.clear();
+  if (!unet.ok()) return std::cerr << unet.status().message() << "\n", 1;
+  std::printf("UNet %s: %.3f B parameters, random weights built in %.1f s\n", opt.full ? "SDXL base" : "tiny",
+              params / 1e9, seconds_since(t0));
+
+  const std::int64_t px = opt.size > 0 ? opt.size : (opt.full ? 512 : 256);
+  const std::int64_t lat = px / 8, b = opt.batch;
+  models::UNetInputs in;
+  in.sample = at::randn({b, 4, lat, lat}, o);
+  in.timestep = at::full({b}, 500.0, o.dtype(at::kFloat));
+  in.encoder_hidden_states = at::randn({b, 77, config->cross_attention_dim}, o);
+  const std::int64_t n_ids = 6, pooled = config->projection_class_embeddings_input_dim - n_ids * config->addition_time_embed_dim;
+  in.text_embeds = at::randn({b, pooled}, o);
+  in.time_ids = at::tensor({double(px), double(px), 0.0, 0.0, double(px), double(px)}, o.dtype(at::kFloat)).repeat({b, 1});
+
+  auto sync = [&]() {
+    if (opt.device.is_cuda()) (void)at::zeros({1}, o).cpu();  // waits for queued kernels
+  };
+  for (int i = -1; i < opt.iters; ++i) {  // i = -1: warm-up
+    auto t = Clock::now();
+    const std::clock_t cpu0 = std::clock();  // process CPU time: meaningful on a shared, loaded machine
+    auto eps = (*unet)->forward(in);
+    if (!eps.ok()) return std::cerr << eps.status().message() << "\n", 1;
+    sync();
+    const double ms = seconds_since(t) * 1e3;
+    const double cpu_ms = 1e3 * double(std::clock() - cpu0) / CLOCKS_PER_SEC;
+    std::printf("%s %lldx%lld batch %lld %s: %.1f ms wall, %.1f ms CPU%s\n", opt.device.str().c_str(), (long long)px,
+                (long long)px, (long long)b, c10::toString(opt.dtype), ms, cpu_ms, i < 0 ? " (warm-up)" : "");
+  }
+  std::printf("peak RSS %.0f MiB, threads %d\n", peak_rss_mib(), at::get_num_threads());
+  return 0;
+}
+
+// Streams a single file with the real names/shapes and random float16 values (I64 buffers: 0..n-1).
+bool write_random_single_file(const fs::path& path, const nlohmann::json& model, std::uint64_t* bytes) {
+  struct E { std::string name, dtype; std::vector<std::int64_t> shape; std::uint64_t n = 0; };
+  std::vector<E> entries;
+  for (const auto& [name, info] : model["single_file"]["tensors"].items()) {
+    E e{name, info["dtype"].get<std::string>(), info["shape"].get<std::vector<std::int64_t>>()};
+    e.n = 1;
+    for (auto s : e.shape) e.n *= std::uint64_t(s);
+    entries.push_back(e);
+  }
+  auto size = [](const std::string& d) { return d == "I64" ? 8u : 2u; };
+  std::stable_sort(entries.begin(), entries.end(), [&](const E& a, const E& b) { return size(a.dtype) > size(b.dtype); });
+  nlohmann::json header = nlohmann::json::object();
+  std::uint64_t off = 0;
+  for (const auto& e : entries) {
+    header[e.name] = {{"dtype", e.dtype}, {"shape", e.shape}, {"data_offsets", {off, off + e.n * size(e.dtype)}}};
+    off += e.n * size(e.dtype);
+  }
+  std::string text = header.dump();
+  while (text.size() % 8) text.push_back(' ');
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) return false;
+  std::uint64_t len = text.size();
+  bool ok = std::fwrite(&len, 8, 1, f) == 1 && std::fwrite(text.data(), 1, len, f) == len;  // little-endian host
+  for (const auto& e : entries) {
+    if (!ok) break;
+    at::Tensor t = e.dtype == "I64" ? at::arange(std::int64_t(e.n), at::kLong)
+                                    : at::randn({std::int64_t(e.n)}).mul_(0.02).to(at::kHalf);
+    ok = std::fwrite(t.data_ptr(), 1, t.nbytes(), f) == t.nbytes();
+  }
+  ok = std::fclose(f) == 0 && ok;
+  *bytes = 8 + len + off;
+  return ok;
+}
+
+int bench_checkpoint(const Options& opt) {
+  std::ifstream in(opt.layouts);
+  if (!in) return std::cerr << "cannot read " << opt.layouts << " (pass --layouts)\n", 1;
+  const auto layouts = nlohmann::json::parse(in);
+  const fs::path file = opt.tmp / "bench_sdxl_base_random_fp16.safetensors";
+  auto t0 = Clock::now();
+  std::uint64_t bytes = 0;
+  if (!write_random_single_file(file, layouts["models"]["sdxl-base-1.0"], &bytes))
+    return std::cerr << "writing " << file << " failed\n", 1;
+  std::printf("wrote %s: %.2f GB in %.1f s\n", file.c_str(), bytes / 1e9, seconds_since(t0));
+
+  t0 = Clock::now();
+  models::loader::LoadOptions lo;
+  lo.components = {"unet"};
+  auto ck = models::loader::load_checkpoint(file, lo);
+  if (!ck.ok()) return std::cerr << ck.status().message() << "\n", 1;
+  const double t_open = seconds_since(t0);
+  const auto& w = ck->components.at("unet");
+  auto config = models::UNetConfig::from_diffusers_json(w.config, w.config_source);
+  if (!config.ok()) return std::cerr << config.status().message() << "\n", 1;
+  auto unet = models::UNet2DConditionModel::load(w.tensors, *config, w.source, opt.dtype, opt.device);
+  if (!unet.ok()) return std::cerr << unet.status().message() << "\n", 1;
+  std::printf("open + map + name mapping: %.3f s; UNet ready (%s on %s, %.2f GB resident): %.3f s total\n", t_open,
+              c10::toString(opt.dtype), opt.device.str().c_str(), (*unet)->resident_bytes() / 1e9, seconds_since(t0));
+  if (opt.dtype == at::kHalf && opt.device.is_cpu())
+    std::printf("(float16 on the CPU keeps zero-copy views: pages are read on first use, not here)\n");
+  // First touch of every UNet weight page (from the page cache: the file was just written).
+  t0 = Clock::now();
+  double checksum = 0;
+  for (const auto& [name, t] : w.tensors) checksum += t.reshape({-1}).narrow(0, 0, 1).item<double>();
+  at::Tensor total = at::zeros({}, at::kDouble);
+  for (const auto& [name, t] : w.tensors) total += t.to(at::kFloat).abs().sum().to(at::kDouble);
+  std::printf("reading every UNet weight once (page-in + sum): %.2f s (checksum %.3g)\n", seconds_since(t0),
+              checksum + total.item<double>());
+  std::printf("peak RSS %.0f MiB\n", peak_rss_mib());
+  if (!opt.keep) fs::remove(file);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // figures appear as they are measured, also in a log
+  Options opt;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::cerr << a << " needs a value\n";
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--full") opt.full = true;
+    else if (a == "--checkpoint") opt.checkpoint = true;
+    else if (a == "--keep") opt.keep = true;
+    else if (a == "--iters") opt.iters = std::stoi(next());
+    else if (a == "--size") opt.size = std::stoll(next());
+    else if (a == "--batch") opt.batch = std::stoll(next());
+    else if (a == "--layouts") opt.layouts = next();
+    else if (a == "--tmp") opt.tmp = next();
+    else if (a == "--device") opt.device = c10::Device(next());
+    else if (a == "--dtype") {
+      const std::string d = next();
+      opt.dtype = d == "f16" ? at::kHalf : d == "bf16" ? at::kBFloat16 : at::kFloat;
+      opt.dtype_given = true;
+    } else {
+      std::cerr << "unknown option " << a << " (see the comment at the top of bench/unet_cpu.cpp)\n";
+      return 2;
+    }
+  }
+  try {
+    if (opt.checkpoint) {
+      Options ck = opt;
+      if (!opt.dtype_given) ck.dtype = at::kHalf;  // the stored dtype: zero-copy views
+      return bench_checkpoint(ck);
+    }
+    return bench_forward(opt);
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,62 @@
+#include "models/unet/transformer2d.h"
+
+#include <ATen/ATen.h>
+
+#include "models/common/attention.h"
+
+namespace sdxl::models {
+
+void CrossAttention::load(WeightReader& r, const std::string& prefix, std::int64_t dim, std::int64_t context_dim,
+                          std::int64_t heads_) {
+  to_q.load(r, prefix + ".to_q", dim, dim, /*with_bias=*/false);
+  to_k.load(r, prefix + ".to_k", context_dim, dim, false);
+  to_v.load(r, prefix + ".to_v", context_dim, dim, false);
+  to_out.load(r, prefix + ".to_out.0", dim, dim);
+  heads = heads_;
+}
+
+at::Tensor CrossAttention::operator()(const at::Tensor& x, const at::Tensor& context) const {
+  return to_out(multi_head_attention(to_q(x), to_k(context), to_v(context), heads));
+}
+
+void BasicTransformerBlock::load(WeightReader& r, const std::string& prefix, std::int64_t dim,
+                                 std::int64_t context_dim, std::int64_t heads) {
+  norm1.load(r, prefix + ".norm1", dim);
+  attn1.load(r, prefix + ".attn1", dim, dim, heads);
+  norm2.load(r, prefix + ".norm2", dim);
+  attn2.load(r, prefix + ".attn2", dim, context_dim, heads);
+  norm3.load(r, prefix + ".norm3", dim);
+  ff_proj.load(r, prefix + ".ff.net.0.proj", dim, 8 * dim);
+  ff_out.load(r, prefix + ".ff.net.2", 4 * dim, dim);
+}
+
+at::Tensor BasicTransformerBlock::operator()(const at::Tensor& x, const at::Tensor& context) const {
+  at::Tensor n1 = norm1(x);
+  at::Tensor h = attn1(n1, n1) + x;
+  h = attn2(norm2(h), context) + h;
+  // GEGLU: first half is the value, second half the gate (exact erf gelu).
+  auto parts = ff_proj(norm3(h)).chunk(2, -1);
+  h = ff_out(parts[0] * at::gelu(parts[1])) + h;
+  return h;
+}
+
+void Transformer2DModel::load(WeightReader& r, const std::string& prefix, std::int64_t channels, std::int64_t depth,
+                              std::int64_t context_dim, std::int64_t heads, std::int64_t groups, double eps) {
+  norm.load(r, prefix + ".norm", channels, groups, eps);
+  proj_in.load(r, prefix + ".proj_in", channels, channels);
+  transformer_blocks.resize(depth);
+  for (std::int64_t k = 0; k < depth; ++k)
+    transformer_blocks[k].load(r, prefix + ".transformer_blocks." + std::to_string(k), channels, context_dim, heads);
+  proj_out.load(r, prefix + ".proj_out", channels, channels);
+}
+
+at::Tensor Transformer2DModel::operator()(const at::Tensor& x, const at::Tensor& context) const {
+  const auto b = x.size(0), c = x.size(1), hgt = x.size(2), wid = x.size(3);
+  at::Tensor h = norm(x).permute({0, 2, 3, 1}).reshape({b, hgt * wid, c});  // [B, HW, C]
+  h = proj_in(h);
+  for (const auto& block : transformer_blocks) h = block(h, context);
+  h = proj_out(h);
+  return h.reshape({b, hgt, wid, c}).permute({0, 3, 1, 2}) + x;
+}
+
+}  // namespace sdxl::models

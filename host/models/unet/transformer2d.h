@@ -1,0 +1,46 @@
+#pragma once
+// Transformer2DModel with linear projections (SDXL) and its BasicTransformerBlock, diffusers names:
+//   norm (GroupNorm eps 1e-6) -> proj_in -> transformer_blocks.{k} -> proj_out -> + input
+//   block: x += attn1(norm1(x)); x += attn2(norm2(x), context); x += ff(norm3(x))
+//   ff: net.0.proj Linear(C, 8C) -> (a, gate) halves -> a * gelu(gate) -> net.2 Linear(4C, C)
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/common/layers.h"
+
+namespace sdxl::models {
+
+/// diffusers Attention without biases on q/k/v (UNet): to_q, to_k, to_v, to_out.0.
+struct CrossAttention {
+  Linear to_q, to_k, to_v, to_out;
+  std::int64_t heads = 1;
+  /// context_dim == dim for self-attention.
+  void load(WeightReader& r, const std::string& prefix, std::int64_t dim, std::int64_t context_dim, std::int64_t heads);
+  /// x: [B, N, dim], context: [B, M, context_dim] (or x itself) -> [B, N, dim]
+  at::Tensor operator()(const at::Tensor& x, const at::Tensor& context) const;
+};
+
+struct BasicTransformerBlock {
+  LayerNorm norm1, norm2, norm3;
+  CrossAttention attn1, attn2;
+  Linear ff_proj;  // ff.net.0.proj: [8C, C]
+  Linear ff_out;   // ff.net.2:      [C, 4C]
+  void load(WeightReader& r, const std::string& prefix, std::int64_t dim, std::int64_t context_dim, std::int64_t heads);
+  at::Tensor operator()(const at::Tensor& x, const at::Tensor& context) const;  // x: [B, N, C]
+};
+
+struct Transformer2DModel {
+  GroupNorm norm;
+  Linear proj_in, proj_out;
+  std::vector<BasicTransformerBlock> transformer_blocks;
+  void load(WeightReader& r, const std::string& prefix, std::int64_t channels, std::int64_t depth,
+            std::int64_t context_dim, std::int64_t heads, std::int64_t groups, double eps);
+  /// x: [B, C, H, W], context: [B, M, context_dim] -> [B, C, H, W]
+  at::Tensor operator()(const at::Tensor& x, const at::Tensor& context) const;
+};
+
+}  // namespace sdxl::models

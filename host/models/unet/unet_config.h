@@ -1,0 +1,46 @@
+#pragma once
+// The structural hyper-parameters of an SDXL-family UNet2DConditionModel, read from a diffusers
+// config.json (see docs/models.md for which fields are used and how the loader infers them).
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sdxl/sdk/status.h"
+
+namespace sdxl::models {
+
+struct UNetConfig {
+  std::int64_t in_channels = 4;   // 4, or 9 for inpainting UNets
+  std::int64_t out_channels = 4;
+  std::vector<std::int64_t> block_out_channels;  // per level, e.g. 320, 640, 1280
+  std::int64_t layers_per_block = 2;             // resnets per down level (up levels: +1)
+  /// Per down level: Transformer2D depth, 0 = a level without attention (DownBlock2D).
+  std::vector<std::int64_t> transformer_layers;
+  /// Per up level (deepest first): depth, 0 = UpBlock2D. Diffusers reverses the down list.
+  std::vector<std::int64_t> up_transformer_layers;
+  std::int64_t mid_transformer_layers = 1;
+  /// Heads per down level (diffusers `attention_head_dim` = head COUNTS); up levels use it reversed.
+  std::vector<std::int64_t> heads;
+  std::vector<std::int64_t> up_heads;
+  std::int64_t mid_heads = 1;
+  std::int64_t cross_attention_dim = 2048;
+  std::int64_t addition_time_embed_dim = 256;               // sinusoid width per time id
+  std::int64_t projection_class_embeddings_input_dim = 2816;  // pooled + n_ids * addition_time_embed_dim
+  std::int64_t norm_num_groups = 32;
+  double norm_eps = 1e-5;             // resnets and conv_norm_out
+  double transformer_norm_eps = 1e-6;  // Transformer2D GroupNorm (fixed in diffusers)
+  bool flip_sin_to_cos = true;
+  double freq_shift = 0.0;
+
+  std::int64_t levels() const { return static_cast<std::int64_t>(block_out_channels.size()); }
+  std::int64_t time_embed_dim() const { return 4 * block_out_channels.at(0); }
+
+  /// Parses a diffusers UNet2DConditionModel config; `source` names it in messages. Rejects
+  /// variants this implementation does not cover (conv projections, other addition embeddings).
+  static sdk::Result<UNetConfig> from_diffusers_json(const nlohmann::json& j, const std::string& source);
+};
+
+}  // namespace sdxl::models

@@ -1,0 +1,52 @@
+#pragma once
+// Turns one key group (all tensors of one module, suffixes in kohya/LyCORIS spelling) into
+// WeightPatch objects: picks the algorithm from the suffixes, validates every factor against the
+// target module, checks for non-finite values, derives the scale alpha / rank, attaches DoRA.
+// Both LoRA plugins feed it; the diffusers plugin renames its suffixes first
+// (lora_A.weight -> lora_down.weight, lora_B.weight -> lora_up.weight, ...).
+
+#include <ATen/core/Tensor.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sdxl/sdk/lora_format.h"
+#include "sdxl/sdk/options.h"
+#include "weight_delta.h"
+
+namespace sdxl::lora {
+
+/// How the user's multiplier m acts on a DoRA group (README "DoRA"):
+/// interpolate (A1111/Forge/ComfyUI): W' = W + m (Wd - W);  lycoris: W' = Wf (1 + m (s/n - 1)).
+enum class DoraConvention { interpolate, lycoris };
+
+struct GroupTensors {
+  std::string group;                        ///< the group as spelled in the file, for messages
+  std::map<std::string, at::Tensor> parts;  ///< kohya-spelled suffix ("lora_up.weight", "alpha"…) -> tensor
+};
+
+/// True for every suffix decode_group understands.
+bool is_known_suffix(const std::string& suffix);
+/// The algorithm a suffix belongs to; nullopt for modifiers (alpha, dora_scale) and unknown ones.
+std::optional<Algorithm> algorithm_of_suffix(const std::string& suffix);
+
+/// Appends the patches of one group for `module` to `out` (a weight patch, and a bias patch for
+/// diff_b). Nothing is appended when it fails; the Status names the group and the problem.
+sdk::Status decode_group(const GroupTensors& group, const sdk::ModuleInfo& module, DoraConvention dora,
+                         std::vector<std::unique_ptr<sdk::WeightPatch>>* out);
+
+// ---- options shared by every LoRA feature -------------------------------------------------------
+
+/// The option schema every lora_format feature publishes (dora_convention, unknown_modules).
+std::vector<sdk::OptionSpec> common_lora_options();
+
+struct CommonSettings {
+  DoraConvention dora = DoraConvention::interpolate;
+  bool unknown_modules_are_errors = true;
+};
+CommonSettings read_common_settings(const sdk::Options& options);
+
+}  // namespace sdxl::lora

@@ -1,0 +1,72 @@
+#include "kl_layers.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace sdxl::vae_kl {
+
+at::Tensor conv(const at::Tensor& x, const Conv& c) {
+  return at::conv2d(x, c.weight, c.bias, {c.stride, c.stride}, {c.padding, c.padding});
+}
+
+at::Tensor norm_silu(const at::Tensor& x, const Norm& n, const NormSettings& s) {
+  at::Tensor h = at::group_norm(x, s.groups, n.weight, n.bias, s.eps);
+  return at::silu_(h);
+}
+
+at::Tensor resnet(const at::Tensor& x, const Resnet& r, const NormSettings& s) {
+  // Each reassignment of h frees the previous intermediate before the next big one is made.
+  at::Tensor h = norm_silu(x, r.norm1, s);
+  h = conv(h, r.conv1);
+  h = norm_silu(h, r.norm2, s);
+  h = conv(h, r.conv2);
+  if (r.conv_shortcut) return h.add_(conv(x, *r.conv_shortcut));
+  return h.add_(x);
+}
+
+at::Tensor attention(const at::Tensor& x, const Attention& a, const NormSettings& s,
+                     std::int64_t max_score_elements) {
+  const auto n = x.size(0), c = x.size(1), height = x.size(2), width = x.size(3);
+  const auto tokens = height * width;
+  // h: [N, HW, C]
+  at::Tensor h = at::group_norm(x, s.groups, a.group_norm.weight, a.group_norm.bias, s.eps)
+                     .view({n, c, tokens})
+                     .transpose(1, 2);
+  // One head of width C: scale 1/sqrt(C), folded into q.
+  at::Tensor q = at::linear(h, a.q_w, a.q_b).mul_(1.0 / std::sqrt(static_cast<double>(c)));
+  at::Tensor k = at::linear(h, a.k_w, a.k_b);
+  at::Tensor v = at::linear(h, a.v_w, a.v_b);
+  h.reset();
+  at::Tensor kt = k.transpose(1, 2);  // [N, C, HW]
+  const std::int64_t chunk = std::max<std::int64_t>(1, std::min(tokens, max_score_elements / tokens));
+  std::vector<at::Tensor> parts;
+  for (std::int64_t q0 = 0; q0 < tokens; q0 += chunk) {
+    const auto q1 = std::min(tokens, q0 + chunk);
+    at::Tensor scores = at::bmm(q.slice(1, q0, q1), kt);  // [N, chunk, HW]
+    scores = at::softmax(scores, -1);
+    parts.push_back(at::bmm(scores, v));  // [N, chunk, C]
+  }
+  at::Tensor o = parts.size() == 1 ? parts[0] : at::cat(parts, 1);
+  parts.clear();
+  o = at::linear(o, a.out_w, a.out_b);  // [N, HW, C]
+  return o.transpose(1, 2).reshape({n, c, height, width}).add_(x);
+}
+
+at::Tensor downsample(const at::Tensor& x, const Conv& c) {
+  // diffusers Downsample2D with padding=0: F.pad(x, (0, 1, 0, 1)) then a stride-2 conv.
+  return conv(at::constant_pad_nd(x, {0, 1, 0, 1}, 0), c);
+}
+
+at::Tensor upsample(const at::Tensor& x, const Conv& c) {
+  at::Tensor u = at::upsample_nearest2d(x, {x.size(2) * 2, x.size(3) * 2});
+  return conv(u, c);
+}
+
+at::Tensor mid_block(const at::Tensor& x, const MidBlock& m, const NormSettings& s,
+                     std::int64_t max_score_elements) {
+  at::Tensor h = resnet(x, m.resnet0, s);
+  if (m.attention) h = attention(h, *m.attention, s, max_score_elements);
+  return resnet(h, m.resnet1, s);
+}
+
+}  // namespace sdxl::vae_kl

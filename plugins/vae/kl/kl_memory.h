@@ -1,0 +1,48 @@
+#pragma once
+// Peak working memory of a KL decode, modelled on the live set of the functional implementation
+// (kl_layers.cpp / kl_model.cpp), so the memory arbiter can pick untiled, tiled or CPU up front.
+//
+// Model (per picture, e = element bytes, P = pixels at the stage's resolution):
+//   resnet Cin->Cout : input + max((Cin + Cout) P e + conv_ws(Cin, P), 2 Cout P e + conv_ws(Cout, P))
+//   upsample C       : input (C P) + nearest copy (4 C P) + conv output (4 C P) + conv_ws(C, 4P)
+//   attention C      : input + 5 C P e (norm output, its contiguous copy, q, k, v)
+//                      + 2 * rows * P e (one chunk of scores and its softmax)
+//   conv_ws(Cin, P)  : im2col columns 9 Cin P e per picture when libtorch falls back to its
+//                      "slow" CPU convolution (no oneDNN); 0 with oneDNN or on CUDA (cuDNN
+//                      workspaces are small next to the activations and live in the allocator).
+// The whole decode's peak is the maximum over stages, times the pictures processed at once
+// (1 with slice_batch), plus the float32 output image. With tiling each network call sees one
+// tile of `tile` latent pixels, and the blend buffers (output-sized accumulator and weight map)
+// are added. The untiled estimate at 1024x1024 (128x128 latents) in float32 is dominated by the
+// last up block's upsampler: 256 channels x 1024² x 4 B = 1 GiB per tensor.
+
+#include <cstdint>
+
+#include "kl_config.h"
+
+namespace sdxl::vae_kl {
+
+struct DecodePlan {
+  std::int64_t batch = 1;
+  std::int64_t height = 128;  ///< latent pixels
+  std::int64_t width = 128;
+  bool slice_batch = false;
+  bool tiling = false;
+  std::int64_t tile = 64;
+  std::int64_t overlap = 16;
+  std::int64_t element_bytes = 4;
+  std::int64_t max_score_elements = std::int64_t{1} << 26;
+  bool im2col_convolutions = false;  ///< see conv_ws above; KlVae sets it from cpu_convolutions_use_im2col()
+};
+
+/// True when CPU convolutions here use libtorch's im2col fallback (no oneDNN in this build).
+bool cpu_convolutions_use_im2col();
+
+/// Bytes of one untiled decoder call on `batch` pictures of h x w latents, output excluded.
+std::uint64_t decoder_call_peak(const KlConfig& c, std::int64_t batch, std::int64_t h, std::int64_t w,
+                                const DecodePlan& plan);
+
+/// The whole decode (slicing, tiling, blend buffers, float32 output).
+std::uint64_t estimate_decode_peak(const KlConfig& c, DecodePlan plan);
+
+}  // namespace sdxl::vae_kl

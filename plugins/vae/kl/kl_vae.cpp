@@ -1,0 +1,211 @@
+#include "kl_vae.h"
+
+#include <functional>
+#include <sstream>
+
+#include "kl_memory.h"
+
+namespace sdxl::vae_kl {
+namespace {
+
+std::string shape_string(at::IntArrayRef s) {
+  std::ostringstream o;
+  o << '[';
+  for (std::size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << s[i];
+  o << ']';
+  return o.str();
+}
+
+bool is_16bit(c10::ScalarType t) { return t == c10::kHalf || t == c10::kBFloat16; }
+
+}  // namespace
+
+std::vector<sdk::OptionSpec> kl_option_schema() {
+  std::vector<sdk::OptionSpec> s;
+  s.push_back({"tiling", sdk::OptionType::boolean, false, {}, {}, {},
+               "Decode/encode in overlapping tiles blended with linear ramps (bounded memory, "
+               "small deviations from the untiled result)"});
+  s.push_back({"tile_size", sdk::OptionType::integer, std::int64_t{64}, 8.0, 1024.0, {},
+               "Tile side in latent pixels (x8 image pixels)"});
+  s.push_back({"tile_overlap", sdk::OptionType::integer, std::int64_t{16}, 0.0, 512.0, {},
+               "Minimum overlap of neighbouring tiles in latent pixels; clamped below tile_size"});
+  s.push_back({"slice_batch", sdk::OptionType::boolean, false, {}, {}, {},
+               "Run the networks one picture at a time (peak memory of a batch of one)"});
+  s.push_back({"force_upcast", sdk::OptionType::string, std::string("auto"), {}, {}, {"auto", "on", "off"},
+               "Run in float32 when the host's dtype is 16-bit: auto follows config.json's force_upcast "
+               "(true for the original SDXL VAE, which overflows in float16)"});
+  return s;
+}
+
+KlVae::KlVae(const sdk::Options& options, const sdk::HostServices& services) : services_(services) {
+  tiling_ = options.get_bool("tiling", false);
+  tile_size_ = std::max<std::int64_t>(1, options.get_int("tile_size", 64));
+  tile_overlap_ = std::max<std::int64_t>(0, options.get_int("tile_overlap", 16));
+  slice_batch_ = options.get_bool("slice_batch", false);
+  force_upcast_ = options.get_string("force_upcast", "auto");
+}
+
+c10::ScalarType KlVae::compute_dtype_for(bool config_force_upcast) const {
+  const auto want = services_.dtype;
+  if (!is_16bit(want)) return want;
+  const bool upcast = force_upcast_ == "on" || (force_upcast_ == "auto" && config_force_upcast);
+  if (upcast) return c10::kFloat;
+  // libtorch's CPU convolutions have no float16 kernels; compute in float32 there.
+  if (services_.device.is_cpu() && want == c10::kHalf) return c10::kFloat;
+  return want;
+}
+
+sdk::Status KlVae::load(const sdk::WeightSet& weights) {
+  return sdk::guard("vae kl load", [&]() -> sdk::Status {
+    if (!weights.tensors) return sdk::invalid_argument("vae kl: WeightSet of '" + weights.source + "' has no tensors");
+    source_ = weights.source;
+    auto config = weights.config_json.empty() ? infer_kl_config(*weights.tensors, weights.source)
+                                              : parse_kl_config(weights.config_json, weights.source + "/config.json");
+    if (!config.ok()) return config.status();
+    const auto dtype = compute_dtype_for(config->force_upcast);
+    auto model = KlModel::bind(*config, *weights.tensors, weights.source, services_.device, dtype);
+    if (!model.ok()) return model.status();
+    model_ = std::move(model).value();
+    if (!config->from_config_json) {
+      services_.log(sdk::LogLevel::info, "vae kl: no config.json for '" + weights.source +
+                                             "'; architecture inferred from tensor shapes, scaling_factor " +
+                                             std::to_string(config->scaling_factor));
+    }
+    return sdk::Status::Ok();
+  });
+}
+
+sdk::VaeInfo KlVae::info() const {
+  sdk::VaeInfo i;
+  if (model_) {
+    const auto& c = model_->config();
+    i.latent_channels = c.latent_channels;
+    i.scaling_factor = c.scaling_factor;
+    i.shift_factor = c.shift_factor;
+    i.downscale = c.downscale();
+  }
+  return i;
+}
+
+sdk::Result<at::Tensor> KlVae::run_sliced_tiled(const at::Tensor& input, std::int64_t in_scale,
+                                                std::int64_t out_scale,
+                                                const std::function<at::Tensor(const at::Tensor&)>& fn,
+                                                sdk::JobContext* job, const char* what) {
+  const std::int64_t slices = slice_batch_ ? input.size(0) : 1;
+  const std::int64_t per_slice = slice_batch_ ? 1 : input.size(0);
+  std::vector<at::Tensor> outs;
+  for (std::int64_t s = 0; s < slices; ++s) {
+    if (job && job->cancelled()) return sdk::Status(sdk::StatusCode::cancelled, std::string("vae kl ") + what + " cancelled");
+    at::Tensor part = input.slice(0, s * per_slice, (s + 1) * per_slice);
+    const bool fits = part.size(2) / in_scale <= tile_size_ && part.size(3) / in_scale <= tile_size_;
+    if (!tiling_ || fits) {
+      outs.push_back(fn(part).to(at::kFloat));
+      if (job) job->progress(s + 1, slices);
+      continue;
+    }
+    vae_tiling::TileSettings ts{tile_size_, tile_overlap_, in_scale, out_scale};
+    auto tiled = vae_tiling::run_tiled(part, ts, fn, [&](std::int64_t done, std::int64_t total) -> sdk::Status {
+      if (job) {
+        job->progress(s * total + done, slices * total);
+        if (job->cancelled()) return sdk::Status(sdk::StatusCode::cancelled, std::string("vae kl ") + what + " cancelled");
+      }
+      return sdk::Status::Ok();
+    });
+    if (!tiled.ok()) return tiled.status();
+    outs.push_back(std::move(tiled).value());
+  }
+  return outs.size() == 1 ? outs[0] : at::cat(outs, 0);
+}
+
+sdk::Result<at::Tensor> KlVae::encode_moments(const at::Tensor& images, sdk::JobContext* job) {
+  return sdk::guard("vae kl encode", [&]() -> sdk::Result<at::Tensor> {
+    if (!model_) return sdk::invalid_argument("vae kl: encode called before load()");
+    if (!model_->has_encoder()) return sdk::unsupported("vae kl: '" + source_ + "' has no encoder weights");
+    const auto& c = model_->config();
+    const auto f = c.downscale();
+    if (!images.defined() || images.dim() != 4) {
+      return sdk::invalid_argument("vae kl encode: images must be [N, C, H, W], got " +
+                                   (images.defined() ? shape_string(images.sizes()) : std::string("an undefined tensor")));
+    }
+    if (images.size(1) != c.in_channels) {
+      return sdk::invalid_argument("vae kl encode: images have " + std::to_string(images.size(1)) +
+                                   " channels but VAE '" + source_ + "' expects " + std::to_string(c.in_channels));
+    }
+    if (images.size(2) % f != 0 || images.size(3) % f != 0 || images.size(2) == 0 || images.size(3) == 0) {
+      return sdk::invalid_argument("vae kl encode: image size " + std::to_string(images.size(2)) + "x" +
+                                   std::to_string(images.size(3)) + " is not a positive multiple of " + std::to_string(f));
+    }
+    if (!images.is_floating_point()) return sdk::invalid_argument("vae kl encode: images must be floating point in [-1, 1]");
+    at::NoGradGuard no_grad;
+    at::Tensor x = images.to(model_->device(), model_->dtype());
+    return run_sliced_tiled(x, f, 1, [&](const at::Tensor& t) { return model_->encode_moments(t); }, job, "encode");
+  });
+}
+
+sdk::Result<at::Tensor> KlVae::encode(const at::Tensor& images, sdk::NoiseSource* noise, sdk::JobContext* job) {
+  auto moments = encode_moments(images, job);
+  if (!moments.ok()) return moments.status();
+  return sdk::guard("vae kl encode", [&]() -> sdk::Result<at::Tensor> {
+    const auto& c = model_->config();
+    at::Tensor m = moments.value();  // [N, 2C, h, w] float32
+    at::Tensor mean = m.slice(1, 0, c.latent_channels);
+    at::Tensor z = mean;
+    if (noise) {
+      // DiagonalGaussianDistribution.sample(): mean + exp(0.5 * clamp(logvar, -30, 20)) * n
+      at::Tensor std_dev = at::exp(m.slice(1, c.latent_channels, 2 * c.latent_channels).clamp(-30.0, 20.0) * 0.5);
+      at::Tensor n = noise->randn(mean.sizes(), at::kFloat, mean.device());
+      if (n.sizes() != mean.sizes()) {
+        return sdk::internal_error("vae kl encode: noise source returned " + shape_string(n.sizes()) +
+                                   ", asked for " + shape_string(mean.sizes()));
+      }
+      z = mean + std_dev * n.to(mean.device(), at::kFloat);
+    }
+    return ((z - c.shift_factor) * c.scaling_factor).contiguous();
+  });
+}
+
+sdk::Result<at::Tensor> KlVae::decode(const at::Tensor& latents, sdk::JobContext* job) {
+  return sdk::guard("vae kl decode", [&]() -> sdk::Result<at::Tensor> {
+    if (!model_) return sdk::invalid_argument("vae kl: decode called before load()");
+    const auto& c = model_->config();
+    if (!latents.defined() || latents.dim() != 4) {
+      return sdk::invalid_argument("vae kl decode: latents must be [N, C, h, w], got " +
+                                   (latents.defined() ? shape_string(latents.sizes()) : std::string("an undefined tensor")));
+    }
+    if (latents.size(1) != c.latent_channels) {
+      return sdk::invalid_argument("vae kl decode: latents have " + std::to_string(latents.size(1)) +
+                                   " channels but VAE '" + source_ + "' expects " + std::to_string(c.latent_channels) +
+                                   " latent channels");
+    }
+    if (latents.size(0) == 0 || latents.size(2) == 0 || latents.size(3) == 0) {
+      return sdk::invalid_argument("vae kl decode: empty latents " + shape_string(latents.sizes()));
+    }
+    if (!latents.is_floating_point()) return sdk::invalid_argument("vae kl decode: latents must be floating point");
+    at::NoGradGuard no_grad;
+    // UNet space -> VAE space: z / scaling_factor + shift_factor (in float32, then cast).
+    at::Tensor z = (latents.to(at::kFloat) / c.scaling_factor + c.shift_factor).to(model_->device(), model_->dtype());
+    return run_sliced_tiled(z, 1, c.downscale(), [&](const at::Tensor& t) { return model_->decode(t); }, job, "decode");
+  });
+}
+
+std::uint64_t KlVae::estimate_decode_bytes(at::IntArrayRef shape) const {
+  if (shape.size() != 4) return 0;
+  // Before load() the estimate is for SDXL's architecture (KlConfig's defaults).
+  const KlConfig config = model_ ? model_->config() : KlConfig{};
+  const auto dtype = model_ ? model_->dtype() : compute_dtype_for(config.force_upcast);
+  const auto device = model_ ? model_->device() : services_.device;
+  DecodePlan plan;
+  plan.batch = shape[0];
+  plan.height = shape[2];
+  plan.width = shape[3];
+  plan.slice_batch = slice_batch_;
+  plan.tiling = tiling_;
+  plan.tile = tile_size_;
+  plan.overlap = tile_overlap_;
+  plan.element_bytes = static_cast<std::int64_t>(c10::elementSize(dtype));
+  if (model_) plan.max_score_elements = model_->max_score_elements;
+  plan.im2col_convolutions = device.is_cpu() && cpu_convolutions_use_im2col();
+  return estimate_decode_peak(config, plan);
+}
+
+}  // namespace sdxl::vae_kl

@@ -1,0 +1,55 @@
+#pragma once
+// The `kl` vae_variant: SDXL's AutoencoderKL behind the SDK interface. Adds to the bare networks
+// (kl_model.h) the scaling factor, posterior sampling, batch slicing, tiled encode/decode,
+// force_upcast and input validation.
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kl_model.h"
+#include "sdxl/sdk/options.h"
+#include "sdxl/sdk/vae_variant.h"
+#include "tiling.h"
+
+namespace sdxl::vae_kl {
+
+/// The option schema of feature `kl` (see docs/vae.md).
+std::vector<sdk::OptionSpec> kl_option_schema();
+
+class KlVae final : public sdk::VaeVariant {
+ public:
+  KlVae(const sdk::Options& options, const sdk::HostServices& services);
+
+  sdk::Status load(const sdk::WeightSet& weights) override;
+  sdk::VaeInfo info() const override;
+  sdk::Result<at::Tensor> encode(const at::Tensor& images, sdk::NoiseSource* noise, sdk::JobContext* job) override;
+  sdk::Result<at::Tensor> decode(const at::Tensor& latents, sdk::JobContext* job) override;
+  std::uint64_t estimate_decode_bytes(at::IntArrayRef latent_shape) const override;
+
+  /// The posterior's moments [N, 2C, h, w] (mean, logvar before clamping) for images; for tests
+  /// and golden replays that check the latent distribution itself.
+  sdk::Result<at::Tensor> encode_moments(const at::Tensor& images, sdk::JobContext* job);
+  const KlConfig* config() const { return model_ ? &model_->config() : nullptr; }
+  c10::ScalarType compute_dtype() const { return model_ ? model_->dtype() : compute_dtype_for(true); }
+
+ private:
+  c10::ScalarType compute_dtype_for(bool force_upcast) const;
+  // Runs fn over batch slices (when slicing) and tiles (when tiling and larger than a tile).
+  sdk::Result<at::Tensor> run_sliced_tiled(const at::Tensor& input, std::int64_t in_scale, std::int64_t out_scale,
+                                           const std::function<at::Tensor(const at::Tensor&)>& fn,
+                                           sdk::JobContext* job, const char* what);
+
+  sdk::HostServices services_;
+  bool tiling_ = false;
+  std::int64_t tile_size_ = 64;
+  std::int64_t tile_overlap_ = 16;
+  bool slice_batch_ = false;
+  std::string force_upcast_ = "auto";
+  std::string source_;
+  std::optional<KlModel> model_;
+};
+
+}  // namespace sdxl::vae_kl
