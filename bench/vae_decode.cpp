@@ -9,13 +9,15 @@
 // Default: --size 256 (quick). The SDXL figures: --size 1024 (several GiB and minutes on 2 cores).
 //
 // Peak memory is the process's resident high-water mark (VmHWM), reset before each decode through
-// /proc/self/clear_refs, minus the resident size before it: the decode's own working set.
+// /proc/self/clear_refs, minus the resident size before it (after malloc_trim): the decode's own
+// working set.
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 
 #include <chrono>
 #include <ctime>
+#include <malloc.h>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -190,6 +192,9 @@ int main(int argc, char** argv) {
       double best_ms = 1e300, best_cpu_ms = 1e300;
       std::int64_t peak_kib = -1;
       for (std::int64_t r = 0; r < repeat; ++r) {
+        // Give freed heap pages back first, or a run after a bigger one reuses resident memory
+        // and its peak reads too low.
+        malloc_trim(0);
         const auto before = status_kib("VmRSS:");
         const bool can_reset = reset_peak();
         const auto t0 = std::chrono::steady_clock::now();

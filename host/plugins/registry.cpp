@@ -222,8 +222,9 @@ sdk::Result<std::unique_ptr<sdk::Scheduler>> PluginRegistry::create_scheduler(co
                                            const sdk::HostServices& s) { return p->create_scheduler(n, o, s); });
 }
 
-sdk::Result<std::unique_ptr<sdk::LoraFormat>> PluginRegistry::create_lora_format(const std::string& name) const {
-  return create_feature<sdk::LoraFormat>(*this, sdk::FeatureKind::lora_format, name, nullptr,
+sdk::Result<std::unique_ptr<sdk::LoraFormat>> PluginRegistry::create_lora_format(const std::string& name,
+                                                                                 const sdk::Options* overrides) const {
+  return create_feature<sdk::LoraFormat>(*this, sdk::FeatureKind::lora_format, name, overrides,
                                          [](sdk::Plugin* p, const std::string& n, const sdk::Options& o,
                                             const sdk::HostServices& s) { return p->create_lora_format(n, o, s); });
 }

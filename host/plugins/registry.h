@@ -73,7 +73,8 @@ class PluginRegistry {
 
   sdk::Result<std::unique_ptr<sdk::Scheduler>> create_scheduler(const std::string& name,
                                                                 const sdk::Options* overrides = nullptr) const;
-  sdk::Result<std::unique_ptr<sdk::LoraFormat>> create_lora_format(const std::string& name) const;
+  sdk::Result<std::unique_ptr<sdk::LoraFormat>> create_lora_format(const std::string& name,
+                                                                   const sdk::Options* overrides = nullptr) const;
   sdk::Result<std::unique_ptr<sdk::ControlNetType>> create_controlnet_type(
       const std::string& name, const sdk::Options* overrides = nullptr) const;
   sdk::Result<std::unique_ptr<sdk::VaeVariant>> create_vae_variant(const std::string& name,

@@ -80,14 +80,14 @@ u64 estimate_decode_peak(const KlConfig& c, DecodePlan plan) {
   const u64 out_pixels = static_cast<u64>(plan.height * f) * static_cast<u64>(plan.width * f);
   const u64 output = static_cast<u64>(plan.batch) * c.out_channels * out_pixels * 4;  // float32 result
   const bool tiled = plan.tiling && (plan.height > plan.tile || plan.width > plan.tile);
-  if (!tiled) return decoder_call_peak(c, per_call, plan.height, plan.width, plan) + output;
+  if (!tiled) return decoder_call_peak(c, per_call, plan.height, plan.width, plan) + output + kRuntimeOverheadBytes;
   const std::int64_t th = std::min(plan.height, plan.tile), tw = std::min(plan.width, plan.tile);
   // Blend buffers: the accumulator (one slice) and the weight map in float32, plus one tile's
   // float32 copy and its weight ramp while it is being added.
   const u64 accumulator = static_cast<u64>(per_call) * c.out_channels * out_pixels * 4 + out_pixels * 4;
   const u64 tile_px = static_cast<u64>(th * f) * static_cast<u64>(tw * f);
   const u64 tile_blend = static_cast<u64>(per_call) * c.out_channels * tile_px * 4 + tile_px * 4;
-  return decoder_call_peak(c, per_call, th, tw, plan) + accumulator + tile_blend + output;
+  return decoder_call_peak(c, per_call, th, tw, plan) + accumulator + tile_blend + output + kRuntimeOverheadBytes;
 }
 
 }  // namespace sdxl::vae_kl

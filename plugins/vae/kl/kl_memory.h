@@ -11,7 +11,9 @@
 //                      "slow" CPU convolution (no oneDNN); 0 with oneDNN or on CUDA (cuDNN
 //                      workspaces are small next to the activations and live in the allocator).
 // The whole decode's peak is the maximum over stages, times the pictures processed at once
-// (1 with slice_batch), plus the float32 output image. With tiling each network call sees one
+// (1 with slice_batch), plus the float32 output image, plus a fixed runtime overhead
+// (kRuntimeOverheadBytes: oneDNN primitive caches and scratchpads, per-call weight reorders,
+// allocator slack), measured at 50-60 MiB for this VAE on the CPU whatever the picture size. With tiling each network call sees one
 // tile of `tile` latent pixels, and the blend buffers (output-sized accumulator and weight map)
 // are added. The untiled estimate at 1024x1024 (128x128 latents) in float32 is dominated by the
 // last up block's upsampler: 256 channels x 1024² x 4 B = 1 GiB per tensor.
@@ -21,6 +23,9 @@
 #include "kl_config.h"
 
 namespace sdxl::vae_kl {
+
+/// Fixed cost of running the decoder at all, beyond its activations (see above).
+constexpr std::uint64_t kRuntimeOverheadBytes = std::uint64_t{64} << 20;
 
 struct DecodePlan {
   std::int64_t batch = 1;

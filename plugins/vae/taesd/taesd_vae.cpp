@@ -130,7 +130,9 @@ std::uint64_t TaesdVae::estimate_decode_bytes(at::IntArrayRef shape) const {
   const std::uint64_t at_once = slice_batch_ ? 1 : static_cast<std::uint64_t>(shape[0]);
   const auto dtype = model_ ? model_->dtype() : (device.is_cpu() && services_.dtype == c10::kHalf ? c10::kFloat : services_.dtype);
   const std::uint64_t e = c10::elementSize(dtype);
-  return at_once * pixels * per_pixel * e + static_cast<std::uint64_t>(shape[0]) * c.out_channels * pixels * 4;
+  // + the same fixed runtime overhead as measured for the KL decoder (oneDNN caches, reorders).
+  const std::uint64_t overhead = std::uint64_t{64} << 20;
+  return at_once * pixels * per_pixel * e + static_cast<std::uint64_t>(shape[0]) * c.out_channels * pixels * 4 + overhead;
 }
 
 }  // namespace sdxl::vae_taesd

@@ -26,7 +26,7 @@ class TaesdVae final : public sdk::VaeVariant {
   /// Per picture processed at once, at the output's P = H*W pixels and C decoder channels of the
   /// last level: the full-resolution stages hold about 3 C P elements (input, intermediate,
   /// output) plus the convolution workspace (9 C P with im2col, 2 C P with oneDNN), plus the
-  /// float32 result.
+  /// float32 result, plus a fixed 64 MiB runtime overhead (as measured for the KL decoder).
   std::uint64_t estimate_decode_bytes(at::IntArrayRef latent_shape) const override;
 
  private:

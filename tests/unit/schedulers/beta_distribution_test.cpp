@@ -55,7 +55,7 @@ TEST_CASE("incomplete beta matches closed forms", "[schedulers][beta]") {
 TEST_CASE("incomplete beta for a = b = 0.6 matches the integrated density", "[schedulers][beta]") {
   for (double x : {0.001, 0.05, 0.3, 0.5, 0.62, 0.9, 0.995}) {
     INFO("x " << x);
-    CHECK(regularized_incomplete_beta(x, 0.6, 0.6) == Approx(cdf_by_quadrature(x, 0.6, 0.6)).epsilon(2e-6));
+    CHECK(regularized_incomplete_beta(x, 0.6, 0.6) == Approx(cdf_by_quadrature(x, 0.6, 0.6)).epsilon(1e-10));
   }
 }
 
@@ -65,10 +65,12 @@ TEST_CASE("inverse incomplete beta matches closed-form quantiles", "[schedulers]
     // arcsine law: quantile sin²(πp/2)
     const double s = std::sin(kPi * p / 2);
     CHECK(inverse_regularized_incomplete_beta(p, 0.5, 0.5) == Approx(s * s).epsilon(1e-11).margin(1e-15));
+    // Near p = 1 the quantile is ill-conditioned (and so is 1 − p in the closed form): compare to 1e-9 there.
+    const double tol = p > 0.99 ? 1e-9 : 1e-11;
     for (double q : {0.6, 2.0, 5.0}) {
       CHECK(inverse_regularized_incomplete_beta(p, 1.0, q) ==
-            Approx(1.0 - std::pow(1.0 - p, 1.0 / q)).epsilon(1e-11).margin(1e-15));
-      CHECK(inverse_regularized_incomplete_beta(p, q, 1.0) == Approx(std::pow(p, 1.0 / q)).epsilon(1e-11).margin(1e-15));
+            Approx(1.0 - std::pow(1.0 - p, 1.0 / q)).epsilon(tol).margin(1e-15));
+      CHECK(inverse_regularized_incomplete_beta(p, q, 1.0) == Approx(std::pow(p, 1.0 / q)).epsilon(tol).margin(1e-15));
     }
   }
   CHECK(inverse_regularized_incomplete_beta(0.5, 0.6, 0.6) == 0.5);
@@ -82,6 +84,6 @@ TEST_CASE("inverse incomplete beta for a = b = 0.6 is symmetric and inverts the 
     const double y = inverse_regularized_incomplete_beta(1.0 - p, 0.6, 0.6);
     INFO("p " << p);
     CHECK(x + y == Approx(1.0).epsilon(1e-13));  // Beta(a, a) is symmetric about ½
-    CHECK(cdf_by_quadrature(x, 0.6, 0.6) == Approx(p).epsilon(2e-6));
+    CHECK(cdf_by_quadrature(x, 0.6, 0.6) == Approx(p).epsilon(1e-10));
   }
 }
