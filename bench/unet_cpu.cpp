@@ -8,7 +8,7 @@
 //                                        under the real names/shapes (from sdxl_full_layouts.json), then
 //                                        times load_checkpoint + UNet construction (and deletes it)
 //   options: --iters N (3)  --size PX  --batch B  --dtype f32|f16|bf16  --device cpu|cuda
-//            --layouts FILE  --tmp DIR  --keep
+//            --layouts FILE  --tmp DIR  --keep  --cudnn-benchmark  --channels-last
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
@@ -70,7 +70,7 @@ at::Tensor random_param(const std::string& name, const std::vector<std::int64_t>
 }
 
 struct Options {
-  bool full = false, checkpoint = false, keep = false, dtype_given = false;
+  bool full = false, checkpoint = false, keep = false, dtype_given = false, channels_last = false;
   int iters = 3;
   std::int64_t size = 0, batch = 2;
   c10::ScalarType dtype = at::kFloat;
@@ -92,6 +92,7 @@ int bench_forward(const Options& opt) {
   const auto o = at::TensorOptions().dtype(opt.dtype).device(opt.device);
   for (const auto& [name, shape] : *shapes) {
     weights[name] = random_param(name, shape, o);
+    if (opt.channels_last && shape.size() == 4) weights[name] = weights[name].contiguous(at::MemoryFormat::ChannelsLast);
     params += weights[name].numel();
   }
   auto unet = models::UNet2DConditionModel::load(weights, *config, "random weights", opt.dtype, opt.device);
@@ -104,6 +105,7 @@ int bench_forward(const Options& opt) {
   const std::int64_t lat = px / 8, b = opt.batch;
   models::UNetInputs in;
   in.sample = at::randn({b, 4, lat, lat}, o);
+  if (opt.channels_last) in.sample = in.sample.contiguous(at::MemoryFormat::ChannelsLast);
   in.timestep = at::full({b}, 500.0, o.dtype(at::kFloat));
   in.encoder_hidden_states = at::randn({b, 77, config->cross_attention_dim}, o);
   const std::int64_t n_ids = 6, pooled = config->projection_class_embeddings_input_dim - n_ids * config->addition_time_embed_dim;
@@ -219,6 +221,8 @@ int main(int argc, char** argv) {
     if (a == "--full") opt.full = true;
     else if (a == "--checkpoint") opt.checkpoint = true;
     else if (a == "--keep") opt.keep = true;
+    else if (a == "--cudnn-benchmark") at::globalContext().setBenchmarkCuDNN(true);  // autotune conv algorithms
+    else if (a == "--channels-last") opt.channels_last = true;
     else if (a == "--iters") opt.iters = std::stoi(next());
     else if (a == "--size") opt.size = std::stoll(next());
     else if (a == "--batch") opt.batch = std::stoll(next());
