@@ -15,6 +15,8 @@
 #include "noise/per_image_noise.h"
 #include "pipeline/generate.h"
 #include "pipeline/job_settings.h"
+#include "pipeline/lora_stack.h"
+#include "prompt/emphasis.h"
 #include "util/logging.h"
 #include "util/sha256.h"
 
@@ -64,6 +66,7 @@ int run_generate(Args& args, const GlobalOptions& global) {
   for (const char* f : kFlags) args.option(f);
   args.option("job");
   args.option("mask");
+  args.option("lora");
   args.flag("json");
   if (!parse_or_complain(args, "generate")) return kExitUsage;
   if (!args.positionals().empty()) {
@@ -105,6 +108,32 @@ int run_generate(Args& args, const GlobalOptions& global) {
              kExitUsage;
   }
   if (auto st = s.validate(); !st.ok()) return util::log_error(st.message()), kExitUsage;
+
+  // LoRAs: --lora PATH[:UNET[:TE]] and, in a1111 mode, <lora:name:te[:unet]> tags in the prompt
+  // (names resolved inside [lora] folders only). All files must exist before the model loads.
+  std::vector<pipeline::LoraRequest> loras;
+  for (const auto& arg : args.get_all("lora")) {
+    auto r = pipeline::parse_lora_argument(arg);
+    if (!r.ok()) return util::log_error(r.status().message()), kExitUsage;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(r.value().path, ec))
+      return util::log_error("--lora " + arg + ": no such file"), kExitUsage;
+    loras.push_back(r.value());
+  }
+  std::string model_prompt = s.prompt;
+  if (s.prompt_mode == "a1111") {
+    std::vector<prompt::LoraTag> tags;
+    model_prompt = prompt::extract_lora_tags(s.prompt, tags);
+    std::vector<std::filesystem::path> folders;
+    const auto base = app->config.file.empty() ? std::filesystem::current_path()
+                                               : std::filesystem::absolute(app->config.file).parent_path();
+    for (const auto& f : app->config.lora_folders) folders.push_back(std::filesystem::path(f).is_absolute() ? std::filesystem::path(f) : base / f);
+    for (const auto& t : tags) {
+      auto path = pipeline::resolve_lora_name(t.name, folders);
+      if (!path.ok()) return util::log_error("prompt <lora:" + t.name + ">: " + path.status().message()), kExitUsage;
+      loras.push_back({path.value(), t.unet_weight, t.text_encoder_weight});
+    }
+  }
   if (!s.sampler.empty() && s.sampler != "auto" && !app->registry->find(sdk::FeatureKind::scheduler, s.sampler)) {
     std::string names;
     for (const auto& n : app->registry->names(sdk::FeatureKind::scheduler)) names += (names.empty() ? "" : ", ") + n;
@@ -139,9 +168,18 @@ int run_generate(Args& args, const GlobalOptions& global) {
   if (!model.ok()) return util::log_error(model.status().message()), kExitFailure;
   util::log_info("model " + model.value()->name + " loaded on " + spec.device.str() + " (" + pipeline::dtype_name(spec.dtype) + ")");
 
+  std::unique_ptr<pipeline::ModelLoras> lora_state;
+  if (!loras.empty()) {
+    auto created = pipeline::ModelLoras::create(*model.value(), *app->registry);
+    if (!created.ok()) return util::log_error(created.status().message()), kExitFailure;
+    lora_state = std::move(created).value();
+    if (auto st = lora_state->apply(loras); !st.ok()) return util::log_error(st.message()), kExitUsage;
+    util::log_info("applied " + std::to_string(loras.size()) + " LoRA(s)");
+  }
   if (s.seed < 0) s.seed = static_cast<std::int64_t>(std::random_device{}() & 0x7fffffff);
   std::signal(SIGINT, on_sigint);
   GenerateOutput output(s, model.value()->name, spec, demo, args.has("json"));
+  output.set_loras(loras);
   std::error_code ec;
   if (!demo && std::filesystem::is_regular_file(spec.path, ec)) {
     // Hashed once per file version (cached), as A1111 does for its "Model hash".
@@ -152,7 +190,7 @@ int run_generate(Args& args, const GlobalOptions& global) {
   for (std::int64_t batch = 0; batch < s.batch_count; ++batch) {
     const std::int64_t first_seed = s.seed + batch * s.batch_size;
     pipeline::GenerateRequest req;
-    req.prompts.prompts.assign(static_cast<std::size_t>(s.batch_size), s.prompt);
+    req.prompts.prompts.assign(static_cast<std::size_t>(s.batch_size), model_prompt);
     if (!s.negative.empty()) req.prompts.negatives.assign(static_cast<std::size_t>(s.batch_size), s.negative);
     req.prompts.mode = s.prompt_mode == "plain" ? pipeline::PromptMode::plain : pipeline::PromptMode::a1111;
     req.width = s.width;
@@ -193,7 +231,7 @@ SDXL_REGISTER_COMMAND(Command{
     "                     [--init-image FILE.png [--strength X] [--mask MASK.png]] [--guidance-rescale R]\n"
     "                     [--model M [--model-config DIR] [--clip-vocab V]] [--device auto|cpu|cuda]\n"
     "                     [--dtype auto|float32|float16|bfloat16] [--prompt-mode a1111|plain]\n"
-    "                     [--out FILE.png] [--job job.toml] [--json]\n\n"
+    "                     [--lora FILE.safetensors[:UNET[:TE]]]... [--out FILE.png] [--job job.toml] [--json]\n\n"
     "Defaults come from the configuration's [generate] and [model] sections, then --job (a TOML file\n"
     "with the same keys, e.g. prompt = \"…\", steps = 30), then the flags. With no model configured the\n"
     "built-in tiny demo model is used (random weights: abstract noise; 256x256, 12 steps unless set).\n"

@@ -82,6 +82,13 @@ sdk::Status GenerateOutput::write_batch(const pipeline::GenerateResult& r, std::
       std::snprintf(cfg, sizeof(cfg), "%g", s_.strength);
       info.add("Denoising strength", cfg);
     }
+    std::string lora_list;
+    for (const auto& l : loras_) {
+      char w[64];
+      std::snprintf(w, sizeof(w), l.unet == l.text_encoder ? ":%g" : ":%g:%g", l.text_encoder, l.unet);
+      lora_list += (lora_list.empty() ? "" : ", ") + l.path.stem().string() + w;
+    }
+    info.add("LoRAs", lora_list);
     info.add("RNG", "CPU");
     info.add("Device", device_);
     info.add("Version", std::string("sdxl-worker ") + SDXL_VERSION);

@@ -7,6 +7,7 @@
 
 #include "pipeline/generate.h"
 #include "pipeline/job_settings.h"
+#include "pipeline/lora_stack.h"
 
 namespace sdxl::cli {
 
@@ -20,6 +21,7 @@ class GenerateOutput {
   void print_json_if_requested();
   /// A1111's short model hash (first 10 hex digits of the file's SHA-256); empty for folders.
   void set_model_hash(std::string h) { model_hash_ = std::move(h); }
+  void set_loras(const std::vector<pipeline::LoraRequest>& l) { loras_ = l; }
 
  private:
   std::string file_name(std::int64_t index, std::int64_t seed) const;
@@ -30,6 +32,7 @@ class GenerateOutput {
   nlohmann::json images_ = nlohmann::json::array();
   std::string sampler_;
   std::string model_hash_;
+  std::vector<pipeline::LoraRequest> loras_;
 };
 
 /// "A1111 name" and schedule type of a sampler feature name: dpmpp_2m_karras → ("DPM++ 2M", "Karras").

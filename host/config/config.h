@@ -26,6 +26,7 @@ struct Config {
   std::string model_path;
   std::string model_config;
   std::string clip_vocab;
+  std::vector<std::string> lora_folders;  ///< [lora] folders (relative to the config file)
   std::string device = "auto";
   std::string dtype = "auto";
   /// [generate] defaults, as TOML values (read by pipeline/job_settings.h).

@@ -27,6 +27,8 @@ const std::vector<ConfigKey>& config_keys() {
       {"model", "dtype", KeyType::string, "\"auto\"",
        "auto: float16 (bfloat16 where supported) on CUDA, float32 on the CPU.",
        {"auto", "float32", "float16", "bfloat16"}},
+      {"lora", "folders", KeyType::string_list, "[]",
+       "Folders searched for `<lora:name:weight>` prompt tags and `sdxl lora list`; names never leave them."},
       {"generate", "negative", KeyType::string, "\"\"", "Default negative prompt."},
       {"generate", "width", KeyType::integer, "1024", "Image width in pixels (a multiple of 8)."},
       {"generate", "height", KeyType::integer, "1024", "Image height in pixels (a multiple of 8)."},

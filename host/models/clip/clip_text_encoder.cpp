@@ -18,7 +18,11 @@ sdk::Result<ClipTextEncoder> ClipTextEncoder::create(const std::map<std::string,
     e.config_ = cfg.value();
     e.compute_ = compute;
     // .to() returns the same tensor when dtype and device already match: no copy.
-    auto get = [&](const std::string& name) { return weights.at(name).to(compute.device(), compute.dtype()); };
+    auto get = [&](const std::string& name) {
+      at::Tensor t = weights.at(name).to(compute.device(), compute.dtype());
+      e.parameters_[name] = t;
+      return t;
+    };
     e.token_embedding_ = get(names::kTokenEmbedding);
     e.position_embedding_ = get(names::kPositionEmbedding);
     e.final_ln_w_ = get(names::kFinalLayerNorm + ".weight");

@@ -51,6 +51,9 @@ class ClipTextEncoder {
   sdk::Result<ClipTextOutput> forward(const at::Tensor& ids, const ClipForwardOptions& opts = {}) const;
 
   const ClipTextConfig& config() const { return config_; }
+  /// The weights the encoder computes with, by transformers name (shared storage: in-place edits
+  /// reach the model — how LoRAs are merged).
+  const std::map<std::string, at::Tensor>& parameters() const { return parameters_; }
 
  private:
   struct Layer {
@@ -61,6 +64,7 @@ class ClipTextEncoder {
 
   ClipTextConfig config_;
   at::TensorOptions compute_;
+  std::map<std::string, at::Tensor> parameters_;
   at::Tensor token_embedding_, position_embedding_, final_ln_w_, final_ln_b_, projection_;
   std::vector<Layer> layers_;
 };

@@ -58,6 +58,7 @@ at::Tensor WeightReader::take(const std::string& key, const std::vector<std::int
   // .to() returns `t` itself when dtype and device already match: no copy of mapped weights.
   at::Tensor converted = t.to(device_, dtype_);
   resident_bytes_ += converted.numel() * converted.element_size();
+  handed_out_[key] = converted;
   return converted;
 }
 

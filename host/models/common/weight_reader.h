@@ -46,6 +46,9 @@ class WeightReader {
   c10::Device device() const { return device_; }
   /// Bytes of the converted tensors handed out (what stays resident for the model).
   std::uint64_t resident_bytes() const { return resident_bytes_; }
+  /// Every tensor handed out, by key: the very tensors the model keeps, so in-place edits (LoRA
+  /// merges) reach the model.
+  const std::map<std::string, at::Tensor>& handed_out() const { return handed_out_; }
 
  private:
   const std::map<std::string, at::Tensor>& tensors_;
@@ -55,6 +58,7 @@ class WeightReader {
   std::set<std::string> taken_;
   std::vector<std::string> errors_;
   std::uint64_t resident_bytes_ = 0;
+  std::map<std::string, at::Tensor> handed_out_;
   std::map<std::string, std::vector<std::int64_t>>* record_ = nullptr;
 };
 

@@ -19,6 +19,7 @@ sdk::Result<std::shared_ptr<UNet2DConditionModel>> UNet2DConditionModel::load(
     auto st = r.finish();
     if (!st.ok()) return st;
     m->resident_bytes_ = r.resident_bytes();
+    m->parameters_ = r.handed_out();
     return m;
   });
 }

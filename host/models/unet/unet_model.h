@@ -61,12 +61,16 @@ class UNet2DConditionModel {
   c10::Device device() const { return device_; }
   /// Bytes of weights held (for the memory ledger).
   std::uint64_t resident_bytes() const { return resident_bytes_; }
+  /// The weights the model computes with, by diffusers name (shared storage: editing one in
+  /// place changes the model — how LoRAs are merged).
+  const std::map<std::string, at::Tensor>& parameters() const { return parameters_; }
 
  private:
   UNetConfig config_;
   c10::ScalarType dtype_ = at::kFloat;
   c10::Device device_ = at::kCPU;
   std::uint64_t resident_bytes_ = 0;
+  std::map<std::string, at::Tensor> parameters_;
 
   TimestepEmbedding time_embedding;
   TimestepEmbedding add_embedding;

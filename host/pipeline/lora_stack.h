@@ -1,0 +1,51 @@
+#pragma once
+// LoRAs on a loaded model: the weights the networks compute with are merged in place (fp32
+// arithmetic, stored back in the compute dtype) and unmerged bit-identically when the set
+// changes, so switching LoRA sets never reloads the checkpoint. Parsed files are cached.
+//
+// Thread rules: one job at a time per model (the caller serialises jobs).
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lora/lora_library.h"
+#include "lora/merge_engine.h"
+#include "lora/module_table.h"
+#include "pipeline/sdxl_model.h"
+
+namespace sdxl::pipeline {
+
+struct LoraRequest {
+  std::filesystem::path path;
+  double unet = 1.0;          ///< multiplier on the UNet
+  double text_encoder = 1.0;  ///< multiplier on both text encoders
+};
+
+/// "file.safetensors:0.8" or "file:0.8:0.5" (unet, then text encoder) → LoraRequest.
+sdk::Result<LoraRequest> parse_lora_argument(const std::string& arg);
+
+/// Resolves a prompt tag's name (`<lora:name:…>`) inside `folders` only: name, name.safetensors,
+/// never a path that leaves the folder.
+sdk::Result<std::filesystem::path> resolve_lora_name(const std::string& name,
+                                                     const std::vector<std::filesystem::path>& folders);
+
+class ModelLoras {
+ public:
+  static sdk::Result<std::unique_ptr<ModelLoras>> create(SdxlModel& model, const plugins::PluginRegistry& registry);
+  /// Makes `stack` the active set (unmerging the previous one first). Empty: the plain model.
+  sdk::Status apply(const std::vector<LoraRequest>& stack);
+  /// Names and multipliers of the active set, for the PNG metadata.
+  const std::vector<LoraRequest>& active() const { return active_; }
+
+ private:
+  lora::WeightMap weights_;
+  std::unique_ptr<lora::ModuleTable> modules_;
+  std::unique_ptr<lora::LoraLibrary> library_;
+  std::unique_ptr<lora::MergeEngine> engine_;
+  std::vector<LoraRequest> active_;
+  c10::Device device_ = c10::Device(c10::kCPU);  ///< where the backups live
+};
+
+}  // namespace sdxl::pipeline
