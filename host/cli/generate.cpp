@@ -176,6 +176,17 @@ int run_generate(Args& args, const GlobalOptions& global) {
     if (auto st = lora_state->apply(loras); !st.ok()) return util::log_error(st.message()), kExitUsage;
     util::log_info("applied " + std::to_string(loras.size()) + " LoRA(s)");
   }
+  schedulers::AutoHints auto_hints;
+  if (s.sampler == "auto") {
+    auto_hints.model_name = model.value()->name;
+    for (const auto& l : loras) auto_hints.lora_names.push_back(l.path.filename().string());
+    auto_hints.scheduler_config = model.value()->scheduler_config;
+    auto pick = schedulers::choose_auto_sampler(auto_hints);
+    if (!pick.ok()) return util::log_error(pick.status().message()), kExitUsage;
+    // The distillation's recommended steps and CFG, unless the user chose them.
+    if (pick.value().steps && !s.steps_set) s.steps = *pick.value().steps;
+    if (pick.value().cfg && !s.cfg_set) s.cfg = *pick.value().cfg;
+  }
   if (s.seed < 0) s.seed = static_cast<std::int64_t>(std::random_device{}() & 0x7fffffff);
   std::signal(SIGINT, on_sigint);
   GenerateOutput output(s, model.value()->name, spec, demo, args.has("json"));
@@ -199,6 +210,7 @@ int run_generate(Args& args, const GlobalOptions& global) {
     req.guidance = s.cfg;
     req.guidance_rescale = s.guidance_rescale;
     req.sampler = s.sampler;
+    req.auto_hints = auto_hints;
     req.init_image = init;
     req.mask = mask;
     req.strength = s.strength;

@@ -30,9 +30,10 @@ sdk::Status validate_request(const GenerateRequest& req) {
 namespace {
 
 sdk::Result<std::unique_ptr<sdk::Scheduler>> make_scheduler(const SdxlModel& model, const plugins::PluginRegistry& reg,
-                                                            const std::string& sampler, std::string& chosen) {
+                                                            const std::string& sampler,
+                                                            const schedulers::AutoHints& auto_hints, std::string& chosen) {
   if (sampler == "auto") {  // chosen from the model (and, once LoRAs are applied, their metadata)
-    schedulers::AutoHints hints;
+    schedulers::AutoHints hints = auto_hints;
     hints.scheduler_config = model.scheduler_config;
     auto pick = schedulers::choose_auto_sampler(hints);
     if (!pick.ok()) return pick.status();
@@ -89,7 +90,7 @@ sdk::Result<GenerateResult> generate(SdxlModel& model, const plugins::PluginRegi
   const std::int64_t lh = req.height / model.vae->info().downscale, lw = req.width / model.vae->info().downscale;
 
   GenerateResult result;
-  auto scheduler = make_scheduler(model, registry, req.sampler, result.sampler);
+  auto scheduler = make_scheduler(model, registry, req.sampler, req.auto_hints, result.sampler);
   if (!scheduler.ok()) return scheduler.status();
   auto& s = *scheduler.value();
   if (auto st = s.set_timesteps(req.steps); !st.ok()) return st;

@@ -19,6 +19,7 @@
 #include "pipeline/denoiser.h"
 #include "pipeline/sdxl_model.h"
 #include "plugins/registry.h"
+#include "schedulers/auto_sampler.h"
 
 namespace sdxl::pipeline {
 
@@ -28,7 +29,8 @@ struct GenerateRequest {
   std::int64_t steps = 30;
   double guidance = 5.0;
   double guidance_rescale = 0.0;
-  std::string sampler;  ///< scheduler feature or alias; empty: the model's own scheduler config
+  std::string sampler;  ///< scheduler feature or alias; empty: the model's own scheduler config; "auto"
+  schedulers::AutoHints auto_hints;  ///< for sampler "auto": active LoRAs and the model's name
   at::Tensor init_image;  ///< img2img: [B or 1, 3, H, W] float in [-1, 1]; undefined: txt2img
   double strength = 0.8;
   at::Tensor mask;  ///< inpaint: [1 or B, 1, H, W] float in [0, 1], white (≥ 0.5) = repaint; needs init_image

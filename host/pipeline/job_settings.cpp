@@ -43,11 +43,12 @@ sdk::Status JobSettings::set(const std::string& raw_key, const std::string& v, c
       return sdk::Status();
     };
   };
-  auto number = [&](double& dst) -> Setter {
-    return [&] {
+  auto number = [&](double& dst, bool* flag = nullptr) -> Setter {
+    return [&, flag] {
       auto r = to_double(v, where);
       if (!r.ok()) return r.status();
       dst = r.value();
+      if (flag) *flag = true;
       return sdk::Status();
     };
   };
@@ -62,7 +63,7 @@ sdk::Status JobSettings::set(const std::string& raw_key, const std::string& v, c
       {"width", integer(width, &size_set)}, {"height", integer(height, &size_set)},
       {"steps", integer(steps, &steps_set)}, {"batch_size", integer(batch_size)},
       {"batch_count", integer(batch_count)}, {"seed", integer(seed)},
-      {"cfg", number(cfg)},             {"guidance_rescale", number(guidance_rescale)},
+      {"cfg", number(cfg, &cfg_set)},             {"guidance_rescale", number(guidance_rescale)},
       {"strength", number(strength)},   {"sampler", text(sampler)},
       {"prompt_mode", text(prompt_mode)}, {"out", text(out)},
       {"init_image", text(init_image)}, {"model", text(model)},

@@ -25,7 +25,7 @@ struct JobSettings {
   std::string init_image;
   std::string model, model_config, clip_vocab;
   std::string device = "auto", dtype = "auto";
-  bool size_set = false, steps_set = false;  ///< whether anyone chose them (demo model defaults)
+  bool size_set = false, steps_set = false, cfg_set = false;  ///< whether anyone chose them (demo model defaults)
 
   /// Sets one key ("width", "prompt", "cfg"…; '-' and '_' both accepted). `where` names the
   /// origin for messages ("job.toml:3:1", "--width").

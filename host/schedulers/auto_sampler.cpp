@@ -23,21 +23,39 @@ bool has_word(const std::string& text, const std::string& word) {
   return false;
 }
 
+// Recommended settings from each distillation's model card: LCM-LoRA 4 steps, guidance 1–2;
+// TCD 4 steps, no guidance; SDXL-Lightning and Hyper-SD the step count in their name, no
+// guidance; SDXL-Turbo 1 step, no guidance.
 struct Distilled {
   const char* marker;
   const char* feature;
   const char* spacing;  // nullptr: keep
+  std::int64_t steps;   // default when the name does not say ("4step")
+  double cfg;
 };
-const Distilled kDistilled[] = {{"lcm", "lcm", nullptr},
-                                {"tcd", "tcd", nullptr},
-                                {"lightning", "euler", "trailing"},
-                                {"hyper", "euler", "trailing"},
-                                {"hypersd", "euler", "trailing"},
-                                {"turbo", "euler_a", "trailing"}};
+const Distilled kDistilled[] = {{"lcm", "lcm", nullptr, 4, 1.5},
+                                {"tcd", "tcd", nullptr, 4, 1.0},
+                                {"lightning", "euler", "trailing", 4, 1.0},
+                                {"hyper", "euler", "trailing", 8, 1.0},
+                                {"hypersd", "euler", "trailing", 8, 1.0},
+                                {"turbo", "euler_a", "trailing", 1, 1.0}};
+
+// "4step", "8-steps", "2_step" in a name → that number.
+std::optional<std::int64_t> steps_in_name(const std::string& text) {
+  for (std::size_t at = text.find("step"); at != std::string::npos; at = text.find("step", at + 1)) {
+    std::size_t i = at;
+    while (i > 0 && (text[i - 1] == '-' || text[i - 1] == '_' || text[i - 1] == ' ')) --i;
+    std::size_t end = i;
+    while (i > 0 && std::isdigit(static_cast<unsigned char>(text[i - 1]))) --i;
+    if (i < end) return std::stoll(text.substr(i, end - i));
+  }
+  return std::nullopt;
+}
 
 /// Texts that identify a LoRA: its name and the title-like metadata keys.
 std::vector<std::string> identity_texts(const AutoHints& h) {
   std::vector<std::string> t;
+  if (!h.model_name.empty()) t.push_back(lower(h.model_name));
   for (const auto& n : h.lora_names) t.push_back(lower(n));
   for (const auto& meta : h.lora_metadata)
     for (const char* key : {"ss_output_name", "modelspec.title", "modelspec.description", "name"})
@@ -63,7 +81,10 @@ sdk::Result<AutoChoice> choose_auto_sampler(const AutoHints& h) {
       for (const char* key : {"num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "prediction_type"})
         if (auto it = base.options.all().find(key); it != base.options.all().end()) out.choice.options.set(key, it->second);
       if (d.spacing) out.choice.options.set("timestep_spacing", std::string(d.spacing));
-      out.reason = std::string("LoRA '") + text + "' is a " + d.marker + " distillation";
+      out.steps = steps_in_name(text).value_or(d.steps);
+      out.cfg = d.cfg;
+      out.reason = "'" + text + "' is a " + d.marker + " distillation: " + std::to_string(*out.steps) +
+                   " steps, " + (d.cfg > 1 ? "cfg " + std::to_string(d.cfg) : std::string("no CFG"));
       return out;
     }
   }
