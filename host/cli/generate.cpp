@@ -28,7 +28,8 @@ void on_sigint(int) { g_interrupted = true; }
 
 const char* kFlags[] = {"prompt", "negative", "width", "height", "steps", "cfg", "guidance-rescale", "sampler",
                         "seed", "batch-size", "batch-count", "init-image", "strength", "model", "model-config",
-                        "clip-vocab", "out", "prompt-mode", "device", "dtype"};
+                        "clip-vocab", "out", "prompt-mode", "device", "dtype", "original-size", "crop-top-left",
+                        "target-size", "negative-original-size", "negative-crop-top-left", "negative-target-size"};
 
 // Picks device and dtype ("auto" → CUDA with float16/bfloat16 when present, else CPU float32).
 sdk::Status resolve_device(const pipeline::JobSettings& s, pipeline::ModelSpec& spec) {
@@ -211,6 +212,15 @@ int run_generate(Args& args, const GlobalOptions& global) {
     req.guidance_rescale = s.guidance_rescale;
     req.sampler = s.sampler;
     req.auto_hints = auto_hints;
+    // Micro-conditioning (validated by s.validate() above, so these parse).
+    auto size = [](const std::string& v) { return v.empty() ? std::vector<double>{} : pipeline::parse_size(v, "size").value(); };
+    auto pair = [](const std::string& v) { return v.empty() ? std::vector<double>{} : pipeline::parse_pair(v, "crop").value(); };
+    req.original_size = size(s.original_size);
+    req.crop_top_left = pair(s.crop_top_left);
+    req.target_size = size(s.target_size);
+    req.negative_original_size = size(s.negative_original_size);
+    req.negative_crop_top_left = pair(s.negative_crop_top_left);
+    req.negative_target_size = size(s.negative_target_size);
     req.init_image = init;
     req.mask = mask;
     req.strength = s.strength;
@@ -243,6 +253,8 @@ SDXL_REGISTER_COMMAND(Command{
     "                     [--init-image FILE.png [--strength X] [--mask MASK.png]] [--guidance-rescale R]\n"
     "                     [--model M [--model-config DIR] [--clip-vocab V]] [--device auto|cpu|cuda]\n"
     "                     [--dtype auto|float32|float16|bfloat16] [--prompt-mode a1111|plain]\n"
+    "                     [--original-size WxH] [--crop-top-left T,L] [--target-size WxH]\n"
+    "                     [--negative-original-size WxH] [--negative-crop-top-left T,L] [--negative-target-size WxH]\n"
     "                     [--lora FILE.safetensors[:UNET[:TE]]]... [--out FILE.png] [--job job.toml] [--json]\n\n"
     "Defaults come from the configuration's [generate] and [model] sections, then --job (a TOML file\n"
     "with the same keys, e.g. prompt = \"…\", steps = 30), then the flags. With no model configured the\n"

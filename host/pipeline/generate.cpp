@@ -68,12 +68,12 @@ sdk::Result<std::unique_ptr<sdk::Scheduler>> make_scheduler(const SdxlModel& mod
   return reg.create_scheduler(chosen, &overrides);
 }
 
-at::Tensor time_ids(const GenerateRequest& req) {
-  auto pick = [](const std::vector<double>& v, double a, double b) {
-    return v.size() == 2 ? std::vector<double>{v[0], v[1]} : std::vector<double>{a, b};
-  };
-  const double h = static_cast<double>(req.height), w = static_cast<double>(req.width);
-  auto o = pick(req.original_size, h, w), c = pick(req.crop_top_left, 0, 0), t = pick(req.target_size, h, w);
+// [orig_h, orig_w, crop_top, crop_left, target_h, target_w] from (h, w) pairs, with fallbacks.
+at::Tensor time_ids(const std::vector<double>& orig, const std::vector<double>& crop, const std::vector<double>& target,
+                    const std::vector<double>& orig_default, const std::vector<double>& crop_default,
+                    const std::vector<double>& target_default) {
+  auto pick = [](const std::vector<double>& v, const std::vector<double>& d) { return v.size() == 2 ? v : d; };
+  const auto o = pick(orig, orig_default), c = pick(crop, crop_default), t = pick(target, target_default);
   return at::tensor({o[0], o[1], c[0], c[1], t[0], t[1]}, at::kFloat);
 }
 
@@ -153,7 +153,13 @@ sdk::Result<GenerateResult> generate(SdxlModel& model, const plugins::PluginRegi
   d.noise = hooks.noise;
   d.latents = latents;
   d.cond = &cond.value();
-  d.time_ids = time_ids(req);
+  const std::vector<double> hw = {static_cast<double>(req.height), static_cast<double>(req.width)};
+  const auto pos_or = [](const std::vector<double>& v, const std::vector<double>& d) { return v.size() == 2 ? v : d; };
+  const auto orig = pos_or(req.original_size, hw), crop = pos_or(req.crop_top_left, {0, 0}),
+             target = pos_or(req.target_size, hw);
+  d.time_ids = time_ids(orig, crop, target, hw, {0, 0}, hw);
+  d.negative_time_ids = time_ids(req.negative_original_size, req.negative_crop_top_left, req.negative_target_size,
+                                 orig, crop, target);
   d.guidance = req.guidance;
   d.guidance_rescale = req.guidance_rescale;
   d.progress = hooks.progress;

@@ -34,7 +34,10 @@ struct GenerateRequest {
   at::Tensor init_image;  ///< img2img: [B or 1, 3, H, W] float in [-1, 1]; undefined: txt2img
   double strength = 0.8;
   at::Tensor mask;  ///< inpaint: [1 or B, 1, H, W] float in [0, 1], white (≥ 0.5) = repaint; needs init_image
-  std::vector<double> original_size, crop_top_left, target_size;  ///< defaults (H,W), (0,0), (H,W)
+  /// SDXL micro-conditioning, each (height, width) or (top, left); empty = defaults (H,W), (0,0), (H,W).
+  std::vector<double> original_size, crop_top_left, target_size;
+  /// The same for the negative rows (diffusers' negative_original_size…); empty = the positive ones.
+  std::vector<double> negative_original_size, negative_crop_top_left, negative_target_size;
   at::Tensor initial_noise;  ///< optional explicit noise [B,4,h,w] (golden replays)
 };
 

@@ -69,6 +69,9 @@ sdk::Status JobSettings::set(const std::string& raw_key, const std::string& v, c
       {"init_image", text(init_image)}, {"model", text(model)},
       {"model_config", text(model_config)}, {"clip_vocab", text(clip_vocab)},
       {"device", text(device)},         {"dtype", text(dtype)},
+      {"original_size", text(original_size)}, {"crop_top_left", text(crop_top_left)},
+      {"target_size", text(target_size)}, {"negative_original_size", text(negative_original_size)},
+      {"negative_crop_top_left", text(negative_crop_top_left)}, {"negative_target_size", text(negative_target_size)},
   };
   auto it = setters.find(key);
   if (it == setters.end()) return sdk::invalid_argument(where + ": unknown setting '" + raw_key + "'");
@@ -87,11 +90,35 @@ sdk::Status JobSettings::validate() const {
   if (guidance_rescale < 0 || guidance_rescale > 1) return bad("guidance rescale must be in [0, 1]");
   if (!init_image.empty() && !(strength > 0 && strength <= 1))
     return bad("strength must be in (0, 1] (got " + std::to_string(strength) + ")");
+  for (const auto* v : {&original_size, &target_size, &negative_original_size, &negative_target_size})
+    if (!v->empty())
+      if (auto r = parse_size(*v, "size"); !r.ok()) return r.status();
+  for (const auto* v : {&crop_top_left, &negative_crop_top_left})
+    if (!v->empty())
+      if (auto r = parse_pair(*v, "crop"); !r.ok()) return r.status();
   if (prompt_mode != "a1111" && prompt_mode != "plain") return bad("prompt mode must be a1111 or plain");
   if (device != "auto" && device != "cpu" && device != "cuda") return bad("device must be auto, cpu or cuda");
   if (dtype != "auto" && dtype != "float32" && dtype != "float16" && dtype != "bfloat16")
     return bad("dtype must be auto, float32, float16 or bfloat16");
   return {};
+}
+
+sdk::Result<std::vector<double>> parse_pair(const std::string& text, const std::string& what) {
+  const auto sep = text.find_first_of(",x");
+  if (sep == std::string::npos) return sdk::invalid_argument(what + " '" + text + "': expected two numbers");
+  char* e1 = nullptr;
+  char* e2 = nullptr;
+  const std::string a = text.substr(0, sep), b = text.substr(sep + 1);
+  const double x = std::strtod(a.c_str(), &e1), y = std::strtod(b.c_str(), &e2);
+  if (a.empty() || b.empty() || *e1 || *e2 || x < 0 || y < 0)
+    return sdk::invalid_argument(what + " '" + text + "': expected two non-negative numbers");
+  return std::vector<double>{x, y};
+}
+
+sdk::Result<std::vector<double>> parse_size(const std::string& text, const std::string& what) {
+  auto p = parse_pair(text, what + " (WIDTHxHEIGHT)");
+  if (!p.ok()) return p;
+  return std::vector<double>{p.value()[1], p.value()[0]};  // (height, width), the order SDXL uses
 }
 
 JobSettings settings_from_config(const config::Config& c) {

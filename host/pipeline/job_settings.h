@@ -25,6 +25,9 @@ struct JobSettings {
   std::string init_image;
   std::string model, model_config, clip_vocab;
   std::string device = "auto", dtype = "auto";
+  /// Micro-conditioning as typed: sizes "WxH", crop "TOP,LEFT"; empty = SDXL's defaults.
+  std::string original_size, crop_top_left, target_size;
+  std::string negative_original_size, negative_crop_top_left, negative_target_size;
   bool size_set = false, steps_set = false, cfg_set = false;  ///< whether anyone chose them (demo model defaults)
 
   /// Sets one key ("width", "prompt", "cfg"…; '-' and '_' both accepted). `where` names the
@@ -33,6 +36,10 @@ struct JobSettings {
   /// Checks ranges that do not need the model (sizes, steps, strength, counts).
   sdk::Status validate() const;
 };
+
+/// "1024x768" (width x height) → {768, 1024} (height, width); "12,34" (top,left) → {12, 34}.
+sdk::Result<std::vector<double>> parse_size(const std::string& text, const std::string& what);
+sdk::Result<std::vector<double>> parse_pair(const std::string& text, const std::string& what);
 
 /// Defaults + configuration.
 JobSettings settings_from_config(const config::Config& c);
