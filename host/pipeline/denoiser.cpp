@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <chrono>
+
 namespace sdxl::pipeline {
 namespace {
 
@@ -61,9 +63,11 @@ sdk::Result<at::Tensor> denoise(const DenoiseRequest& req) {
     at::Tensor sample = cfg ? at::cat({model_in, model_in}) : model_in;
     in.sample = to_unet(sample);
     in.timestep = timesteps[i].to(at::kFloat).expand({sample.size(0)}).to(device);
+    const auto t0 = std::chrono::steady_clock::now();
     auto eps = unet.forward(in);
     if (!eps.ok()) return eps.status();
-    at::Tensor e = eps.value().to(at::kFloat).to(x.device());
+    at::Tensor e = eps.value().to(at::kFloat).to(x.device());  // .to(CPU) also waits for the GPU
+    if (req.unet_seconds) *req.unet_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     at::Tensor guided = e;
     if (cfg) {
       at::Tensor uncond = e.slice(0, 0, batch), text = e.slice(0, batch);

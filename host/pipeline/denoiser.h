@@ -45,6 +45,7 @@ struct DenoiseRequest {
   std::function<bool()> cancelled;      ///< checked between steps
   const StepSink* sink = nullptr;
   const InpaintInputs* inpaint = nullptr;  ///< optional
+  double* unet_seconds = nullptr;          ///< optional: accumulates wall time inside UNet calls
 };
 
 sdk::Result<at::Tensor> denoise(const DenoiseRequest& req);

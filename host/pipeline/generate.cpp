@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <chrono>
+
 #include "schedulers/auto_sampler.h"
 #include "schedulers/diffusers_config.h"
 #include "util/logging.h"
@@ -97,7 +99,11 @@ sdk::Result<GenerateResult> generate(SdxlModel& model, const plugins::PluginRegi
 
   PromptInput prompts = req.prompts;
   prompts.force_zeros_for_empty_prompt = model.force_zeros_for_empty_prompt;
+  using Clock = std::chrono::steady_clock;
+  auto since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
+  auto t_text = Clock::now();
   auto cond = encode_prompts(model.tokenizers, *model.text, prompts);
+  result.seconds.text = since(t_text);
   if (!cond.ok()) return cond.status();
   if (hooks.sink && *hooks.sink) {
     (*hooks.sink)("prompt.prompt_embeds", cond.value().prompt_embeds);
@@ -114,7 +120,9 @@ sdk::Result<GenerateResult> generate(SdxlModel& model, const plugins::PluginRegi
                                    std::to_string(req.init_image.size(2)) + ", the request " + std::to_string(req.width) +
                                    "x" + std::to_string(req.height));
     at::Tensor image = req.init_image.size(0) == batch ? req.init_image : req.init_image.expand({batch, -1, -1, -1});
+    auto t_enc = Clock::now();
     auto encoded = model.vae->encode(image.to(at::kFloat).contiguous(), hooks.noise, nullptr);
+    result.seconds.vae += since(t_enc);
     if (!encoded.ok()) return encoded.status();
     auto t_start = schedulers::apply_img2img_strength(s, req.steps, req.strength);
     if (!t_start.ok()) return t_start.status();
@@ -166,12 +174,17 @@ sdk::Result<GenerateResult> generate(SdxlModel& model, const plugins::PluginRegi
   d.cancelled = hooks.cancelled;
   d.sink = hooks.sink;
   d.inpaint = req.mask.defined() ? &inpaint : nullptr;
+  d.unet_seconds = &result.seconds.unet;
+  auto t_loop = Clock::now();
   auto final_latents = denoise(d);
+  result.seconds.denoise = since(t_loop);
   if (!final_latents.ok()) return final_latents.status();
   result.latents = final_latents.value();
   if (hooks.sink && *hooks.sink) (*hooks.sink)("latents_final", result.latents);
 
+  auto t_dec = Clock::now();
   auto images = model.vae->decode(result.latents, nullptr);
+  result.seconds.vae += since(t_dec);
   if (!images.ok()) return images.status();
   result.images = images.value().to(at::kFloat).cpu();
   if (hooks.sink && *hooks.sink) (*hooks.sink)("image", result.images);

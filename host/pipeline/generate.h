@@ -45,6 +45,11 @@ struct GenerateResult {
   at::Tensor latents;        ///< [B, 4, h, w] float32, final
   at::Tensor images;         ///< [B, 3, H, W] float32 in about [-1, 1]
   std::string sampler;       ///< the scheduler feature that ran
+  /// Wall seconds per phase (text encoding, the whole denoising loop, the UNet calls inside it,
+  /// VAE encode + decode); loop minus UNet is the pipeline's own per-step overhead.
+  struct Times {
+    double text = 0, denoise = 0, unet = 0, vae = 0;
+  } seconds;
 };
 
 struct JobHooks {
