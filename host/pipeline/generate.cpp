@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "pipeline/vae_choice.h"
 #include "schedulers/auto_sampler.h"
 #include "schedulers/diffusers_config.h"
 #include "util/logging.h"
@@ -183,7 +184,10 @@ sdk::Result<GenerateResult> generate(SdxlModel& model, const plugins::PluginRegi
   if (hooks.sink && *hooks.sink) (*hooks.sink)("latents_final", result.latents);
 
   auto t_dec = Clock::now();
-  auto images = model.vae->decode(result.latents, nullptr);
+  auto vae = choose_vae_for_decode(model, registry, result.latents.sizes());
+  if (!vae.ok()) return vae.status();
+  if (vae.value().owned) util::log_info(vae.value().reason);
+  auto images = vae.value().vae->decode(result.latents, nullptr);
   result.seconds.vae += since(t_dec);
   if (!images.ok()) return images.status();
   result.images = images.value().to(at::kFloat).cpu();

@@ -100,6 +100,10 @@ sdk::Result<std::shared_ptr<SdxlModel>> SdxlModel::load(const ModelSpec& spec, c
   sdk::WeightSet set{vw->source, &vw->tensors, vw->config.is_null() ? std::string() : vw->config.dump()};
   if (auto st = vae.value()->load(set); !st.ok()) return st;
   model->vae = std::move(vae).value();
+  model->vae_feature = spec.vae;
+  model->vae_weights = vw->tensors;
+  model->vae_config_json = set.config_json;
+  model->vae_source = vw->source;
   // Latent channels must agree between the UNet and the VAE.
   const auto vae_info = model->vae->info();
   if (vae_info.latent_channels != unet_config.value().out_channels)

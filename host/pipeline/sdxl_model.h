@@ -37,6 +37,11 @@ class SdxlModel {
   std::optional<models::clip::SdxlTextEncoders> text;
   std::shared_ptr<models::UNet2DConditionModel> unet;
   std::unique_ptr<sdk::VaeVariant> vae;
+  std::string vae_feature = "kl";
+  /// The VAE's weights as loaded (views of the file), kept so a differently configured VAE
+  /// (tiled, when memory is short) can be built without re-reading the checkpoint.
+  std::map<std::string, at::Tensor> vae_weights;
+  std::string vae_config_json, vae_source;
   nlohmann::json scheduler_config;  ///< diffusers scheduler_config.json (SDXL base's when absent)
   bool force_zeros_for_empty_prompt = true;
   c10::Device device = c10::Device(c10::kCPU);

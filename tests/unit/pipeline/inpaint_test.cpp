@@ -9,7 +9,9 @@
 
 #include "models/demo/demo_model.h"
 #include "noise/cpu_torch_noise.h"
+#include "memory/ledger.h"
 #include "pipeline/generate.h"
+#include "pipeline/vae_choice.h"
 
 namespace fs = std::filesystem;
 using namespace sdxl;
@@ -93,4 +95,36 @@ TEST_CASE("inpaint: bad masks are refused before any work", "[inpaint]") {
   req.init_image = at::Tensor();
   req.mask = at::zeros({1, 1, 64, 64});
   CHECK_THAT(pipeline::generate(*f.model, *f.reg, req, hooks).status().message(), Catch::Contains("needs an init image"));
+}
+
+TEST_CASE("VAE decode switches to tiles when the memory budget is short, and refuses when nothing fits",
+          "[vae-choice]") {
+  Fixture f;
+  auto& ledger = memory::process_ledger();
+  const c10::Device cpu(c10::kCPU);
+  at::Tensor latents = at::randn({1, 4, 96, 96});
+  const auto untiled = f.model->vae->estimate_decode_bytes(latents.sizes());
+  REQUIRE(untiled > 0);
+  ledger.set_budget(cpu, 0);
+  auto plain = pipeline::choose_vae_for_decode(*f.model, *f.reg, latents.sizes());
+  REQUIRE(plain.ok());
+  CHECK(plain.value().vae == f.model->vae.get());
+  // A budget below the untiled estimate: a tiled instance, whose result stays close.
+  const auto used = ledger.accounts()[cpu.str()].used;
+  ledger.set_budget(cpu, used + untiled * 3 / 4);
+  auto tiled = pipeline::choose_vae_for_decode(*f.model, *f.reg, latents.sizes());
+  ledger.set_budget(cpu, used + 1024);  // nothing fits
+  auto refused = pipeline::choose_vae_for_decode(*f.model, *f.reg, latents.sizes());
+  ledger.set_budget(cpu, 0);
+  INFO(tiled.status().message());
+  REQUIRE(tiled.ok());
+  CHECK(tiled.value().owned != nullptr);
+  CHECK_THAT(tiled.value().reason, Catch::Contains("tiled decode"));
+  auto a = f.model->vae->decode(latents, nullptr);
+  auto b = tiled.value().vae->decode(latents, nullptr);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK(a.value().sizes() == b.value().sizes());
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == sdxl::sdk::StatusCode::out_of_memory);
 }

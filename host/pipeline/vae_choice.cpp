@@ -1,0 +1,48 @@
+#include "pipeline/vae_choice.h"
+
+#include "memory/ledger.h"
+
+namespace sdxl::pipeline {
+
+sdk::Result<VaeChoice> choose_vae_for_decode(SdxlModel& model, const plugins::PluginRegistry& registry,
+                                             at::IntArrayRef latent_shape) {
+  VaeChoice out;
+  out.vae = model.vae.get();
+  const std::uint64_t available = memory::process_ledger().available(model.device);
+  const std::uint64_t untiled = model.vae->estimate_decode_bytes(latent_shape);
+  if (untiled <= available) {
+    out.reason = "untiled decode (estimate " + std::to_string(untiled >> 20) + " MiB fits)";
+    return out;
+  }
+  const auto* feature = registry.find(sdk::FeatureKind::vae_variant, model.vae_feature);
+  bool has_tiling = false;
+  if (feature)
+    for (const auto& o : feature->info.options) has_tiling = has_tiling || o.key == "tiling";
+  if (has_tiling) {
+    for (std::int64_t tile : {128, 96, 64, 48, 32}) {
+      sdk::Options o;
+      o.set("tiling", true);
+      o.set("tile_size", tile);
+      o.set("tile_overlap", tile / 4);
+      auto tiled = registry.create_vae_variant(model.vae_feature, &o);
+      if (!tiled.ok()) return tiled.status();
+      const std::uint64_t need = tiled.value()->estimate_decode_bytes(latent_shape);
+      if (need > available) continue;
+      sdk::WeightSet set{model.vae_source, &model.vae_weights, model.vae_config_json};
+      if (auto st = tiled.value()->load(set); !st.ok()) return st;
+      out.owned = std::move(tiled).value();
+      out.vae = out.owned.get();
+      out.reason = "tiled decode, tile " + std::to_string(tile) + " latent px: untiled needs " +
+                   std::to_string(untiled >> 20) + " MiB, tiled " + std::to_string(need >> 20) + " MiB, " +
+                   std::to_string(available >> 20) + " MiB available on " + model.device.str();
+      return out;
+    }
+  }
+  return sdk::Status(sdk::StatusCode::out_of_memory,
+                     "VAE decode of latents " + std::to_string(latent_shape[2]) + "x" + std::to_string(latent_shape[3]) +
+                         " needs " + std::to_string(untiled >> 20) + " MiB untiled and does not fit the " +
+                         std::to_string(available >> 20) + " MiB left on " + model.device.str() +
+                         (has_tiling ? " even with 32-pixel tiles" : " (the VAE variant cannot tile)"));
+}
+
+}  // namespace sdxl::pipeline

@@ -1,0 +1,27 @@
+#pragma once
+// Deciding up front how to decode, instead of catching an out-of-memory error: the VAE variant
+// reports its peak for the latent shape; when that exceeds what the memory ledger has left on
+// the device, the same variant is built with tiling and the largest tile whose estimate fits
+// (128, 96, 64, 48, 32 latent pixels). When even the smallest tile does not fit, the job is
+// refused with the numbers, before any decoding starts.
+
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <string>
+
+#include "pipeline/sdxl_model.h"
+#include "plugins/registry.h"
+
+namespace sdxl::pipeline {
+
+struct VaeChoice {
+  sdk::VaeVariant* vae = nullptr;              ///< what to decode with (the model's or `owned`)
+  std::unique_ptr<sdk::VaeVariant> owned;      ///< a tiled instance built for this decode
+  std::string reason;                          ///< for the log
+};
+
+sdk::Result<VaeChoice> choose_vae_for_decode(SdxlModel& model, const plugins::PluginRegistry& registry,
+                                             at::IntArrayRef latent_shape);
+
+}  // namespace sdxl::pipeline
