@@ -26,3 +26,6 @@ add_test(NAME generate_png_metadata_and_determinism
          COMMAND $<TARGET_FILE:test_pipeline> "[generate-cli]")
 set_tests_properties(generate_png_metadata_and_determinism PROPERTIES ENVIRONMENT
   "${SDXL_GEN_ENV};SDXL_BIN=$<TARGET_FILE:sdxl>;SDXL_GEN_OUT=${SDXL_GEN_OUT}" TIMEOUT 300)
+sdxl_generate_test(previews 0 "wrote" --prompt fox --width 64 --height 64 --steps 4 --seed 9 --preview-every 2
+                   --preview-dir ${SDXL_GEN_OUT}/previews --out ${SDXL_GEN_OUT}/preview-final.png)
+sdxl_generate_test(bad_preview_every 2 "--preview-every: expected a positive" --prompt fox --preview-every 0)

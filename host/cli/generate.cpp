@@ -68,6 +68,8 @@ int run_generate(Args& args, const GlobalOptions& global) {
   args.option("job");
   args.option("mask");
   args.option("lora");
+  args.option("preview-every");
+  args.option("preview-dir");
   args.flag("json");
   if (!parse_or_complain(args, "generate")) return kExitUsage;
   if (!args.positionals().empty()) {
@@ -188,6 +190,19 @@ int run_generate(Args& args, const GlobalOptions& global) {
     if (pick.value().steps && !s.steps_set) s.steps = *pick.value().steps;
     if (pick.value().cfg && !s.cfg_set) s.cfg = *pick.value().cfg;
   }
+  std::int64_t preview_every = 0;
+  std::string preview_dir = ".";
+  if (auto p = args.get("preview-every")) {
+    try {
+      preview_every = std::stoll(*p);
+    } catch (const std::exception&) {
+      preview_every = -1;
+    }
+    if (preview_every < 1) return util::log_error("--preview-every: expected a positive step count"), kExitUsage;
+    preview_dir = args.get_or("preview-dir", ".");
+    std::error_code ec;
+    std::filesystem::create_directories(preview_dir, ec);
+  }
   if (s.seed < 0) s.seed = static_cast<std::int64_t>(std::random_device{}() & 0x7fffffff);
   std::signal(SIGINT, on_sigint);
   GenerateOutput output(s, model.value()->name, spec, demo, args.has("json"));
@@ -229,6 +244,16 @@ int run_generate(Args& args, const GlobalOptions& global) {
     hooks.noise = &noise;
     hooks.cancelled = [] { return g_interrupted.load(); };
     hooks.progress = [&](std::int64_t done, std::int64_t total) { bar.update(batch, s.batch_count, done, total); };
+    if (preview_every > 0) {
+      hooks.preview_every = preview_every;
+      hooks.preview = [&](std::int64_t call, const at::Tensor& pictures) {
+        for (std::int64_t i = 0; i < pictures.size(0); ++i) {
+          const auto path = std::filesystem::path(preview_dir) /
+                            ("preview-" + std::to_string(first_seed + i) + "-step" + std::to_string(call + 1) + ".png");
+          if (auto st = image::write_png(path.string(), pictures[i]); !st.ok()) util::log_warn(st.message());
+        }
+      };
+    }
     auto result = pipeline::generate(*model.value(), *app->registry, req, hooks);
     bar.finish();
     if (!result.ok()) {
@@ -255,7 +280,8 @@ SDXL_REGISTER_COMMAND(Command{
     "                     [--dtype auto|float32|float16|bfloat16] [--prompt-mode a1111|plain]\n"
     "                     [--original-size WxH] [--crop-top-left T,L] [--target-size WxH]\n"
     "                     [--negative-original-size WxH] [--negative-crop-top-left T,L] [--negative-target-size WxH]\n"
-    "                     [--lora FILE.safetensors[:UNET[:TE]]]... [--out FILE.png] [--job job.toml] [--json]\n\n"
+    "                     [--lora FILE.safetensors[:UNET[:TE]]]... [--preview-every N [--preview-dir DIR]]\n"
+    "                     [--out FILE.png] [--job job.toml] [--json]\n\n"
     "Defaults come from the configuration's [generate] and [model] sections, then --job (a TOML file\n"
     "with the same keys, e.g. prompt = \"…\", steps = 30), then the flags. With no model configured the\n"
     "built-in tiny demo model is used (random weights: abstract noise; 256x256, 12 steps unless set).\n"

@@ -83,6 +83,10 @@ sdk::Result<at::Tensor> denoise(const DenoiseRequest& req) {
       (*sink)(p + "eps_cfg", guided);
       (*sink)(p + "latents_out", step.value().prev_sample);
     }
+    if (req.preview && req.preview_every > 0 && (i + 1) % req.preview_every == 0) {
+      const at::Tensor& d = step.value().denoised;
+      req.preview(i, d.defined() ? d : step.value().prev_sample);
+    }
     x = step.value().prev_sample;
     if (req.inpaint && unet.config().in_channels == 4) {
       // Keep the unmasked region: the clean latents at the noise level of the next call.

@@ -46,6 +46,10 @@ struct DenoiseRequest {
   const StepSink* sink = nullptr;
   const InpaintInputs* inpaint = nullptr;  ///< optional
   double* unet_seconds = nullptr;          ///< optional: accumulates wall time inside UNet calls
+  /// Optional: every `preview_every` calls, the step's clean-sample estimate (samplers that have
+  /// none preview the current sample).
+  std::int64_t preview_every = 0;
+  std::function<void(std::int64_t call, const at::Tensor& denoised)> preview;
 };
 
 sdk::Result<at::Tensor> denoise(const DenoiseRequest& req);

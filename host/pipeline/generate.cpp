@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "pipeline/preview.h"
 #include "pipeline/vae_choice.h"
 #include "schedulers/auto_sampler.h"
 #include "schedulers/diffusers_config.h"
@@ -176,6 +177,12 @@ sdk::Result<GenerateResult> generate(SdxlModel& model, const plugins::PluginRegi
   d.sink = hooks.sink;
   d.inpaint = req.mask.defined() ? &inpaint : nullptr;
   d.unet_seconds = &result.seconds.unet;
+  if (hooks.preview && hooks.preview_every > 0) {
+    d.preview_every = hooks.preview_every;
+    d.preview = [&](std::int64_t call, const at::Tensor& denoised) {
+      hooks.preview(call, make_preview(denoised, hooks.preview_decoder));
+    };
+  }
   auto t_loop = Clock::now();
   auto final_latents = denoise(d);
   result.seconds.denoise = since(t_loop);

@@ -57,6 +57,9 @@ struct JobHooks {
   const StepSink* sink = nullptr;
   std::function<void(std::int64_t, std::int64_t)> progress;
   std::function<bool()> cancelled;
+  std::int64_t preview_every = 0;  ///< 0: no previews
+  std::function<void(std::int64_t call, const at::Tensor& pictures)> preview;  ///< uint8 [B,H,W,3]
+  sdk::VaeVariant* preview_decoder = nullptr;  ///< e.g. TAESD; null: linear latent→RGB
 };
 
 /// Checks a request's numbers before anything heavy happens.
