@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "config/plugin_options.h"
+#include "memory/ledger.h"
 #include "util/logging.h"
 
 namespace sdxl::app {
@@ -38,6 +39,13 @@ sdk::Result<App> start(const StartupRequest& request) {
     if (!c.ok()) return c.status();
     app.config = std::move(c).value();
   }
+  // Memory budgets for the ledger (checked here so a bad value is a configuration error).
+  auto cpu_budget = memory::parse_budget(app.config.memory_cpu, memory::available_host_memory());
+  if (!cpu_budget.ok()) return sdk::invalid_argument(app.config.file + ": [memory] cpu: " + cpu_budget.status().message());
+  auto gpu_budget = memory::parse_budget(app.config.memory_gpu, 0);
+  if (!gpu_budget.ok()) return sdk::invalid_argument(app.config.file + ": [memory] gpu: " + gpu_budget.status().message());
+  memory::process_ledger().set_budget(c10::Device(c10::kCPU), cpu_budget.value());
+  memory::process_ledger().set_budget(c10::Device(c10::kCUDA, 0), gpu_budget.value());
   if (!request.load_plugins) return app;
 
   // Search order: --plugin-path, SDXL_PLUGIN_PATH, [plugins] paths, built-in folder.

@@ -27,6 +27,10 @@ const std::vector<ConfigKey>& config_keys() {
       {"model", "dtype", KeyType::string, "\"auto\"",
        "auto: float16 (bfloat16 where supported) on CUDA, float32 on the CPU.",
        {"auto", "float32", "float16", "bfloat16"}},
+      {"memory", "cpu", KeyType::string, "\"\"",
+       "Budget for host memory the worker accounts (weights, LoRA backups, scratch): \"24GiB\", \"512MiB\",\n"
+       "or a fraction of what is available at start (\"0.8\"). Empty: unlimited."},
+      {"memory", "gpu", KeyType::string, "\"\"", "Budget for GPU memory, as for cpu (absolute sizes only). Empty: unlimited."},
       {"lora", "folders", KeyType::string_list, "[]",
        "Folders searched for `<lora:name:weight>` prompt tags and `sdxl lora list`; names never leave them."},
       {"generate", "negative", KeyType::string, "\"\"", "Default negative prompt."},

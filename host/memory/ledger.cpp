@@ -1,5 +1,8 @@
 #include "memory/ledger.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace sdxl::memory {
 
 void Ledger::set_budget(c10::Device device, std::uint64_t bytes) {
@@ -78,6 +81,34 @@ std::vector<LedgerEntry> Ledger::entries() const {
 std::map<std::string, DeviceAccount> Ledger::accounts() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return accounts_;
+}
+
+sdk::Result<std::uint64_t> parse_budget(const std::string& text, std::uint64_t available) {
+  if (text.empty()) return std::uint64_t{0};
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  std::string unit(end);
+  if (end == text.c_str() || !(v > 0)) return sdk::invalid_argument("memory budget '" + text + "': expected a size or a fraction");
+  if (unit.empty() && v <= 1.0) {
+    if (available == 0) return sdk::invalid_argument("memory budget '" + text + "': a fraction needs the available memory, unknown here");
+    return static_cast<std::uint64_t>(v * static_cast<double>(available));
+  }
+  static const std::map<std::string, double> units = {{"", 1.0}, {"B", 1.0}, {"KiB", 1024.0}, {"MiB", 1048576.0},
+                                                      {"GiB", 1073741824.0}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}};
+  auto it = units.find(unit);
+  if (it == units.end()) return sdk::invalid_argument("memory budget '" + text + "': unknown unit '" + unit + "' (B, KiB, MiB, GiB, KB, MB, GB)");
+  return static_cast<std::uint64_t>(v * it->second);
+}
+
+std::uint64_t available_host_memory() {
+  std::FILE* f = std::fopen("/proc/meminfo", "r");
+  if (!f) return 0;
+  char line[256];
+  std::uint64_t kib = 0;
+  while (std::fgets(line, sizeof(line), f))
+    if (std::sscanf(line, "MemAvailable: %lu kB", &kib) == 1) break;
+  std::fclose(f);
+  return kib * 1024;
 }
 
 Ledger& process_ledger() {

@@ -60,6 +60,13 @@ class Ledger : public sdk::MemoryLeases {
   sdk::LeaseId next_id_ = 1;
 };
 
+/// "24GiB", "512MiB", "1.5GB", "1000000" (bytes) → bytes; "0.8" → that fraction of `available`.
+/// Empty → 0 (unlimited). Errors name the text.
+sdk::Result<std::uint64_t> parse_budget(const std::string& text, std::uint64_t available);
+
+/// MemAvailable from /proc/meminfo, in bytes (0 when unknown).
+std::uint64_t available_host_memory();
+
 /// The process-wide ledger used by default.
 Ledger& process_ledger();
 

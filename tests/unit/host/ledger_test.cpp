@@ -25,3 +25,15 @@ TEST_CASE("ledger leases respect the budget and return to baseline", "[memory]")
   CHECK(ledger.accounts().at("cpu").used == 0);
   CHECK(ledger.entries().empty());
 }
+
+TEST_CASE("memory budgets parse sizes and fractions", "[memory]") {
+  using sdxl::memory::parse_budget;
+  CHECK(parse_budget("", 0).value() == 0);
+  CHECK(parse_budget("512MiB", 0).value() == 512ull << 20);
+  CHECK(parse_budget("2GiB", 0).value() == 2ull << 30);
+  CHECK(parse_budget("1.5GB", 0).value() == 1500000000ull);
+  CHECK(parse_budget("0.5", 1000).value() == 500);
+  CHECK_FALSE(parse_budget("0.5", 0).ok());
+  CHECK_FALSE(parse_budget("12 parsecs", 0).ok());
+  CHECK_FALSE(parse_budget("-3GiB", 0).ok());
+}
