@@ -182,7 +182,11 @@ int run_generate(Args& args, const GlobalOptions& global) {
   schedulers::AutoHints auto_hints;
   if (s.sampler == "auto") {
     auto_hints.model_name = model.value()->name;
-    for (const auto& l : loras) auto_hints.lora_names.push_back(l.path.filename().string());
+    for (const auto& l : loras) {
+      auto_hints.lora_names.push_back(l.path.filename().string());
+      if (auto src = lora::open_lora_source(l.path); src.ok())  // titles in the metadata count too
+        auto_hints.lora_metadata.push_back(src.value()->file->metadata());
+    }
     auto_hints.scheduler_config = model.value()->scheduler_config;
     auto pick = schedulers::choose_auto_sampler(auto_hints);
     if (!pick.ok()) return util::log_error(pick.status().message()), kExitUsage;
