@@ -115,6 +115,17 @@ int run_generate(Args& args, const GlobalOptions& global) {
   // LoRAs: --lora PATH[:UNET[:TE]] and, in a1111 mode, <lora:name:te[:unet]> tags in the prompt
   // (names resolved inside [lora] folders only). All files must exist before the model loads.
   std::vector<pipeline::LoraRequest> loras;
+  std::vector<std::filesystem::path> folders;
+  {
+    const auto base = app->config.file.empty() ? std::filesystem::current_path()
+                                               : std::filesystem::absolute(app->config.file).parent_path();
+    for (const auto& f : app->config.lora_folders) folders.push_back(std::filesystem::path(f).is_absolute() ? std::filesystem::path(f) : base / f);
+  }
+  if (const auto* configured = app->config.generate_loras()) {  // [generate] loras in the config
+    auto r = pipeline::loras_from_toml(*configured, app->config.file, folders);
+    if (!r.ok()) return util::log_error(r.status().message()), kExitUsage;
+    loras = r.value();
+  }
   for (const auto& arg : args.get_all("lora")) {
     auto r = pipeline::parse_lora_argument(arg);
     if (!r.ok()) return util::log_error(r.status().message()), kExitUsage;
@@ -127,10 +138,6 @@ int run_generate(Args& args, const GlobalOptions& global) {
   if (s.prompt_mode == "a1111") {
     std::vector<prompt::LoraTag> tags;
     model_prompt = prompt::extract_lora_tags(s.prompt, tags);
-    std::vector<std::filesystem::path> folders;
-    const auto base = app->config.file.empty() ? std::filesystem::current_path()
-                                               : std::filesystem::absolute(app->config.file).parent_path();
-    for (const auto& f : app->config.lora_folders) folders.push_back(std::filesystem::path(f).is_absolute() ? std::filesystem::path(f) : base / f);
     for (const auto& t : tags) {
       auto path = pipeline::resolve_lora_name(t.name, folders);
       if (!path.ok()) return util::log_error("prompt <lora:" + t.name + ">: " + path.status().message()), kExitUsage;

@@ -104,6 +104,12 @@ sdk::Result<Config> load_config(const std::string& path) {
     if (!table) return sdk::invalid_argument(where(section_node, path) + ": [" + section + "] must be a table");
     for (const auto& [key, node] : *table) {
       const std::string name(key.str());
+      if (section == "generate" && name == "loras") {
+        if (!node.is_array())
+          return sdk::invalid_argument(where(node, path) + ": [generate] loras must be a list of \"name:weight\" strings "
+                                       "or { path = …, weight = … } tables");
+        continue;
+      }
       if (is_open_table(section, name)) {
         if (!node.is_table())
           return sdk::invalid_argument(where(node, path) + ": [" + section + "] " + name + " must be a table");
@@ -123,6 +129,10 @@ sdk::Result<Config> load_config(const std::string& path) {
   }
   c.document = root_ptr;
   return c;
+}
+
+const toml::array* Config::generate_loras() const {
+  return document ? document->at_path("generate.loras").as_array() : nullptr;
 }
 
 const toml::table& Config::plugin_options() const {
@@ -162,7 +172,9 @@ std::string dump_defaults() {
   os << "\n# Plugin options: one table per plugin id, optionally one sub-table per feature.\n"
      << "# `sdxl plugins ID` lists a plugin's options and defaults.\n"
      << "# [plugins.options.\"org.sdxl.schedulers.kdiffusion\"]\n"
-     << "# [plugins.options.\"org.sdxl.schedulers.kdiffusion\".euler_a]\n";
+     << "# [plugins.options.\"org.sdxl.schedulers.kdiffusion\".euler_a]\n"
+     << "\n# LoRAs applied to every job, e.g. in [generate]:\n"
+     << "# loras = [\"pixel_art:0.8\", { path = \"/loras/style.safetensors\", unet = 0.8, text_encoder = 0.3 }]\n";
   return os.str();
 }
 

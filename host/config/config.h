@@ -36,6 +36,8 @@ struct Config {
   /// The [plugins.options] table as written (empty when absent). Points into `document`, which
   /// is kept whole because copying toml++ nodes drops their source positions.
   const toml::table& plugin_options() const;
+  /// [generate] loras as written (null when absent); see pipeline::loras_from_toml.
+  const toml::array* generate_loras() const;
   std::shared_ptr<const toml::table> document;
 };
 

@@ -72,7 +72,7 @@ const char* to_string(KeyType t) {
 }
 
 bool is_open_table(const std::string& section, const std::string& name) {
-  return section == "plugins" && name == "options";
+  return (section == "plugins" && name == "options") || (section == "generate" && name == "loras");
 }
 
 }  // namespace sdxl::config

@@ -23,7 +23,7 @@ const std::vector<ConfigKey>& config_keys();
 const ConfigKey* find_key(const std::string& section, const std::string& name);
 const char* to_string(KeyType t);
 
-/// Sections whose sub-tables are free-form and checked elsewhere (plugin options).
+/// Keys whose values are structured and checked elsewhere ([plugins.options], [generate] loras).
 bool is_open_table(const std::string& section, const std::string& name);
 
 }  // namespace sdxl::config

@@ -43,6 +43,55 @@ sdk::Result<fs::path> resolve_lora_name(const std::string& name, const std::vect
   return sdk::not_found("LoRA '" + name + "' not found in the LoRA folders");
 }
 
+sdk::Result<std::vector<LoraRequest>> loras_from_toml(const toml::array& list, const std::string& file,
+                                                      const std::vector<fs::path>& folders) {
+  std::vector<LoraRequest> out;
+  for (const auto& node : list) {
+    const auto& src = node.source();
+    const std::string where = file + ":" + std::to_string(src.begin.line) + ":" + std::to_string(src.begin.column);
+    // A bare name is looked up in the LoRA folders; anything with a path separator is a path.
+    auto locate = [&](const std::string& p) -> sdk::Result<fs::path> {
+      if (p.find('/') == std::string::npos) {
+        auto r = resolve_lora_name(p, folders);
+        if (!r.ok()) return sdk::not_found(where + ": " + r.status().message());
+        return r;
+      }
+      std::error_code ec;
+      if (!fs::is_regular_file(p, ec)) return sdk::not_found(where + ": LoRA file '" + p + "' not found");
+      return fs::path(p);
+    };
+    if (auto str = node.as_string()) {
+      auto r = parse_lora_argument(str->get());
+      if (!r.ok()) return sdk::invalid_argument(where + ": " + r.status().message());
+      auto path = locate(r.value().path.string());
+      if (!path.ok()) return path.status();
+      r.value().path = path.value();
+      out.push_back(r.value());
+    } else if (auto t = node.as_table()) {
+      LoraRequest r;
+      auto p = (*t)["path"].value<std::string>();
+      if (!p) return sdk::invalid_argument(where + ": a LoRA table needs path = \"…\"");
+      auto path = locate(*p);
+      if (!path.ok()) return path.status();
+      r.path = path.value();
+      for (const auto& [k, v] : *t) {
+        const std::string key(k.str());
+        if (key == "path") continue;
+        auto num = v.value<double>();
+        if (!num || (key != "weight" && key != "unet" && key != "text_encoder"))
+          return sdk::invalid_argument(where + ": LoRA key '" + key + "' (expected weight, unet or text_encoder, numbers)");
+        if (key == "weight") r.unet = r.text_encoder = *num;
+        else if (key == "unet") r.unet = *num;
+        else r.text_encoder = *num;
+      }
+      out.push_back(r);
+    } else {
+      return sdk::invalid_argument(where + ": a LoRA entry is \"name:weight\" or { path = …, weight = … }");
+    }
+  }
+  return out;
+}
+
 sdk::Result<std::unique_ptr<ModelLoras>> ModelLoras::create(SdxlModel& model, const plugins::PluginRegistry& registry) {
   auto formats = lora::formats_from_registry(registry, sdk::Options());
   if (!formats.ok()) return formats.status();

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <toml++/toml.h>
+
 #include "lora/lora_library.h"
 #include "lora/merge_engine.h"
 #include "lora/module_table.h"
@@ -30,6 +32,11 @@ sdk::Result<LoraRequest> parse_lora_argument(const std::string& arg);
 /// never a path that leaves the folder.
 sdk::Result<std::filesystem::path> resolve_lora_name(const std::string& name,
                                                      const std::vector<std::filesystem::path>& folders);
+
+/// The forms users write in TOML: "name:0.8" (a name in `folders`, or a path), { path = …,
+/// weight = 0.8 }, { path = …, unet = 0.8, text_encoder = 0.3 }. Errors carry file:line:column.
+sdk::Result<std::vector<LoraRequest>> loras_from_toml(const toml::array& list, const std::string& file,
+                                                      const std::vector<std::filesystem::path>& folders);
 
 class ModelLoras {
  public:

@@ -120,3 +120,29 @@ TEST_CASE("--lora arguments and prompt-tag names", "[lora-generate]") {
   CHECK_FALSE(pipeline::resolve_lora_name("../etc/passwd", {"/tmp"}).ok());
   CHECK_FALSE(pipeline::resolve_lora_name("sub/x", {"/tmp"}).ok());
 }
+
+TEST_CASE("LoRA lists in TOML: the three forms, and errors with line:column", "[lora-generate]") {
+  const fs::path dir = fs::temp_directory_path() / "sdxl_lora_toml_test";
+  fs::create_directories(dir);
+  REQUIRE(io::write_safetensors(dir / "pixel.safetensors", {{"x", at::ones({1})}}).ok());
+  const std::string file = (dir / "cfg.toml").string();
+  auto parse = [&](const std::string& text) {
+    auto t = toml::parse(text, file);
+    return pipeline::loras_from_toml(*t["loras"].as_array(), file, {dir});
+  };
+  auto ok = parse("loras = [\"pixel:0.8\", { path = \"" + (dir / "pixel.safetensors").string() +
+                  "\", weight = 0.5 }, { path = \"pixel\", unet = 0.7, text_encoder = 0.2 }]");
+  REQUIRE(ok.ok());
+  REQUIRE(ok.value().size() == 3);
+  CHECK(ok.value()[0].path == dir / "pixel.safetensors");
+  CHECK(ok.value()[0].unet == Approx(0.8));
+  CHECK(ok.value()[1].text_encoder == Approx(0.5));
+  CHECK(ok.value()[2].unet == Approx(0.7));
+  CHECK(ok.value()[2].text_encoder == Approx(0.2));
+  auto missing = parse("loras = [\"nothere:1\"]");
+  REQUIRE_FALSE(missing.ok());
+  CHECK_THAT(missing.status().message(), Catch::Contains("cfg.toml:1:") && Catch::Contains("nothere"));
+  auto bad_key = parse("loras = [{ path = \"pixel\", strength = 1 }]");
+  REQUIRE_FALSE(bad_key.ok());
+  CHECK_THAT(bad_key.status().message(), Catch::Contains("strength"));
+}
