@@ -107,7 +107,7 @@ TEST_CASE("LoRAs merge into the live model and unmerge exactly", "[lora-generate
   }
 }
 
-TEST_CASE("--lora arguments and prompt-tag names", "[lora-generate]") {
+TEST_CASE("lora arguments (PATH:W) and prompt-tag names", "[lora-generate]") {
   auto a = pipeline::parse_lora_argument("/x/y.safetensors:0.8");
   REQUIRE(a.ok());
   CHECK(a.value().path == "/x/y.safetensors");
