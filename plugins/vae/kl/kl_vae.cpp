@@ -1,6 +1,7 @@
 #include "kl_vae.h"
 
 #include <functional>
+#include <c10/core/GradMode.h>
 #include <sstream>
 
 #include "kl_memory.h"
@@ -136,7 +137,7 @@ sdk::Result<at::Tensor> KlVae::encode_moments(const at::Tensor& images, sdk::Job
                                    std::to_string(images.size(3)) + " is not a positive multiple of " + std::to_string(f));
     }
     if (!images.is_floating_point()) return sdk::invalid_argument("vae kl encode: images must be floating point in [-1, 1]");
-    at::NoGradGuard no_grad;
+    c10::NoGradGuard no_grad;
     at::Tensor x = images.to(model_->device(), model_->dtype());
     return run_sliced_tiled(x, f, 1, [&](const at::Tensor& t) { return model_->encode_moments(t); }, job, "encode");
   });
@@ -181,7 +182,7 @@ sdk::Result<at::Tensor> KlVae::decode(const at::Tensor& latents, sdk::JobContext
       return sdk::invalid_argument("vae kl decode: empty latents " + shape_string(latents.sizes()));
     }
     if (!latents.is_floating_point()) return sdk::invalid_argument("vae kl decode: latents must be floating point");
-    at::NoGradGuard no_grad;
+    c10::NoGradGuard no_grad;
     // UNet space -> VAE space: z / scaling_factor + shift_factor (in float32, then cast).
     at::Tensor z = (latents.to(at::kFloat) / c.scaling_factor + c.shift_factor).to(model_->device(), model_->dtype());
     return run_sliced_tiled(z, 1, c.downscale(), [&](const at::Tensor& t) { return model_->decode(t); }, job, "decode");

@@ -3,6 +3,7 @@
 #include <ATen/Context.h>
 
 #include <sstream>
+#include <c10/core/GradMode.h>
 
 namespace sdxl::vae_taesd {
 namespace {
@@ -99,7 +100,7 @@ sdk::Result<at::Tensor> TaesdVae::encode(const at::Tensor& images, sdk::NoiseSou
       return sdk::invalid_argument("vae taesd encode: image size " + std::to_string(images.size(2)) + "x" +
                                    std::to_string(images.size(3)) + " is not a multiple of " + std::to_string(f));
     }
-    at::NoGradGuard no_grad;
+    c10::NoGradGuard no_grad;
     auto out = run_sliced(images.to(model_->device(), model_->dtype()), false, job);
     if (!out.ok()) return out.status();
     return ((out.value() - c.shift_factor) * c.scaling_factor).contiguous();
@@ -112,7 +113,7 @@ sdk::Result<at::Tensor> TaesdVae::decode(const at::Tensor& latents, sdk::JobCont
     const auto& c = model_->config();
     auto st = check_4d(latents, "latents", c.latent_channels, source_, "latent channels");
     if (!st.ok()) return st;
-    at::NoGradGuard no_grad;
+    c10::NoGradGuard no_grad;
     at::Tensor z = (latents.to(at::kFloat) / c.scaling_factor + c.shift_factor).to(model_->device(), model_->dtype());
     return run_sliced(z, true, job);
   });
