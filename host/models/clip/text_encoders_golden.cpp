@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "golden/compare.h"
+#include "golden/manifest_tolerance.h"
 
 namespace sdxl::models::clip {
 namespace {
@@ -58,27 +59,11 @@ std::vector<std::string> wanted_outputs(const nlohmann::json& manifest) {
   return out;
 }
 
-bool glob_match(const char* p, const char* s) {
-  if (!*p) return !*s;
-  if (*p == '*') return glob_match(p + 1, s) || (*s && glob_match(p, s + 1));
-  return *p == *s && glob_match(p + 1, s + 1);
-}
-
+// Shared pattern rules (golden/manifest_tolerance.h); the fallback is this case type's README tolerance.
 void tolerance_for(const nlohmann::json& manifest, const std::string& name, double* atol, double* rtol) {
-  *atol = 1e-4;  // README's text-encoder tolerance when the manifest gives none
-  *rtol = 1e-4;
-  auto it = manifest.find("suggested_tolerance");
-  if (it == manifest.end() || !it->is_object()) return;
-  for (const auto& [pattern, tol] : it->items()) {
-    std::stringstream alternatives(pattern);
-    std::string alt;
-    bool hit = false;
-    while (std::getline(alternatives, alt, '|')) hit = hit || glob_match(alt.c_str(), name.c_str());
-    if (!hit || !tol.is_object()) continue;
-    if (tol.contains("atol") && tol["atol"].is_number()) *atol = tol["atol"].get<double>();
-    if (tol.contains("rtol") && tol["rtol"].is_number()) *rtol = tol["rtol"].get<double>();
-    return;
-  }
+  const auto t = golden::manifest_tolerance(manifest, name, {1e-4, 1e-4, false});
+  *atol = t.atol;
+  *rtol = t.rtol;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "golden/compare.h"
+#include "golden/manifest_tolerance.h"
 #include "models/loader/checkpoint.h"
 #include "models/unet/unet_model.h"
 
@@ -19,30 +20,17 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// '*' matches any run of characters (manifest tolerance patterns such as "*.debug.*").
-bool glob_match(const char* p, const char* s) {
-  if (*p == '\0') return *s == '\0';
-  if (*p == '*') return glob_match(p + 1, s) || (*s && glob_match(p, s + 1));
-  return *p == *s && glob_match(p + 1, s + 1);
-}
-
 const nlohmann::json& tensor_table(const nlohmann::json& manifest) {
   static const nlohmann::json empty = nlohmann::json::object();
   auto it = manifest.find("tensors");
   return it != manifest.end() && it->is_object() ? *it : empty;
 }
 
+// Shared pattern rules (golden/manifest_tolerance.h); the fallback is this case type's README tolerance.
 void tolerance_for(const nlohmann::json& manifest, const std::string& name, double* atol, double* rtol) {
-  *atol = 2e-4;  // README section 6: single UNet call
-  *rtol = 1e-4;
-  auto it = manifest.find("suggested_tolerance");
-  if (it == manifest.end() || !it->is_object()) return;
-  for (const auto& [pattern, tol] : it->items()) {
-    if (!glob_match(pattern.c_str(), name.c_str()) || !tol.is_object()) continue;
-    *atol = tol.value("atol", *atol);
-    *rtol = tol.value("rtol", *rtol);
-    return;
-  }
+  const auto t = golden::manifest_tolerance(manifest, name, {2e-4, 1e-4, false});
+  *atol = t.atol;
+  *rtol = t.rtol;
 }
 
 }  // namespace
