@@ -4,7 +4,8 @@
 set -euo pipefail
 packages=(build-essential cmake ninja-build ccache pkg-config
           libtorch-dev libboost-dev libtomlplusplus-dev libspdlog-dev libopencv-dev catch2
-          nlohmann-json3-dev libpng-dev zlib1g-dev)
+          nlohmann-json3-dev libpng-dev zlib1g-dev
+          libcpp-httplib-dev libhiredis-dev redis-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
