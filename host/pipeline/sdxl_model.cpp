@@ -44,7 +44,7 @@ fs::path config_folder(const ModelSpec& spec) {
 sdk::Result<tokenizer::SdxlTokenizers> load_tokenizers(const ModelSpec& spec) {
   const fs::path folder = config_folder(spec);
   std::error_code ec;
-  if (!folder.empty() && fs::is_directory(folder / "tokenizer", ec))
+  if (!folder.empty() && (fs::is_directory(folder / "tokenizer", ec) || fs::is_directory(folder / "tokenizer_2", ec)))
     return tokenizer::SdxlTokenizers::from_diffusers_folder(folder);
   if (!spec.clip_vocab.empty()) return tokenizer::SdxlTokenizers::from_clip_merges_gz(spec.clip_vocab);
   return sdk::not_found(spec.path.string() +

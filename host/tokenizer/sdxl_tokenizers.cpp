@@ -31,7 +31,11 @@ sdk::Result<std::int32_t> read_pad_token_id(const fs::path& dir, const BpeVocabu
 sdk::Result<SdxlTokenizers> SdxlTokenizers::from_diffusers_folder(const fs::path& model_dir) {
   SdxlTokenizers t;
   const std::pair<const char*, std::int32_t> folders[2] = {{"tokenizer", kEndOfTextId}, {"tokenizer_2", 0}};
-  for (int k = 0; k < 2; ++k) {
+  // The refiner has only tokenizer_2 (its only text encoder is text_encoder_2); both SDXL
+  // tokenizers share one vocabulary, so tokenizer 1 is then the same BPE with its own pad.
+  std::error_code ec;
+  const bool refiner = !fs::exists(model_dir / "tokenizer", ec) && fs::is_directory(model_dir / "tokenizer_2", ec);
+  for (int k = refiner ? 1 : 0; k < 2; ++k) {
     fs::path dir = model_dir / folders[k].first;
     auto vocab = BpeVocabulary::from_tokenizer_dir(dir);
     if (!vocab.ok()) return vocab.status();
@@ -41,6 +45,7 @@ sdk::Result<SdxlTokenizers> SdxlTokenizers::from_diffusers_folder(const fs::path
     (k == 0 ? t.pad_1 : t.pad_2) = pad.value();
     (k == 0 ? t.tokenizer_1 : t.tokenizer_2) = std::make_shared<const ClipTokenizer>(shared);
   }
+  if (refiner) t.tokenizer_1 = t.tokenizer_2;
   return t;
 }
 

@@ -7,7 +7,8 @@ namespace sdxl::models::clip {
 sdk::Result<SdxlTextEncoders> SdxlTextEncoders::from_checkpoint(const loader::Checkpoint& ck,
                                                                 const at::TensorOptions& compute) {
   SdxlTextEncoders e;
-  for (int k = 0; k < 2; ++k) {
+  e.has_te1_ = ck.has_component("text_encoder");
+  for (int k = e.has_te1_ ? 0 : 1; k < 2; ++k) {
     auto cw = ck.component(k == 0 ? "text_encoder" : "text_encoder_2");
     if (!cw.ok()) return cw.status();
     auto enc = ClipTextEncoder::create((*cw)->tensors, &(*cw)->config, compute);
@@ -35,10 +36,11 @@ sdk::Result<SdxlTextEmbeddings> SdxlTextEncoders::encode(const at::Tensor& ids1,
     return sdk::invalid_argument("SDXL text encoders: ids1 and ids2 must be [B, tokens] with the same B");
   ClipForwardOptions penultimate_only;
   penultimate_only.run_last_layer = false;  // SDXL never uses TE1's last layer
-  auto o1 = te1_.forward(ids1, penultimate_only);
-  if (!o1.ok()) return o1.status();
   auto o2 = te2_.forward(ids2);
   if (!o2.ok()) return o2.status();
+  if (!has_te1_) return SdxlTextEmbeddings{o2->penultimate, o2->pooled};
+  auto o1 = te1_.forward(ids1, penultimate_only);
+  if (!o1.ok()) return o1.status();
   return sdk::guard("SdxlTextEncoders::encode", [&]() -> sdk::Result<SdxlTextEmbeddings> {
     if (o1->penultimate.size(1) != o2->penultimate.size(1))
       return sdk::invalid_argument("SDXL text encoders: ids1 and ids2 have different token counts");

@@ -52,6 +52,7 @@ struct Checkpoint {
 
   /// The component, or not_found naming the checkpoint and what it lacks.
   sdk::Result<const ComponentWeights*> component(const std::string& name) const;
+  bool has_component(const std::string& name) const { return components.count(name) > 0; }
   /// Bytes per component (for the memory ledger).
   std::map<std::string, std::uint64_t> bytes_per_component() const;
 };

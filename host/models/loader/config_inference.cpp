@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "models/unet/unet_config.h"
+
 namespace sdxl::models::loader {
 namespace {
 
@@ -26,13 +28,6 @@ sdk::Status missing(const std::string& source, const std::string& key) {
   return sdk::invalid_argument(source + ": cannot infer the architecture, tensor '" + key + "' is missing or malformed");
 }
 
-// Transformer depth per entry of a field that may be a scalar or a per-level list.
-std::int64_t level_value(const nlohmann::json& v, std::size_t l) {
-  if (v.is_number_integer()) return v.get<std::int64_t>();
-  if (v.is_array() && l < v.size() && v[l].is_number_integer()) return v[l].get<std::int64_t>();
-  return -1;
-}
-
 }  // namespace
 
 sdk::Result<nlohmann::json> infer_unet_config(const ShapeMap& m, std::int64_t pooled_dim, const std::string& source) {
@@ -46,39 +41,72 @@ sdk::Result<nlohmann::json> infer_unet_config(const ShapeMap& m, std::int64_t po
   const std::int64_t levels = count_indexed(m, "down_blocks.", ".resnets.0.conv2.weight");
   if (levels == 0) return missing(source, "down_blocks.0.resnets.0.conv2.weight");
   const std::int64_t layers = count_indexed(m, "down_blocks.0.resnets.", ".conv1.weight");
-  std::vector<std::int64_t> channels, depth, heads;
+  std::vector<std::int64_t> channels, heads;
+  std::vector<std::vector<std::int64_t>> down_depths, up_depths;  // per level, per layer
   std::vector<std::string> down_types, up_types;
   std::int64_t context = -1;
   for (std::int64_t l = 0; l < levels; ++l) {
     const std::string lp = "down_blocks." + std::to_string(l);
     channels.push_back(m.at(lp + ".resnets.0.conv2.weight")[0]);
-    const auto d = count_indexed(m, lp + ".attentions.0.transformer_blocks.", ".norm1.weight");
-    depth.push_back(d);
-    down_types.push_back(d > 0 ? "CrossAttnDownBlock2D" : "DownBlock2D");
+    std::vector<std::int64_t> d;
+    for (std::int64_t j = 0; j < layers; ++j)
+      d.push_back(count_indexed(m, lp + ".attentions." + std::to_string(j) + ".transformer_blocks.", ".norm1.weight"));
+    const bool attn = m.count(lp + ".attentions.0.proj_in.weight") > 0;
+    down_types.push_back(attn ? "CrossAttnDownBlock2D" : "DownBlock2D");
+    down_depths.push_back(attn ? d : std::vector<std::int64_t>(layers, 1));
     heads.push_back(std::max<std::int64_t>(1, channels.back() / kHeadSize));
-    if (d > 0 && context < 0) {
+    if (attn && d[0] > 0 && context < 0) {
       auto k = find(m, lp + ".attentions.0.transformer_blocks.0.attn2.to_k.weight");
       if (!k || k->size() != 2) return missing(source, lp + ".attentions.0.transformer_blocks.0.attn2.to_k.weight");
       context = (*k)[1];
     }
   }
+  // Mid block: SDXL's resnet-attention-resnet, SSD-1B's single resnet, or none.
+  const bool mid_attn = m.count("mid_block.attentions.0.proj_in.weight") > 0;
+  const bool mid_any = m.count("mid_block.resnets.0.conv1.weight") > 0;
   const std::int64_t mid_depth = count_indexed(m, "mid_block.attentions.0.transformer_blocks.", ".norm1.weight");
-  if (mid_depth == 0) return missing(source, "mid_block.attentions.0.transformer_blocks.0.norm1.weight");
-  if (context < 0) {
+  if (context < 0 && mid_attn) {
     auto k = find(m, "mid_block.attentions.0.transformer_blocks.0.attn2.to_k.weight");
     if (!k || k->size() != 2) return missing(source, "mid_block.attentions.0.transformer_blocks.0.attn2.to_k.weight");
     context = (*k)[1];
   }
-  for (std::int64_t u = 0; u < levels; ++u)
-    up_types.push_back(m.count("up_blocks." + std::to_string(u) + ".attentions.0.proj_in.weight") ? "CrossAttnUpBlock2D"
-                                                                                                 : "UpBlock2D");
-  // diffusers reads the mid depth from the last entry: a last level without attention carries it.
-  std::vector<std::int64_t> tl;
-  for (std::int64_t l = 0; l < levels; ++l) tl.push_back(depth[l] > 0 ? depth[l] : (l == levels - 1 ? mid_depth : 1));
-  if (depth.back() > 0 && depth.back() != mid_depth)
-    return sdk::invalid_argument(source + ": mid block depth " + std::to_string(mid_depth) +
-                                 " differs from the last level's " + std::to_string(depth.back()) +
-                                 " (not expressible as a diffusers config)");
+  if (context < 0) return missing(source, "down_blocks.*.attentions.0.transformer_blocks.0.attn2.to_k.weight");
+  for (std::int64_t u = 0; u < levels; ++u) {
+    const std::string up = "up_blocks." + std::to_string(u);
+    const bool attn = m.count(up + ".attentions.0.proj_in.weight") > 0;
+    up_types.push_back(attn ? "CrossAttnUpBlock2D" : "UpBlock2D");
+    std::vector<std::int64_t> d;
+    for (std::int64_t j = 0; j <= layers; ++j)
+      d.push_back(attn ? count_indexed(m, up + ".attentions." + std::to_string(j) + ".transformer_blocks.", ".norm1.weight")
+                       : 1);
+    up_depths.push_back(d);
+  }
+  // The mid depth is read from the last entry (its first layer): a last level without attention
+  // carries it.
+  if (mid_attn) {
+    if (down_types.back() == "DownBlock2D") {
+      std::fill(down_depths.back().begin(), down_depths.back().end(), mid_depth);
+    } else if (down_depths.back()[0] != mid_depth) {
+      return sdk::invalid_argument(source + ": mid block depth " + std::to_string(mid_depth) +
+                                   " differs from the last level's " + std::to_string(down_depths.back()[0]) +
+                                   " (not expressible as a diffusers config)");
+    }
+  }
+  // Standard models (one depth per level, up = reversed down) keep diffusers' plain list; the
+  // others (SSD-1B, Vega) get per-layer lists and the explicit reverse table.
+  bool uniform = true;
+  for (std::int64_t l = 0; l < levels; ++l) {
+    for (auto v : down_depths[l]) uniform = uniform && v == down_depths[l][0];
+    for (auto v : up_depths[levels - 1 - l])
+      uniform = uniform && (up_types[levels - 1 - l] == "UpBlock2D" || v == down_depths[l][0]);
+  }
+  nlohmann::json tl = nlohmann::json::array(), reverse = nullptr;
+  if (uniform) {
+    for (const auto& d : down_depths) tl.push_back(d[0]);
+  } else {
+    tl = down_depths;
+    reverse = up_depths;
+  }
 
   // adm input = pooled + n_ids * width. Width 256 by SDXL convention; otherwise assume SDXL's 6 ids.
   const std::int64_t adm_in = (*adm)[1];
@@ -97,10 +125,13 @@ sdk::Result<nlohmann::json> infer_unet_config(const ShapeMap& m, std::int64_t po
       {"cross_attention_dim", context}, {"down_block_types", down_types},
       {"downsample_padding", 1}, {"flip_sin_to_cos", true}, {"freq_shift", 0},
       {"in_channels", (*conv_in)[1]}, {"layers_per_block", layers},
-      {"mid_block_type", "UNetMidBlock2DCrossAttn"}, {"norm_eps", 1e-5}, {"norm_num_groups", 32},
+      {"mid_block_type", mid_attn ? nlohmann::json("UNetMidBlock2DCrossAttn")
+                                  : mid_any ? nlohmann::json("UNetMidBlock2D") : nlohmann::json()},
+      {"norm_eps", 1e-5}, {"norm_num_groups", 32},
       {"out_channels", (*conv_out)[0]}, {"projection_class_embeddings_input_dim", adm_in},
       {"transformer_layers_per_block", tl}, {"up_block_types", up_types},
       {"use_linear_projection", true}};
+  if (!reverse.is_null()) c["reverse_transformer_layers_per_block"] = reverse;
   return c;
 }
 
@@ -166,14 +197,24 @@ sdk::Status validate_unet_config(const nlohmann::json& config, const nlohmann::j
     const auto a = config.value(f, nlohmann::json());
     if (a != inferred.at(f)) return differ(f, a, inferred.at(f));
   }
-  // Depths only matter where a level has attention (and the last entry gives the mid block's).
-  const auto& types = inferred.at("down_block_types");
-  const auto a = config.value("transformer_layers_per_block", nlohmann::json(1));
-  const auto& b = inferred.at("transformer_layers_per_block");
-  for (std::size_t l = 0; l < types.size(); ++l) {
-    const bool relevant = types[l] == "CrossAttnDownBlock2D" || l + 1 == types.size();
-    if (relevant && level_value(a, l) != level_value(b, l)) return differ("transformer_layers_per_block", a, b);
-  }
+  // Depths only matter where a level has attention; compare the parsed per-layer tables (so an int
+  // and an equal per-layer list agree) and the mid block.
+  auto parsed_a = UNetConfig::from_diffusers_json(config, config_source);
+  if (!parsed_a.ok()) return parsed_a.status();
+  nlohmann::json structure = inferred;  // an undetermined time-id width is irrelevant to depths
+  if (structure.contains("addition_time_embed_dim") && structure["addition_time_embed_dim"].is_null())
+    structure.erase("addition_time_embed_dim");
+  auto parsed_b = UNetConfig::from_diffusers_json(structure, weights_source);
+  if (!parsed_b.ok()) return parsed_b.status();
+  const auto& ca = *parsed_a;
+  const auto& cb = *parsed_b;
+  const auto depths = [](const UNetConfig& c) {
+    return nlohmann::json{{"down", c.down_depths}, {"up", c.up_depths},
+                          {"mid", c.mid_block_type == "UNetMidBlock2DCrossAttn" ? c.mid_transformer_layers : 0}};
+  };
+  if (ca.mid_block_type != cb.mid_block_type)
+    return differ("mid_block_type", nlohmann::json(ca.mid_block_type), nlohmann::json(cb.mid_block_type));
+  if (depths(ca) != depths(cb)) return differ("transformer depth per layer", depths(ca), depths(cb));
   return sdk::Status::Ok();
 }
 

@@ -8,13 +8,13 @@ void DownBlock::load(WeightReader& r, const UNetConfig& c, std::int64_t l) {
   const std::string p = "down_blocks." + std::to_string(l);
   const auto out = c.block_out_channels[l];
   auto in = l == 0 ? c.block_out_channels[0] : c.block_out_channels[l - 1];
-  const auto depth = c.transformer_layers[l];
+  const bool attention = c.transformer_layers[l] > 0;
   resnets.resize(c.layers_per_block);
-  if (depth > 0) attentions.resize(c.layers_per_block);
+  if (attention) attentions.resize(c.layers_per_block);
   for (std::int64_t j = 0; j < c.layers_per_block; ++j) {
     resnets[j].load(r, p + ".resnets." + std::to_string(j), in, out, c.time_embed_dim(), c.norm_num_groups, c.norm_eps);
-    if (depth > 0)
-      attentions[j].load(r, p + ".attentions." + std::to_string(j), out, depth, c.cross_attention_dim, c.heads[l],
+    if (attention)
+      attentions[j].load(r, p + ".attentions." + std::to_string(j), out, c.down_depth(l, j), c.cross_attention_dim, c.heads[l],
                          c.norm_num_groups, c.transformer_norm_eps);
     in = out;
   }
@@ -36,14 +36,20 @@ at::Tensor DownBlock::operator()(at::Tensor x, const at::Tensor& temb, const at:
 }
 
 void MidBlock::load(WeightReader& r, const UNetConfig& c) {
+  present = !c.mid_block_type.empty();
+  cross_attention = c.mid_block_type == "UNetMidBlock2DCrossAttn";
+  if (!present) return;
   const auto ch = c.block_out_channels.back();
   resnet0.load(r, "mid_block.resnets.0", ch, ch, c.time_embed_dim(), c.norm_num_groups, c.norm_eps);
+  if (!cross_attention) return;  // UNetMidBlock2D as SSD-1B uses it: one resnet
   attention.load(r, "mid_block.attentions.0", ch, c.mid_transformer_layers, c.cross_attention_dim, c.mid_heads,
                  c.norm_num_groups, c.transformer_norm_eps);
   resnet1.load(r, "mid_block.resnets.1", ch, ch, c.time_embed_dim(), c.norm_num_groups, c.norm_eps);
 }
 
 at::Tensor MidBlock::operator()(const at::Tensor& x, const at::Tensor& temb, const at::Tensor& context) const {
+  if (!present) return x;
+  if (!cross_attention) return resnet0(x, temb);
   return resnet1(attention(resnet0(x, temb), context), temb);
 }
 
@@ -54,17 +60,17 @@ void UpBlock::load(WeightReader& r, const UNetConfig& c, std::int64_t u) {
   const auto out = c.block_out_channels[levels - 1 - u];
   const auto prev_out = c.block_out_channels[levels - 1 - std::max<std::int64_t>(u - 1, 0)];
   const auto in = c.block_out_channels[levels - 1 - std::min<std::int64_t>(u + 1, levels - 1)];
-  const auto depth = c.up_transformer_layers[u];
+  const bool attention = c.up_transformer_layers[u] > 0;
   const auto n = c.layers_per_block + 1;
   resnets.resize(n);
-  if (depth > 0) attentions.resize(n);
+  if (attention) attentions.resize(n);
   for (std::int64_t j = 0; j < n; ++j) {
     const auto skip_ch = j == n - 1 ? in : out;
     const auto res_in = j == 0 ? prev_out : out;
     resnets[j].load(r, p + ".resnets." + std::to_string(j), res_in + skip_ch, out, c.time_embed_dim(),
                     c.norm_num_groups, c.norm_eps);
-    if (depth > 0)
-      attentions[j].load(r, p + ".attentions." + std::to_string(j), out, depth, c.cross_attention_dim, c.up_heads[u],
+    if (attention)
+      attentions[j].load(r, p + ".attentions." + std::to_string(j), out, c.up_depth(u, j), c.cross_attention_dim, c.up_heads[u],
                          c.norm_num_groups, c.transformer_norm_eps);
   }
   if (u + 1 < levels) upsampler.load(r, p + ".upsamplers.0.conv", out, out, 3, 1, 1);

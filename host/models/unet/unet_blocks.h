@@ -1,7 +1,7 @@
 #pragma once
 // The UNet's level blocks, named as diffusers names them:
 //   down_blocks.{l}: resnets.{j}, attentions.{j} (CrossAttnDownBlock2D only), downsamplers.0.conv
-//   mid_block:       resnets.0, attentions.0, resnets.1
+//   mid_block:       resnets.0, attentions.0, resnets.1 (SSD-1B: resnets.0 only; or none)
 //   up_blocks.{u}:   resnets.{j} (L+1 of them, each eating one skip tensor), attentions.{j}, upsamplers.0.conv
 
 #include <ATen/core/Tensor.h>
@@ -27,6 +27,8 @@ struct DownBlock {
 };
 
 struct MidBlock {
+  bool present = true;          // false: diffusers' mid_block_type null (identity)
+  bool cross_attention = true;  // false: UNetMidBlock2D, a single resnet (SSD-1B)
   ResnetBlock2D resnet0, resnet1;
   Transformer2DModel attention;
   void load(WeightReader& r, const UNetConfig& c);

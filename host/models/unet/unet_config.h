@@ -22,6 +22,14 @@ struct UNetConfig {
   /// Per up level (deepest first): depth, 0 = UpBlock2D. Diffusers reverses the down list.
   std::vector<std::int64_t> up_transformer_layers;
   std::int64_t mid_transformer_layers = 1;
+  /// Per down level, per resnet layer (layers_per_block entries): the Transformer2D depth. Standard
+  /// SDXL repeats one value per level; distilled variants (SSD-1B, Vega) vary it inside a level.
+  std::vector<std::vector<std::int64_t>> down_depths;
+  /// Per up level (deepest first), per resnet layer (layers_per_block + 1 entries).
+  std::vector<std::vector<std::int64_t>> up_depths;
+  /// "UNetMidBlock2DCrossAttn" (resnet, attention, resnet — SDXL), "UNetMidBlock2D" (a single
+  /// resnet, as SSD-1B) or "" (no mid block, diffusers' mid_block_type null).
+  std::string mid_block_type = "UNetMidBlock2DCrossAttn";
   /// Heads per down level (diffusers `attention_head_dim` = head COUNTS); up levels use it reversed.
   std::vector<std::int64_t> heads;
   std::vector<std::int64_t> up_heads;
@@ -37,6 +45,10 @@ struct UNetConfig {
 
   std::int64_t levels() const { return static_cast<std::int64_t>(block_out_channels.size()); }
   std::int64_t time_embed_dim() const { return 4 * block_out_channels.at(0); }
+  /// Depth of down level l's j-th attention / up level u's j-th attention (falls back to the
+  /// per-level value for configs built by hand without the per-layer tables).
+  std::int64_t down_depth(std::int64_t l, std::int64_t j) const;
+  std::int64_t up_depth(std::int64_t u, std::int64_t j) const;
 
   /// Parses a diffusers UNet2DConditionModel config; `source` names it in messages. Rejects
   /// variants this implementation does not cover (conv projections, other addition embeddings).

@@ -18,3 +18,36 @@ TEST_CASE("linear latent preview", "[preview]") {
   at::Tensor huge = at::full({1, 4, 1, 1}, 100.0);
   CHECK(sdxl::pipeline::latent_rgb_preview(huge).max().item<int>() <= 255);  // clamped, no wrap-around
 }
+
+// TAESD-XL previews: the decoder loaded from a folder decodes full-size pictures, and the
+// preview equals that decoder's own decode (uint8 conversion as the pipeline's output).
+#include <filesystem>
+
+#include "pipeline/generate.h"
+#include "pipeline/preview_decoder.h"
+
+TEST_CASE("preview decoder: TAESD-XL from a folder, errors name the path", "[preview]") {
+  namespace fs = std::filesystem;
+  const fs::path taesd = fs::path(SDXL_GOLDEN_DIR) / "models" / "taesdxl-random";
+  sdxl::plugins::PluginRegistry reg;
+  sdxl::plugins::RegistrySettings s;
+  s.search_paths = {SDXL_PLUGIN_DIR};
+  reg.load(s);
+  auto missing = sdxl::pipeline::load_preview_decoder("/no/such/taesd", reg);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().message().find("/no/such/taesd") != std::string::npos);
+  if (!fs::exists(taesd)) {
+    WARN("SKIPPED: " << taesd << " is absent (set SDXL_GOLDEN_DIR)");
+    return;
+  }
+  auto dec = sdxl::pipeline::load_preview_decoder(taesd, reg);
+  INFO(dec.status().message());
+  REQUIRE(dec.ok());
+  at::manual_seed(4);
+  at::Tensor lat = at::randn({1, 4, 4, 6});
+  at::Tensor px = sdxl::pipeline::make_preview(lat, dec.value().get());
+  CHECK(px.sizes() == at::IntArrayRef({1, 32, 48, 3}));  // full size, not the 4x6 linear preview
+  auto direct = dec.value()->decode(lat, nullptr);
+  REQUIRE(direct.ok());
+  CHECK(at::equal(px, sdxl::pipeline::to_uint8_images(direct.value())));
+}
