@@ -1,6 +1,7 @@
 #include "pipeline/vae_choice.h"
 
 #include "memory/ledger.h"
+#include "memory/scratch_credit.h"
 
 namespace sdxl::pipeline {
 
@@ -8,7 +9,9 @@ sdk::Result<VaeChoice> choose_vae_for_decode(SdxlModel& model, const plugins::Pl
                                              at::IntArrayRef latent_shape) {
   VaeChoice out;
   out.vae = model.vae.get();
-  const std::uint64_t available = memory::process_ledger().available(model.device);
+  // Plus the running job's own admitted scratch (memory/scratch_credit.h), already leased for it.
+  const std::uint64_t available =
+      memory::with_scratch_credit(memory::process_ledger().available(model.device), model.device);
   const std::uint64_t untiled = model.vae->estimate_decode_bytes(latent_shape);
   if (untiled <= available) {
     out.reason = "untiled decode (estimate " + std::to_string(untiled >> 20) + " MiB fits)";

@@ -1,0 +1,87 @@
+#include "memory/model_components.h"
+
+#include "memory/parameter_residency.h"
+#include "models/loader/checkpoint.h"
+
+namespace sdxl::memory {
+namespace {
+
+// Re-opens the checkpoint for one component (memory-mapped: only the header is read now).
+WeightSource checkpoint_source(const pipeline::ModelSpec& spec, const std::string& component) {
+  return [spec, component]() -> sdk::Result<std::map<std::string, at::Tensor>> {
+    models::loader::LoadOptions lo;
+    lo.model_config = spec.model_config;
+    lo.components = {component};
+    auto ck = models::loader::load_checkpoint(spec.path, lo);
+    if (!ck.ok()) return ck.status();
+    auto c = ck.value().component(component);
+    if (!c.ok()) return c.status();
+    return c.value()->tensors;
+  };
+}
+
+ComponentRegistration movable(const std::string& name, std::shared_ptr<ParameterResidency> r, c10::Device device) {
+  ComponentRegistration reg;
+  reg.name = name;
+  reg.device = device;
+  reg.bytes = r->bytes();
+  reg.callbacks.offload_to = [r](c10::Device d) { return r->move_to(d); };
+  reg.callbacks.drop = [r]() { return r->drop(); };
+  reg.callbacks.reload = [r](c10::Device d) { return r->reload(d); };
+  return reg;
+}
+
+}  // namespace
+
+std::vector<std::string> model_component_names(const pipeline::SdxlModel& model) {
+  std::vector<std::string> out;
+  if (model.text && model.text->has_te1()) out.push_back(model.name + ".text_encoder");
+  if (model.text) out.push_back(model.name + ".text_encoder_2");
+  if (model.unet) out.push_back(model.name + ".unet");
+  if (model.vae) out.push_back(model.name + ".vae");
+  return out;
+}
+
+sdk::Result<std::vector<std::string>> register_model_components(MemoryArbiter& arbiter,
+                                                                const std::shared_ptr<pipeline::SdxlModel>& model,
+                                                                const pipeline::ModelSpec& spec, c10::Device device) {
+  if (!model) return sdk::invalid_argument("register_model_components: no model");
+  std::vector<ComponentRegistration> regs;
+  if (model->text) {
+    if (model->text->has_te1())
+      regs.push_back(movable(model->name + ".text_encoder",
+                             std::make_shared<ParameterResidency>(model->name + ".text_encoder", model->text->te1().parameters(),
+                                                                  checkpoint_source(spec, "text_encoder")),
+                             device));
+    regs.push_back(movable(model->name + ".text_encoder_2",
+                           std::make_shared<ParameterResidency>(model->name + ".text_encoder_2", model->text->te2().parameters(),
+                                                                checkpoint_source(spec, "text_encoder_2")),
+                           device));
+  }
+  if (model->unet)
+    regs.push_back(movable(model->name + ".unet",
+                           std::make_shared<ParameterResidency>(model->name + ".unet", model->unet->parameters(),
+                                                                checkpoint_source(spec, "unet")),
+                           device));
+  if (model->vae) {
+    ComponentRegistration vae;
+    vae.name = model->name + ".vae";
+    vae.device = device;
+    vae.pinned = true;  // inside the plugin: cannot be moved or dropped from the host
+    for (const auto& [_, t] : model->vae_weights)
+      vae.bytes += static_cast<std::uint64_t>(t.numel()) * t.element_size();
+    regs.push_back(std::move(vae));
+  }
+  std::vector<std::string> names;
+  for (auto& r : regs) {
+    names.push_back(r.name);
+    if (auto st = arbiter.register_component(std::move(r)); !st.ok()) return st;
+  }
+  return names;
+}
+
+void unregister_model_components(MemoryArbiter& arbiter, const pipeline::SdxlModel& model) {
+  for (const auto& name : model_component_names(model)) (void)arbiter.unregister_component(name);
+}
+
+}  // namespace sdxl::memory

@@ -1,0 +1,79 @@
+#include "memory/parameter_residency.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+
+namespace sdxl::memory {
+
+c10::Device physical_device(c10::Device logical) {
+  if (logical.is_cuda() && !at::hasCUDA()) return c10::Device(c10::kCPU);
+  return logical;
+}
+
+ParameterResidency::ParameterResidency(std::string component, std::map<std::string, at::Tensor> params,
+                                       WeightSource source)
+    : component_(std::move(component)), params_(std::move(params)), source_(std::move(source)) {
+  for (const auto& [name, t] : params_) {
+    if (!t.defined()) continue;
+    shapes_[name] = t.sizes().vec();
+    dtype_ = t.scalar_type();
+    bytes_ += static_cast<std::uint64_t>(t.numel()) * t.element_size();
+  }
+}
+
+sdk::Status ParameterResidency::move_to(c10::Device device) {
+  if (dropped_) return sdk::invalid_argument(component_ + ": weights are dropped; reload before moving");
+  const c10::Device target = physical_device(device);
+  try {
+    c10::NoGradGuard no_grad;
+    // Copy first, re-seat after: a failure half-way leaves every handle on valid storage.
+    std::map<std::string, at::Tensor> moved;
+    for (const auto& [name, t] : params_)
+      if (t.defined()) moved[name] = t.to(target, t.scalar_type(), /*non_blocking=*/false, /*copy=*/true);
+    for (auto& [name, t] : params_)
+      if (t.defined()) t.set_(moved.at(name));
+  } catch (const std::exception& e) {
+    return sdk::internal_error(component_ + ": moving weights to " + device.str() + " failed: " + e.what());
+  }
+  return {};
+}
+
+sdk::Status ParameterResidency::drop() {
+  if (dropped_) return {};
+  try {
+    c10::NoGradGuard no_grad;
+    for (auto& [name, t] : params_)
+      if (t.defined()) t.set_(at::empty({0}, t.options()));
+  } catch (const std::exception& e) {
+    return sdk::internal_error(component_ + ": dropping weights failed: " + e.what());
+  }
+  dropped_ = true;
+  return {};
+}
+
+sdk::Status ParameterResidency::reload(c10::Device device) {
+  if (!source_) return sdk::unsupported(component_ + ": no weight source to reload from");
+  auto fresh = source_();
+  if (!fresh.ok()) return sdk::Status(fresh.status().code(), component_ + ": reload: " + fresh.status().message());
+  const c10::Device target = physical_device(device);
+  try {
+    c10::NoGradGuard no_grad;
+    std::map<std::string, at::Tensor> loaded;
+    for (const auto& [name, shape] : shapes_) {
+      auto it = fresh.value().find(name);
+      if (it == fresh.value().end()) return sdk::not_found(component_ + ": reload: tensor '" + name + "' is missing");
+      if (it->second.numel() != c10::multiply_integers(shape))
+        return sdk::corrupt_data(component_ + ": reload: tensor '" + name + "' changed size since it was loaded");
+      // .to() without copy keeps a view of the mapped file when dtype and device already match.
+      loaded[name] = it->second.to(target, dtype_).reshape(shape);
+    }
+    for (auto& [name, t] : params_)
+      if (loaded.count(name)) t.set_(loaded.at(name));
+  } catch (const std::exception& e) {
+    return sdk::internal_error(component_ + ": reloading weights failed: " + e.what());
+  }
+  dropped_ = false;
+  return {};
+}
+
+}  // namespace sdxl::memory

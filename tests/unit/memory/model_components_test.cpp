@@ -1,0 +1,115 @@
+// The real model wired to the arbiter on a CPU-only machine: the demo model's UNet and text
+// encoders are moved to a simulated "cuda:0" (ledger name; the data is re-seated on a fresh CPU
+// copy), evicted by dropping, and re-read from the checkpoint — and still compute exactly what
+// they computed before.
+#include <ATen/ATen.h>
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "memory/model_components.h"
+#include "models/demo/demo_model.h"
+
+namespace fs = std::filesystem;
+using namespace sdxl;
+
+namespace {
+
+models::UNetInputs unet_inputs(const models::UNetConfig& c) {
+  at::manual_seed(7);
+  models::UNetInputs in;
+  in.sample = at::randn({1, c.in_channels, 8, 8});
+  in.timestep = at::full({1}, 500.0);
+  in.encoder_hidden_states = at::randn({1, 77, c.cross_attention_dim});
+  const std::int64_t n_ids = 6;
+  in.text_embeds = at::randn({1, c.projection_class_embeddings_input_dim - n_ids * c.addition_time_embed_dim});
+  in.time_ids = at::tensor({64.0, 64.0, 0.0, 0.0, 64.0, 64.0}).reshape({1, n_ids});
+  return in;
+}
+
+const void* storage_of(const at::Tensor& t) { return t.storage().data(); }
+
+}  // namespace
+
+TEST_CASE("model components move and drop and reload through the arbiter and compute the same", "[memory][arbiter]") {
+  plugins::PluginRegistry reg;
+  plugins::RegistrySettings s;
+  s.search_paths = {SDXL_PLUGIN_DIR};
+  reg.load(s);
+  auto dir = models::demo::ensure_demo_model(fs::temp_directory_path() / "sdxl_arbiter_test");
+  REQUIRE(dir.ok());
+  pipeline::ModelSpec spec;
+  spec.path = dir.value();
+  auto loaded = pipeline::SdxlModel::load(spec, reg);
+  REQUIRE(loaded.ok());
+  auto model = loaded.value();
+
+  const auto in = unet_inputs(model->unet->config());
+  auto ref = model->unet->forward(in);
+  REQUIRE(ref.ok());
+  const at::Tensor ids = at::randint(0, 200, {1, 77}, at::kLong);
+  auto ref_text = model->text->encode(ids, ids);
+  REQUIRE(ref_text.ok());
+
+  memory::Ledger ledger;
+  memory::MemoryArbiter arbiter(ledger);
+  const c10::Device gpu(c10::kCUDA, 0);  // simulated: only a name in the ledger
+  auto names = memory::register_model_components(arbiter, model, spec, c10::Device(c10::kCPU));
+  REQUIRE(names.ok());
+  const std::string unet = model->name + ".unet", te1 = model->name + ".text_encoder",
+                    te2 = model->name + ".text_encoder_2";
+  REQUIRE(names.value() == std::vector<std::string>{te1, te2, unet, model->name + ".vae"});
+  const auto stats = arbiter.stats_json();
+  const std::uint64_t unet_bytes = stats["components"][unet]["bytes"];
+  const std::uint64_t text_bytes =
+      stats["components"][te1]["bytes"].get<std::uint64_t>() + stats["components"][te2]["bytes"].get<std::uint64_t>();
+  CHECK(unet_bytes == model->unet->resident_bytes());
+  // The simulated GPU holds the UNet or both text encoders, never all three; the host holds
+  // nothing more than what it has now, so evictions drop.
+  const std::uint64_t gpu_budget = std::max(unet_bytes, text_bytes) + 1024;
+  arbiter.set_budget(gpu, gpu_budget);
+
+  const at::Tensor& w = model->unet->parameters().begin()->second;
+  const void* before = storage_of(w);
+  memory::JobFootprint denoise{"denoise", {unet}, gpu};
+  auto j1 = arbiter.admit(denoise);
+  REQUIRE(j1.ok());
+  REQUIRE(j1.value().ok);
+  CHECK(arbiter.location(unet) == gpu);
+  CHECK(storage_of(w) != before);  // really re-seated on new storage
+  auto out1 = model->unet->forward(in);
+  REQUIRE(out1.ok());
+  CHECK(at::equal(out1.value(), ref.value()));
+  arbiter.release(j1.value().job);
+  // The host has no room left, so evictions from the GPU drop instead of moving to the host.
+  arbiter.set_budget(c10::Device(c10::kCPU), ledger.accounts().at("cpu").used);
+
+  memory::JobFootprint encode{"encode", {te1, te2}, gpu};
+  auto j2 = arbiter.admit(encode);
+  REQUIRE(j2.ok());
+  REQUIRE(j2.value().ok);
+  CHECK(j2.value().evicted == std::vector<std::string>{unet + ": cuda:0 -> dropped"});
+  CHECK(arbiter.location(unet) == std::nullopt);
+  CHECK(w.numel() == 0);  // storage freed
+  auto text = model->text->encode(ids, ids);
+  REQUIRE(text.ok());
+  CHECK(at::equal(text.value().prompt_embeds, ref_text.value().prompt_embeds));
+  arbiter.release(j2.value().job);
+
+  auto j3 = arbiter.admit(denoise);  // the UNet re-read (text encoders dropped if it needs room)
+  REQUIRE(j3.ok());
+  REQUIRE(j3.value().ok);
+  CHECK(arbiter.location(unet) == gpu);
+  CHECK(ledger.accounts().at("cuda:0").used <= gpu_budget);
+  auto out3 = model->unet->forward(in);
+  REQUIRE(out3.ok());
+  CHECK(at::equal(out3.value(), ref.value()));
+  arbiter.release(j3.value().job);
+  // The ledger holds exactly the components where the arbiter says they are, and no lease.
+  std::uint64_t on_gpu = 0;
+  for (const auto& n : names.value())
+    if (arbiter.location(n) == gpu) on_gpu += arbiter.stats_json()["components"][n]["bytes"].get<std::uint64_t>();
+  CHECK(ledger.accounts().at("cuda:0").used == on_gpu);
+  CHECK(arbiter.stats_json()["reloads"] == 1);
+  for (const auto& e : ledger.entries()) CHECK_FALSE(e.lease);
+}
