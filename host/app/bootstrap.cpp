@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "config/plugin_options.h"
+#include "memory/arbiter.h"
 #include "memory/ledger.h"
 #include "util/logging.h"
 
@@ -46,6 +47,13 @@ sdk::Result<App> start(const StartupRequest& request) {
   if (!gpu_budget.ok()) return sdk::invalid_argument(app.config.file + ": [memory] gpu: " + gpu_budget.status().message());
   memory::process_ledger().set_budget(c10::Device(c10::kCPU), cpu_budget.value());
   memory::process_ledger().set_budget(c10::Device(c10::kCUDA, 0), gpu_budget.value());
+  // The arbiter decides eviction and admission against the same budgets.
+  auto mode = memory::parse_arbiter_mode(app.config.memory_mode);
+  if (!mode.ok()) return sdk::invalid_argument(app.config.file + ": [memory] mode: " + mode.status().message());
+  auto& arbiter = memory::process_arbiter();
+  arbiter.set_mode(mode.value());
+  arbiter.set_budget(c10::Device(c10::kCPU), cpu_budget.value());
+  arbiter.set_budget(c10::Device(c10::kCUDA, 0), gpu_budget.value());
   if (!request.load_plugins) return app;
 
   // Search order: --plugin-path, SDXL_PLUGIN_PATH, [plugins] paths, built-in folder.

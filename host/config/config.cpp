@@ -72,6 +72,7 @@ void assign(Config& c, const ConfigKey& key, const toml::node& n) {
   else if (id == "lora.folders") c.lora_folders = strings(n);
   else if (id == "memory.cpu") c.memory_cpu = n.as_string()->get();
   else if (id == "memory.gpu") c.memory_gpu = n.as_string()->get();
+  else if (id == "memory.mode") c.memory_mode = n.as_string()->get();
   else if (id == "model.dtype") c.dtype = n.as_string()->get();
   else if (key.section == "generate" && n.is_string()) c.generate_strings[key.name] = n.as_string()->get();
   else if (key.section == "generate" && n.is_number()) c.generate_numbers[key.name] = n.value<double>().value_or(0.0);
@@ -108,6 +109,12 @@ sdk::Result<Config> load_config(const std::string& path) {
         if (!node.is_array())
           return sdk::invalid_argument(where(node, path) + ": [generate] loras must be a list of \"name:weight\" strings "
                                        "or { path = …, weight = … } tables");
+        continue;
+      }
+      if (section == "generate" && name == "controlnets") {  // units, checked by pipeline::controls_from_config
+        if (!node.is_array())
+          return sdk::invalid_argument(where(node, path) + ": [generate] controlnets must be a list of "
+                                       "{ model = …, image = … } tables");
         continue;
       }
       if (is_open_table(section, name)) {
@@ -174,7 +181,9 @@ std::string dump_defaults() {
      << "# [plugins.options.\"org.sdxl.schedulers.kdiffusion\"]\n"
      << "# [plugins.options.\"org.sdxl.schedulers.kdiffusion\".euler_a]\n"
      << "\n# LoRAs applied to every job, e.g. in [generate]:\n"
-     << "# loras = [\"pixel_art:0.8\", { path = \"/loras/style.safetensors\", unet = 0.8, text_encoder = 0.3 }]\n";
+     << "# loras = [\"pixel_art:0.8\", { path = \"/loras/style.safetensors\", unet = 0.8, text_encoder = 0.3 }]\n"
+     << "\n# ControlNet units applied to every job, e.g. in [generate] (docs/controlnet.md):\n"
+     << "# controlnets = [{ model = \"/cn/canny-sdxl\", image = \"edges.png\", type = \"canny\", scale = 0.8 }]\n";
   return os.str();
 }
 

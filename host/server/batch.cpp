@@ -1,0 +1,102 @@
+#include "server/batch.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "pipeline/conditioning.h"
+
+namespace sdxl::server {
+
+RowSeedNoise::RowSeedNoise(const std::vector<std::uint64_t>& seeds) {
+  for (auto s : seeds) gens_.push_back(at::make_generator<at::CPUGeneratorImpl>(s));
+  if (gens_.empty()) gens_.push_back(at::make_generator<at::CPUGeneratorImpl>(0));
+}
+
+at::Tensor RowSeedNoise::randn(at::IntArrayRef shape, c10::ScalarType dtype, c10::Device device) {
+  const auto opts = at::TensorOptions().dtype(dtype);
+  const auto rows = static_cast<std::int64_t>(gens_.size());
+  if (shape.empty() || shape[0] != rows || rows == 1) return at::randn(shape, gens_[0], opts).to(device);
+  std::vector<std::int64_t> row(shape.begin(), shape.end());
+  row[0] = 1;
+  std::vector<at::Tensor> parts;
+  for (auto& g : gens_) parts.push_back(at::randn(row, g, opts));
+  return at::cat(parts).to(device);
+}
+
+std::string batch_shape_key(const BatchShape& s, const BatchJob& job, const std::string& prompt_shape) {
+  char rescale[32];
+  std::snprintf(rescale, sizeof(rescale), "%.17g", s.guidance_rescale);
+  return std::to_string(s.width) + "x" + std::to_string(s.height) + "|steps=" + std::to_string(s.steps) +
+         "|sampler=" + s.sampler + "|rescale=" + rescale + "|prompt=" + prompt_shape +
+         "|negative=" + (job.negative.empty() ? "none" : "some") + "|cfg=" + (job.cfg > 1.0 ? "on" : "off");
+}
+
+sdk::Result<std::string> batch_prompt_shape(const pipeline::SdxlModel& model, const BatchJob& job) {
+  std::size_t windows = 1;
+  bool weighted = false;
+  for (const auto* text : {&job.prompt, &job.negative}) {
+    auto chunks = pipeline::a1111_chunks(*model.tokenizers.tokenizer_1, *text);
+    if (!chunks.ok()) return chunks.status();
+    windows = std::max(windows, chunks.value().size());
+    for (const auto& c : chunks.value())
+      for (double w : c.weights) weighted = weighted || w != 1.0;
+  }
+  return std::to_string(windows) + (weighted ? ",weighted" : ",plain");
+}
+
+sdk::Result<BatchResult> run_batch(pipeline::SdxlModel& model, const plugins::PluginRegistry& registry,
+                                   const BatchShape& shape, const std::vector<BatchJob>& jobs, const BatchHooks& hooks) {
+  if (jobs.empty()) return sdk::invalid_argument("run_batch: no jobs");
+  if (jobs.size() > 1 && shape.init_image.defined()) return sdk::invalid_argument("run_batch: img2img jobs run alone");
+  pipeline::GenerateRequest req;
+  req.width = shape.width;
+  req.height = shape.height;
+  req.steps = shape.steps;
+  req.sampler = shape.sampler;
+  req.auto_hints = shape.auto_hints;
+  req.guidance_rescale = shape.guidance_rescale;
+  req.init_image = shape.init_image;
+  req.mask = shape.mask;
+  req.strength = shape.strength;
+  req.prompts.mode = pipeline::PromptMode::a1111;
+  std::vector<std::uint64_t> seeds;
+  const bool negatives = !jobs.front().negative.empty();
+  for (const auto& j : jobs) {
+    for (std::int64_t i = 0; i < j.images; ++i) {
+      req.prompts.prompts.push_back(j.prompt);
+      if (negatives) req.prompts.negatives.push_back(j.negative);
+      req.guidance_per_image.push_back(j.cfg);
+      seeds.push_back(static_cast<std::uint64_t>(j.seed + i));
+    }
+  }
+  // One job: its scalar CFG, exactly the `sdxl generate` path.
+  if (jobs.size() == 1) {
+    req.guidance = jobs.front().cfg;
+    req.guidance_per_image.clear();
+  }
+  RowSeedNoise noise(seeds);
+  pipeline::JobHooks h;
+  h.noise = &noise;
+  h.progress = hooks.progress;
+  h.cancelled = hooks.cancelled;
+  h.preview_every = hooks.preview_every;
+  h.preview = hooks.preview;
+  auto out = pipeline::generate(model, registry, req, h);
+  if (!out.ok()) return out.status();
+  BatchResult r;
+  r.sampler = out.value().sampler;
+  r.seconds = out.value().seconds;
+  r.latents = out.value().latents;
+  const at::Tensor pixels = pipeline::to_uint8_images(out.value().images);  // [rows, H, W, 3]
+  std::int64_t row = 0;
+  for (const auto& j : jobs) {
+    r.images.push_back(pixels.slice(0, row, row + j.images));
+    row += j.images;
+  }
+  return r;
+}
+
+}  // namespace sdxl::server

@@ -1,0 +1,94 @@
+#pragma once
+// Private state of the Orchestrator (orchestrator.cpp: the public API; orchestrator_catalog.cpp:
+// model and LoRA names; orchestrator_worker.cpp: the worker thread). Not for other users.
+//
+// Locking: `mu` guards everything below marked [mu]; the worker alone touches the fields marked
+// [worker]. Event callbacks are collected under `mu` and called after it is released.
+
+#include <ATen/core/Tensor.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "pipeline/lora_stack.h"
+#include "pipeline/sdxl_model.h"
+#include "server/job_queue.h"
+#include "server/orchestrator.h"
+
+namespace sdxl::server {
+
+using Clock = std::chrono::steady_clock;
+
+struct Job {
+  std::string id;
+  JobSpec spec;                              ///< seed resolved, demo defaults applied
+  std::string model;                         ///< resolved model name
+  std::vector<pipeline::LoraRequest> loras;  ///< resolved files (spec.loras, then prompt tags)
+  std::string model_prompt;                  ///< the prompt without <lora:…> tags
+  std::string affinity;                      ///< model + LoRA set
+  at::Tensor init_image, mask;               ///< decoded at submission; undefined when absent
+  Clock::time_point submitted, started, deadline = Clock::time_point::max();
+  std::uint64_t seq = 0;
+  bool cancel_requested = false;             ///< [mu]
+  std::string cancel_reason;                 ///< [mu]
+  JobSnapshot snap;                          ///< [mu]
+  std::string prompt_shape, prompt_shape_model;  ///< [worker] batch_prompt_shape cache
+};
+
+struct PendingEvent {
+  std::vector<Orchestrator::EventCallback> callbacks;
+  JobEvent event;
+};
+
+struct Orchestrator::Impl {
+  OrchestratorOptions opt;
+  std::vector<ModelEntry> catalogue;                    ///< fixed at construction
+  std::vector<std::filesystem::path> lora_folders;
+
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  JobQueue queue;                                       // [mu]
+  std::map<std::string, std::shared_ptr<Job>> jobs;     // [mu] queued, running and recent
+  std::deque<std::string> finished;                     // [mu] terminal ids, oldest first
+  std::map<std::uint64_t, std::pair<std::string, EventCallback>> subscribers;  // [mu]
+  std::uint64_t next_token = 1, next_seq = 1;           // [mu]
+  std::vector<std::shared_ptr<Job>> running;            // [mu]
+  bool paused = false, stopping = false;                // [mu]
+  std::string default_model;                            // [mu]
+  std::string loaded_model, loaded_affinity;            // [mu] written by the worker
+  nlohmann::json counters = nlohmann::json::object();   // [mu]
+  std::map<std::int64_t, std::int64_t> batch_sizes;     // [mu] jobs per batch → batches
+
+  std::shared_ptr<pipeline::SdxlModel> model;           // [worker]
+  std::unique_ptr<pipeline::ModelLoras> model_loras;    // [worker]
+  std::string device_label;                             // [worker] "cpu float32"
+  std::thread worker;
+
+  // orchestrator.cpp
+  void count(const std::string& key, std::int64_t by = 1);  // [mu] held
+  /// Sets a terminal state (once); returns the event to deliver, or nothing when already final.
+  std::optional<PendingEvent> finish_locked(Job& job, JobState state, const std::string& error,
+                                            sdk::StatusCode code);
+  PendingEvent event_locked(const Job& job, JobEvent event);
+  static void deliver(std::vector<PendingEvent>& events);
+
+  // orchestrator_catalog.cpp
+  void build_catalogue();
+  const ModelEntry* find_model(const std::string& name) const;
+  sdk::Status resolve_job(Job& job) const;  ///< names → files, defaults, init image decoding
+  sdk::Result<pipeline::ModelSpec> model_spec(const ModelEntry& entry) const;
+
+  // orchestrator_worker.cpp
+  void worker_loop();
+  void expire_queued_locked(Clock::time_point now, std::vector<PendingEvent>& out);
+  sdk::Status ensure_model(const Job& job, double& seconds);
+  void run_jobs(const std::vector<std::shared_ptr<Job>>& batch);
+};
+
+}  // namespace sdxl::server

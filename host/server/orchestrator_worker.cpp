@@ -1,0 +1,383 @@
+// The worker thread: picks the next job (and its batch mates), makes its model and LoRA set
+// current, asks for memory, runs the batch and publishes the results.
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+
+#include <cstdio>
+
+#include "image/png.h"
+#include "server/batch.h"
+#include "server/job_infotext.h"
+#include "server/orchestrator_impl.h"
+#include "util/logging.h"
+
+namespace sdxl::server {
+namespace {
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+BatchShape shape_of(const Job& j) {
+  BatchShape s;
+  s.width = j.spec.width;
+  s.height = j.spec.height;
+  s.steps = j.spec.steps;
+  s.sampler = j.spec.sampler;
+  s.guidance_rescale = j.spec.guidance_rescale;
+  s.init_image = j.init_image;
+  s.mask = j.mask;
+  s.strength = j.spec.strength;
+  if (s.sampler == "auto") {
+    s.auto_hints.model_name = j.model;
+    for (const auto& l : j.loras) s.auto_hints.lora_names.push_back(l.path.filename().string());
+  }
+  return s;
+}
+
+BatchJob batch_job_of(const Job& j) {
+  BatchJob b;
+  b.prompt = j.model_prompt;
+  b.negative = j.spec.negative;
+  b.seed = j.spec.seed;
+  b.images = j.spec.batch_size;
+  b.cfg = j.spec.cfg;
+  return b;
+}
+
+}  // namespace
+
+void Orchestrator::Impl::expire_queued_locked(Clock::time_point now, std::vector<PendingEvent>& out) {
+  std::vector<std::string> late;
+  for (const auto& e : queue.entries()) {
+    auto it = jobs.find(e.id);
+    if (it != jobs.end() && now >= it->second->deadline) late.push_back(e.id);
+  }
+  for (const auto& id : late) {
+    Job& j = *jobs[id];
+    char msg[96];
+    std::snprintf(msg, sizeof(msg), "timed out after %g s in the queue", seconds_since(j.submitted));
+    if (auto ev = finish_locked(j, JobState::failed, msg, sdk::StatusCode::cancelled)) out.push_back(std::move(*ev));
+  }
+}
+
+sdk::Status Orchestrator::Impl::ensure_model(const Job& job, double& seconds) {
+  const auto t0 = Clock::now();
+  std::string affinity;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    affinity = loaded_affinity;
+  }
+  if (model && affinity == job.affinity) return {};
+  try {
+    if (!model || !(affinity == job.model || affinity.rfind(job.model + "|", 0) == 0)) {
+      // Another model: free the current one first (two SDXL models rarely fit together).
+      model_loras.reset();
+      model.reset();
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        loaded_model.clear();
+        loaded_affinity.clear();
+      }
+      const ModelEntry* entry = find_model(job.model);
+      if (!entry) return sdk::not_found("model '" + job.model + "' is no longer offered");
+      auto spec = model_spec(*entry);
+      if (!spec.ok()) return spec.status();
+      util::log_info("loading model " + job.model);
+      auto loaded = opt.load_model ? opt.load_model(spec.value()) : pipeline::SdxlModel::load(spec.value(), *opt.registry);
+      if (!loaded.ok()) return sdk::Status(loaded.status().code(), "model '" + job.model + "': " + loaded.status().message());
+      model = loaded.value();
+      device_label = spec.value().device.str() + " " + pipeline::dtype_name(spec.value().dtype);
+      std::lock_guard<std::mutex> lock(mu);
+      loaded_model = job.model;
+      loaded_affinity = job.model;
+      count("model_loads");
+      affinity = job.model;
+    }
+    if (affinity != job.affinity) {
+      if (!model_loras) {
+        auto created = pipeline::ModelLoras::create(*model, *opt.registry);
+        if (!created.ok()) return created.status();
+        model_loras = std::move(created).value();
+      }
+      if (auto st = model_loras->apply(job.loras); !st.ok()) {
+        // Back to the plain model; if even that fails the weights are suspect: reload next time.
+        if (!model_loras->apply({}).ok()) {
+          model_loras.reset();
+          model.reset();
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        loaded_affinity = model ? job.model : "";
+        if (!model) loaded_model.clear();
+        return st;
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      loaded_affinity = job.affinity;
+      count("lora_switches");
+    }
+  } catch (const std::exception& e) {
+    model_loras.reset();
+    model.reset();
+    std::lock_guard<std::mutex> lock(mu);
+    loaded_model.clear();
+    loaded_affinity.clear();
+    return sdk::internal_error(std::string("loading model '") + job.model + "': " + e.what());
+  }
+  seconds = seconds_since(t0);
+  return {};
+}
+
+void Orchestrator::Impl::worker_loop() {
+  for (;;) {
+    std::vector<PendingEvent> events;
+    std::shared_ptr<Job> head;
+    bool stop = false;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return stopping || (!paused && !queue.empty()); });
+      expire_queued_locked(Clock::now(), events);
+      stop = stopping && queue.empty();
+      if (!stop && !paused && !queue.empty()) {
+        auto next = queue.pop_next(loaded_affinity, Clock::now(), opt.affinity_max_wait_s);
+        head = jobs.at(next->id);
+        head->snap.state = JobState::running;
+        head->started = Clock::now();
+        head->snap.timings.queued = std::chrono::duration<double>(head->started - head->submitted).count();
+        running = {head};
+        JobEvent e;
+        e.kind = JobEvent::Kind::started;
+        e.total = head->spec.steps;
+        events.push_back(event_locked(*head, e));
+      }
+    }
+    deliver(events);
+    if (head) {
+      try {
+        run_jobs({head});
+      } catch (...) {  // run_jobs catches what it can; nothing may end the worker
+        std::lock_guard<std::mutex> lock(mu);
+        if (auto ev = finish_locked(*head, JobState::failed, "internal error", sdk::StatusCode::internal))
+          events.push_back(std::move(*ev));
+        running.clear();
+      }
+      deliver(events);
+      continue;
+    }
+    if (stop) return;
+  }
+}
+
+void Orchestrator::Impl::run_jobs(const std::vector<std::shared_ptr<Job>>& first) {
+  std::vector<std::shared_ptr<Job>> batch = first;
+  std::vector<PendingEvent> events;
+  auto fail_all = [&](const sdk::Status& st) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto& j : batch)
+      if (auto ev = finish_locked(*j, j->cancel_requested ? JobState::cancelled : JobState::failed,
+                                  j->cancel_requested ? j->cancel_reason : st.message(), st.code()))
+        events.push_back(std::move(*ev));
+    running.clear();
+  };
+  Job& head = *batch.front();
+  double switch_seconds = 0;
+  if (auto st = ensure_model(head, switch_seconds); !st.ok()) {
+    util::log_warn(head.id + ": " + st.message());
+    fail_all(st);
+    return deliver(events);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    head.snap.timings.model_switch = switch_seconds;
+  }
+
+  // Batch mates: queued jobs with the same model, LoRA set and batch shape.
+  const BatchShape shape = shape_of(head);
+  std::vector<BatchJob> parts = {batch_job_of(head)};
+  auto key_of = [&](Job& j) -> std::string {
+    if (j.prompt_shape_model != j.affinity) {
+      auto ps = batch_prompt_shape(*model, batch_job_of(j));
+      j.prompt_shape = ps.ok() ? ps.value() : "";
+      j.prompt_shape_model = j.affinity;
+    }
+    return j.prompt_shape.empty() ? "" : batch_shape_key(shape_of(j), batch_job_of(j), j.prompt_shape);
+  };
+  const bool batchable = !head.init_image.defined() && head.spec.controlnets.empty() && opt.max_batch > 1;
+  const std::string key = batchable ? key_of(head) : "";
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!key.empty() && head.spec.batch_size < opt.max_batch) {
+      std::int64_t rows = head.spec.batch_size;
+      auto mates = queue.take_if([&](const QueueEntry& e) {
+        auto it = jobs.find(e.id);
+        if (it == jobs.end() || rows >= opt.max_batch) return false;
+        Job& j = *it->second;
+        if (j.affinity != head.affinity || j.init_image.defined() || !j.spec.controlnets.empty() ||
+            rows + j.spec.batch_size > opt.max_batch || key_of(j) != key)
+          return false;
+        rows += j.spec.batch_size;
+        return true;
+      });
+      for (const auto& m : mates) {
+        auto j = jobs.at(m.id);
+        j->snap.state = JobState::running;
+        j->started = Clock::now();
+        j->snap.timings.queued = std::chrono::duration<double>(j->started - j->submitted).count();
+        batch.push_back(j);
+        parts.push_back(batch_job_of(*j));
+        JobEvent e;
+        e.kind = JobEvent::Kind::started;
+        e.total = j->spec.steps;
+        events.push_back(event_locked(*j, e));
+      }
+    }
+    running = batch;
+    count("batches");
+    batch_sizes[static_cast<std::int64_t>(batch.size())] += 1;
+    for (auto& j : batch) {
+      j->snap.batch_jobs = static_cast<std::int64_t>(batch.size());
+      j->snap.model = j->model;
+    }
+  }
+  deliver(events);
+  std::int64_t rows = 0;
+  for (const auto& p : parts) rows += p.images;
+
+  // Memory admission (the arbiter), retried while other work holds the memory.
+  Admission admission;
+  if (opt.admit) {
+    AdmissionRequest req;
+    req.label = batch.size() == 1 ? head.id : "batch of " + std::to_string(batch.size()) + " jobs from " + head.id;
+    req.model = model.get();
+    req.images = rows;
+    req.width = shape.width;
+    req.height = shape.height;
+    req.cfg = head.spec.cfg > 1.0;
+    for (;;) {
+      auto a = opt.admit(req);
+      if (!a.ok()) {
+        fail_all(a.status());
+        return deliver(events);
+      }
+      if (!a.value().busy) {
+        admission = a.value();
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
+  // Between steps: cancellation and timeouts, job by job; the batch stops when nobody is left.
+  auto check_locked = [&](Clock::time_point now, std::vector<PendingEvent>& out) {
+    bool anyone = false;
+    for (auto& j : batch) {
+      if (is_terminal(j->snap.state)) continue;
+      if (j->cancel_requested) {
+        if (auto ev = finish_locked(*j, JobState::cancelled, j->cancel_reason, sdk::StatusCode::cancelled))
+          out.push_back(std::move(*ev));
+      } else if (now >= j->deadline) {
+        char msg[64];
+        std::snprintf(msg, sizeof(msg), "timed out after %g s", seconds_since(j->submitted));
+        if (auto ev = finish_locked(*j, JobState::failed, msg, sdk::StatusCode::cancelled)) out.push_back(std::move(*ev));
+      } else {
+        anyone = true;
+      }
+    }
+    return anyone;
+  };
+  std::vector<std::vector<unsigned char>> previews(batch.size());
+  BatchHooks hooks;
+  hooks.cancelled = [&] {
+    std::vector<PendingEvent> out;
+    bool anyone;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      anyone = check_locked(Clock::now(), out);
+    }
+    deliver(out);
+    return !anyone;
+  };
+  hooks.progress = [&](std::int64_t done, std::int64_t total) {
+    std::vector<PendingEvent> out;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      check_locked(Clock::now(), out);
+      for (std::size_t k = 0; k < batch.size(); ++k) {
+        Job& j = *batch[k];
+        if (is_terminal(j.snap.state)) continue;
+        j.snap.step = done;
+        j.snap.total = total;
+        JobEvent e;
+        e.kind = JobEvent::Kind::progress;
+        e.step = done;
+        e.total = total;
+        e.preview_png = std::move(previews[k]);
+        previews[k].clear();
+        out.push_back(event_locked(j, std::move(e)));
+      }
+    }
+    deliver(out);
+  };
+  if (opt.preview_every > 0) {
+    hooks.preview_every = opt.preview_every;
+    hooks.preview = [&](std::int64_t, const at::Tensor& pictures) {
+      std::int64_t row = 0;
+      for (std::size_t k = 0; k < batch.size(); ++k) {
+        if (auto png = image::encode_png(pictures[row]); png.ok()) previews[k] = std::move(png).value();
+        row += parts[k].images;
+      }
+    };
+  }
+
+  sdk::Result<BatchResult> result = sdk::internal_error("not run");
+  try {
+    result = run_batch(*model, *opt.registry, shape, parts, hooks);
+  } catch (const c10::Error& e) {
+    result = sdk::internal_error(std::string("torch: ") + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    result = sdk::internal_error(e.what());
+  }
+  if (admission.release) admission.release();
+  if (!result.ok()) {
+    if (result.status().code() != sdk::StatusCode::cancelled) util::log_warn(head.id + ": " + result.status().message());
+    fail_all(result.status());
+    return deliver(events);
+  }
+
+  // Results: PNGs with the infotext, job by job.
+  std::vector<std::vector<JobImage>> images(batch.size());
+  for (std::size_t k = 0; k < batch.size(); ++k) {
+    const Job& j = *batch[k];
+    InfotextContext ctx{result.value().sampler, j.model, device_label, j.loras};
+    const at::Tensor& pixels = result.value().images[k];
+    for (std::int64_t i = 0; i < pixels.size(0); ++i) {
+      JobImage im;
+      im.seed = j.spec.seed + i;
+      im.infotext = job_infotext(j.spec, im.seed, ctx);
+      auto png = image::encode_png(pixels[i], {{"parameters", im.infotext}});
+      if (!png.ok()) {
+        fail_all(png.status());
+        return deliver(events);
+      }
+      im.png = std::move(png).value();
+      images[k].push_back(std::move(im));
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    const auto& t = result.value().seconds;
+    for (std::size_t k = 0; k < batch.size(); ++k) {
+      Job& j = *batch[k];
+      if (is_terminal(j.snap.state)) continue;  // cancelled or timed out meanwhile: rows discarded
+      j.snap.images = std::move(images[k]);
+      j.snap.sampler = result.value().sampler;
+      j.snap.step = j.snap.total;
+      j.snap.timings.text = t.text;
+      j.snap.timings.denoise = t.denoise;
+      j.snap.timings.unet = t.unet;
+      j.snap.timings.vae = t.vae;
+      if (auto ev = finish_locked(j, JobState::done, "", sdk::StatusCode::ok)) events.push_back(std::move(*ev));
+    }
+    running.clear();
+  }
+  deliver(events);
+}
+
+}  // namespace sdxl::server
