@@ -1,0 +1,56 @@
+#pragma once
+// Shared helpers of the ControlNet unit tests: the tiny models' paths, the controlnet case's
+// tensors, and a scratch folder removed at the end of each test.
+#include <ATen/ATen.h>
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <random>
+#include <string>
+
+#include "io/safetensors.h"
+#include "models/controlnet/controlnet_model.h"
+
+namespace cn_test {
+
+namespace fs = std::filesystem;
+
+inline const fs::path kModels = fs::path(SDXL_GOLDEN_DIR) / "models";
+inline const fs::path kFolder = kModels / "controlnet-tiny";
+inline const fs::path kCldm = kModels / "controlnet-tiny-cldm.safetensors";
+inline const fs::path kCase = kModels / "cases" / "controlnet.safetensors";
+
+inline bool have_goldens() { return fs::exists(kCase) && fs::exists(kFolder) && fs::exists(kCldm); }
+
+/// A fresh empty folder, removed when the object goes.
+struct ScratchDir {
+  fs::path path;
+  ScratchDir() {
+    std::random_device rd;
+    path = fs::temp_directory_path() / ("sdxl_cn_test_" + std::to_string(rd()) + std::to_string(rd()));
+    fs::create_directories(path);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+/// The case's inputs as ControlNetInputs (scale 1).
+inline sdxl::models::ControlNetInputs case_inputs(const sdxl::io::SafetensorsFile& f) {
+  auto t = [&](const std::string& n) {
+    auto r = f.tensor(n);
+    REQUIRE(r.ok());
+    return r.value();
+  };
+  sdxl::models::ControlNetInputs in;
+  in.sample = t("sample");
+  in.timestep = t("timestep");
+  in.encoder_hidden_states = t("encoder_hidden_states");
+  in.text_embeds = t("text_embeds");
+  in.time_ids = t("time_ids");
+  in.controlnet_cond = t("controlnet_cond");
+  return in;
+}
+
+}  // namespace cn_test
