@@ -4,16 +4,23 @@
 // values), then times: cold load (open + detect + parse), cached load, merge (float32 maths,
 // stored back as float16), unmerge (restores the originals bit-identically; checked).
 //
+// Then times a runtime-mode switch (lora/runtime_engine.h): attach + detach of the same LoRA.
+//
 // usage: bench_lora_switch [--keymap FILE] [--rank R] [--max-modules N] [--slices S] [--plugin-path DIR]
+//                          [--threads T] [--plugin-maths 1]
 //   --slices S: time merge/unmerge as S consecutive switches of S LoRA files that split the same
 //   groups (same total work, 1/S of the backup memory; for machines that cannot hold two copies).
 //   --keymap defaults to $SDXL_GOLDEN_DIR/lora/sdxl_full_keymap.json, else
 //   <exe>/../../../shared/golden/lora/sdxl_full_keymap.json.
+//   --threads T: ATen intra-op threads (the merge spreads parameters over them); default: ATen's.
+//   --plugin-maths 1: also time every patch through the plugin's own apply(), alone and as a whole
+//   merge (the pre-extension maths: at::matmul on the reference BLAS; minutes on this machine).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <ctime>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -22,13 +29,18 @@
 #include "io/safetensors.h"
 #include "lora/merge_engine.h"
 #include "lora/model_weights.h"
+#include "lora/low_rank_product.h"
 #include "lora/registry_formats.h"
+#include "lora/runtime_engine.h"
+#include "models/common/cpu_matmul.h"
 #include "plugins/registry.h"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 static double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+// Process CPU time (all threads): on a shared machine wall time also counts other people's work.
+static double cpu_seconds() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
 
 int main(int argc, char** argv) {
   fs::path keymap;
@@ -36,6 +48,7 @@ int main(int argc, char** argv) {
   std::size_t max_modules = 100000;
   std::size_t slices = 1;
   std::vector<std::string> plugin_paths;
+  bool plugin_maths = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--keymap") keymap = argv[i + 1];
@@ -43,6 +56,8 @@ int main(int argc, char** argv) {
     else if (a == "--max-modules") max_modules = std::stoull(argv[i + 1]);
     else if (a == "--plugin-path") plugin_paths.push_back(argv[i + 1]);
     else if (a == "--slices") slices = std::max<std::size_t>(1, std::stoull(argv[i + 1]));
+    else if (a == "--threads") at::set_num_threads(std::max(1, std::stoi(argv[i + 1])));
+    else if (a == "--plugin-maths") plugin_maths = std::string(argv[i + 1]) != "0";
     else {
       std::cerr << "unknown option " << a << "\n";
       return 2;
@@ -129,14 +144,37 @@ int main(int argc, char** argv) {
   auto again = library.load(file, table);
   const double cached_s = seconds_since(t0);
 
-  // Patch maths alone (float32 base, no storage round trip), for the breakdown.
-  t0 = Clock::now();
-  for (const auto& p : lora.value()->parse.patches) {
-    const at::Tensor base = weights.at(p->module() + "." + p->parameter()).to(at::kFloat);
-    (void)p->apply(base, 0.8);
+  // Breakdown, one thread, no parallel merge: the low-rank products alone as the merge forms
+  // them (oneDNN where the BLAS is the reference one), the float16 -> float32 -> float16 round
+  // trip with the backup copy, and optionally the plugins' own apply() (the old merge path).
+  {
+    const int threads = at::get_num_threads();
+    at::set_num_threads(1);
+    const auto& l = *lora.value();
+    double product_s = 0, storage_s = 0;
+    for (std::size_t i = 0; i < l.parse.patches.size(); ++i) {
+      const at::Tensor& w = weights.at(l.parse.patches[i]->module() + "." + l.parse.patches[i]->parameter());
+      double t = cpu_seconds();  // CPU time: one thread, so this is our own work even on a busy machine
+      at::Tensor f = w.to(at::kFloat, false, true);
+      at::Tensor backup = w.clone();
+      at::Tensor back = at::empty_like(w).copy_(f);
+      storage_s += cpu_seconds() - t;
+      t = cpu_seconds();
+      if (l.low_rank[i]) (void)sdxl::lora::low_rank_product(*l.low_rank[i], w.sizes(), w.device());
+      product_s += cpu_seconds() - t;
+    }
+    std::cout << "breakdown (CPU s, 1 thread, oneDNN products " << (sdxl::models::onednn_matmul_active() ? "on" : "off")
+              << "): low-rank products " << product_s << " s, float16 round trip + backup copy " << storage_s << " s\n";
+    if (plugin_maths) {
+      const double c0 = cpu_seconds();
+      for (const auto& p : l.parse.patches) {
+        const at::Tensor base = weights.at(p->module() + "." + p->parameter()).to(at::kFloat);
+        (void)p->apply(base, 0.8);
+      }
+      std::cout << "plugin apply() maths alone (upcast + at::matmul delta + add): " << cpu_seconds() - c0 << " CPU s\n";
+    }
+    at::set_num_threads(threads);
   }
-  const double maths_s = seconds_since(t0);
-  std::cout << "patch maths alone (upcast + delta + add): " << maths_s << " s\n";
 
   // Keep a few originals to prove bit-identical restore (all of them would double the memory).
   std::map<std::string, at::Tensor> probes;
@@ -156,13 +194,15 @@ int main(int argc, char** argv) {
   } else {
     parts.push_back(lora.value());
   }
-  double merge_s = 0, unmerge_s = 0;
+  double merge_s = 0, unmerge_s = 0, merge_cpu_s = 0;
   std::uint64_t peak_backup = 0;
   std::size_t changed = 0;
   for (const auto& part : parts) {
     t0 = Clock::now();
+    const double c0 = cpu_seconds();
     auto stats = engine.merge({{part, 0.8}});
     merge_s += seconds_since(t0);
+    merge_cpu_s += cpu_seconds() - c0;
     if (!stats.ok()) {
       std::cerr << stats.status().message() << "\n";
       return 1;
@@ -173,17 +213,58 @@ int main(int argc, char** argv) {
     engine.unmerge();
     unmerge_s += seconds_since(t0);
   }
+  // The same merge with every patch through the plugins' apply() (at::matmul on this build's BLAS).
+  double plugin_merge_s = 0, plugin_merge_cpu_s = 0;
+  if (plugin_maths) {
+    engine.set_host_low_rank(false);
+    for (const auto& part : parts) {
+      t0 = Clock::now();
+      const double c0 = cpu_seconds();
+      auto stats = engine.merge({{part, 0.8}});
+      plugin_merge_s += seconds_since(t0);
+      plugin_merge_cpu_s += cpu_seconds() - c0;
+      if (!stats.ok()) {
+        std::cerr << stats.status().message() << "\n";
+        return 1;
+      }
+      engine.unmerge();
+    }
+    engine.set_host_low_rank(true);
+    std::cout << "merge through plugin apply() (the previous maths): " << plugin_merge_s << " s, CPU time "
+              << plugin_merge_cpu_s << " s\n";
+  }
   for (const auto& f : slice_files) fs::remove(f);
+
+  // Runtime mode: the same LoRA as adapters (weights never written). A switch is attach + detach.
+  double attach_s = 0, detach_s = 0;
+  std::uint64_t adapter_bytes = 0;
+  {
+    sdxl::lora::RuntimeEngine runtime(&weights, [](const std::string&) { return true; });
+    t0 = Clock::now();
+    auto st = runtime.attach({{lora.value(), {0.8, 0.8}}});
+    attach_s = seconds_since(t0);
+    if (!st.ok()) {
+      std::cerr << st.status().message() << "\n";
+      return 1;
+    }
+    adapter_bytes = st.value().adapter_bytes;
+    t0 = Clock::now();
+    runtime.detach();
+    detach_s = seconds_since(t0);
+  }
   bool identical = true;
   for (const auto& [k, v] : probes) identical = identical && at::equal(weights.at(k), v);
 
   std::cout << "format " << lora.value()->format << ", " << lora.value()->parse.patches.size() << " patches\n"
             << "load (open+detect+parse): " << load_s * 1e3 << " ms; cached load: " << cached_s * 1e3 << " ms\n"
             << "merge: " << merge_s << " s (" << changed << " parameters in " << parts.size() << " switch(es), "
-            << base_bytes / 1e9 / merge_s << " GB/s of float16 weights), peak backups " << peak_backup / 1e9 << " GB\n"
+            << base_bytes / 1e9 / merge_s << " GB/s of float16 weights), CPU time " << merge_cpu_s << " s, peak backups "
+            << peak_backup / 1e9 << " GB\n"
             << "unmerge: " << unmerge_s << " s; originals restored bit-identically: " << (identical ? "yes" : "NO") << "\n"
             << "switch (load + merge + unmerge): " << load_s + merge_s + unmerge_s << " s, threads " << at::get_num_threads()
-            << "\n";
+            << "\n"
+            << "runtime mode: attach " << attach_s * 1e3 << " ms, detach " << detach_s * 1e3 << " ms, adapters "
+            << adapter_bytes / 1e6 << " MB (weights never written)\n";
   fs::remove(file);
   return identical ? 0 : 1;
 }

@@ -28,4 +28,15 @@ set_tests_properties(generate_png_metadata_and_determinism PROPERTIES ENVIRONMEN
   "${SDXL_GEN_ENV};SDXL_BIN=$<TARGET_FILE:sdxl>;SDXL_GEN_OUT=${SDXL_GEN_OUT}" TIMEOUT 300)
 sdxl_generate_test(previews 0 "wrote" --prompt fox --width 64 --height 64 --steps 4 --seed 9 --preview-every 2
                    --preview-dir ${SDXL_GEN_OUT}/previews --out ${SDXL_GEN_OUT}/preview-final.png)
-sdxl_generate_test(bad_preview_every 2 "--preview-every: expected a positive" --prompt fox --preview-every 0)
+sdxl_generate_test(bad_preview_every 2 "--preview-every: .x. is not" --prompt fox --preview-every x)
+# Base → refiner flags: checked before loading; a missing refiner is named.
+sdxl_generate_test(bad_refiner_switch 2 "refiner switch must be in" --prompt fox --refiner /nonexistent --refiner-switch 1.5)
+sdxl_generate_test(missing_refiner 1 "refiner: .*nonexistent" --prompt fox --width 64 --height 64 --steps 2
+                   --refiner /nonexistent-refiner)
+# TAESD-XL previews (the golden tree's random TAESD-XL) instead of the linear approximation.
+if(EXISTS ${SDXL_GOLDEN_DIR}/models/taesdxl-random)
+  sdxl_generate_test(taesd_previews 0 "wrote" --prompt fox --width 64 --height 64 --steps 2 --seed 9 --preview-every 1
+                     --preview-taesd ${SDXL_GOLDEN_DIR}/models/taesdxl-random --preview-dir ${SDXL_GEN_OUT}/taesd-previews
+                     --out ${SDXL_GEN_OUT}/taesd-final.png)
+endif()
+sdxl_generate_test(bad_preview_taesd 2 "preview_taesd: .*nowhere" --prompt fox --preview-every 1 --preview-taesd /nowhere)

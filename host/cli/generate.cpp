@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <sstream>
 #include <csignal>
 #include <iostream>
 #include <random>
@@ -14,6 +15,8 @@
 #include "models/demo/demo_model.h"
 #include "noise/per_image_noise.h"
 #include "pipeline/generate.h"
+#include "pipeline/preview_decoder.h"
+#include "pipeline/refiner.h"
 #include "pipeline/job_settings.h"
 #include "pipeline/lora_stack.h"
 #include "prompt/emphasis.h"
@@ -29,7 +32,9 @@ void on_sigint(int) { g_interrupted = true; }
 const char* kFlags[] = {"prompt", "negative", "width", "height", "steps", "cfg", "guidance-rescale", "sampler",
                         "seed", "batch-size", "batch-count", "init-image", "strength", "model", "model-config",
                         "clip-vocab", "out", "prompt-mode", "device", "dtype", "original-size", "crop-top-left",
-                        "target-size", "negative-original-size", "negative-crop-top-left", "negative-target-size"};
+                        "target-size", "negative-original-size", "negative-crop-top-left", "negative-target-size",
+                        "refiner", "refiner-config", "refiner-switch", "aesthetic-score", "negative-aesthetic-score",
+                        "preview-every", "preview-dir", "preview-taesd"};
 
 // Picks device and dtype ("auto" → CUDA with float16/bfloat16 when present, else CPU float32).
 sdk::Status resolve_device(const pipeline::JobSettings& s, pipeline::ModelSpec& spec) {
@@ -68,8 +73,8 @@ int run_generate(Args& args, const GlobalOptions& global) {
   args.option("job");
   args.option("mask");
   args.option("lora");
-  args.option("preview-every");
-  args.option("preview-dir");
+  args.option("lora-mode");
+  args.option("control");
   args.flag("json");
   if (!parse_or_complain(args, "generate")) return kExitUsage;
   if (!args.positionals().empty()) {
@@ -81,6 +86,8 @@ int run_generate(Args& args, const GlobalOptions& global) {
 
   // Settings: defaults + config, then the job file, then flags.
   pipeline::JobSettings s = pipeline::settings_from_config(app->config);
+  if (auto configured = pipeline::controls_from_config(app->config); configured.ok()) s.controls = configured.value();
+  else return util::log_error(configured.status().message()), kExitUsage;
   if (auto job = args.get("job"))
     if (auto st = pipeline::apply_job_file(s, *job); !st.ok()) return util::log_error(st.message()), kExitUsage;
   for (const char* f : kFlags)
@@ -144,6 +151,12 @@ int run_generate(Args& args, const GlobalOptions& global) {
       loras.push_back({path.value(), t.unet_weight, t.text_encoder_weight});
     }
   }
+  // --lora-mode, else [lora] mode: merge (default) or runtime (weights never written).
+  // (Read from the checked document: the schema already validated the value.)
+  std::string configured_mode = "merge";
+  if (app->config.document) configured_mode = (*app->config.document)["lora"]["mode"].value_or(std::string("merge"));
+  auto lora_mode = pipeline::parse_lora_mode(args.get("lora-mode").value_or(configured_mode));
+  if (!lora_mode.ok()) return util::log_error("--lora-mode: " + lora_mode.status().message()), kExitUsage;
   if (!s.sampler.empty() && s.sampler != "auto" && !app->registry->find(sdk::FeatureKind::scheduler, s.sampler)) {
     std::string names;
     for (const auto& n : app->registry->names(sdk::FeatureKind::scheduler)) names += (names.empty() ? "" : ", ") + n;
@@ -173,18 +186,50 @@ int run_generate(Args& args, const GlobalOptions& global) {
                            " but the requested size is " + std::to_string(s.width) + "x" + std::to_string(s.height)),
            kExitUsage;
 
+  // ControlNet units: [generate] controlnets, replaced by a job file's list, replaced by --control
+  // flags. Pictures are read, fitted and preprocessed now, before any model loads.
+  if (!args.get_all("control").empty()) {
+    s.controls.clear();
+    for (const auto& arg : args.get_all("control")) {
+      auto r = pipeline::parse_control_argument(arg);
+      if (!r.ok()) return util::log_error(r.status().message()), kExitUsage;
+      s.controls.push_back(r.value());
+    }
+  }
+  auto prepared_controls = pipeline::prepare_control_units(s.controls, *app->registry, s.width, s.height);
+  if (!prepared_controls.ok()) return util::log_error(prepared_controls.status().message()), kExitUsage;
+
   const auto t0 = std::chrono::steady_clock::now();
   auto model = pipeline::SdxlModel::load(spec, *app->registry);
   if (!model.ok()) return util::log_error(model.status().message()), kExitFailure;
+  auto controls = pipeline::load_control_units(prepared_controls.value(), *model.value()->unet, "model " + model.value()->name);
+  if (!controls.ok()) return util::log_error(controls.status().message()), kExitUsage;
+  for (const auto& [key, value] : pipeline::control_infotext(controls.value())) util::log_info(key + ": " + value);
   util::log_info("model " + model.value()->name + " loaded on " + spec.device.str() + " (" + pipeline::dtype_name(spec.dtype) + ")");
+  // The refiner (optional) loads with the same device and dtype; it finishes every image.
+  std::shared_ptr<pipeline::SdxlModel> refiner_model;
+  pipeline::RefinerSettings refiner;
+  if (!s.refiner.empty()) {
+    pipeline::ModelSpec rspec = spec;
+    rspec.path = s.refiner;
+    rspec.model_config = s.refiner_config;
+    rspec.clip_vocab = s.clip_vocab;
+    auto r = pipeline::SdxlModel::load(rspec, *app->registry);
+    if (!r.ok()) return util::log_error("refiner: " + r.status().message()), kExitFailure;
+    refiner_model = r.value();
+    refiner.model = refiner_model.get();
+    refiner.switch_at = s.refiner_switch;
+    util::log_info("refiner " + refiner_model->name + " takes over at " + std::to_string(s.refiner_switch) +
+                   " of the noise schedule");
+  }
 
   std::unique_ptr<pipeline::ModelLoras> lora_state;
   if (!loras.empty()) {
-    auto created = pipeline::ModelLoras::create(*model.value(), *app->registry);
+    auto created = pipeline::ModelLoras::create(*model.value(), *app->registry, lora_mode.value());
     if (!created.ok()) return util::log_error(created.status().message()), kExitFailure;
     lora_state = std::move(created).value();
     if (auto st = lora_state->apply(loras); !st.ok()) return util::log_error(st.message()), kExitUsage;
-    util::log_info("applied " + std::to_string(loras.size()) + " LoRA(s)");
+    util::log_info("applied " + std::to_string(loras.size()) + " LoRA(s) (" + pipeline::to_string(lora_mode.value()) + " mode)");
   }
   schedulers::AutoHints auto_hints;
   if (s.sampler == "auto") {
@@ -201,23 +246,35 @@ int run_generate(Args& args, const GlobalOptions& global) {
     if (pick.value().steps && !s.steps_set) s.steps = *pick.value().steps;
     if (pick.value().cfg && !s.cfg_set) s.cfg = *pick.value().cfg;
   }
-  std::int64_t preview_every = 0;
-  std::string preview_dir = ".";
-  if (auto p = args.get("preview-every")) {
-    try {
-      preview_every = std::stoll(*p);
-    } catch (const std::exception&) {
-      preview_every = -1;
+  // Previews every N steps ([generate] preview_every / --preview-every), decoded with TAESD-XL
+  // when preview_taesd names one, else with the linear latent→RGB approximation.
+  const std::int64_t preview_every = s.preview_every;
+  const std::string preview_dir = s.preview_dir.empty() ? "." : s.preview_dir;
+  std::unique_ptr<sdk::VaeVariant> preview_decoder;
+  if (preview_every > 0) {
+    if (!s.preview_taesd.empty()) {
+      auto decoder = pipeline::load_preview_decoder(s.preview_taesd, *app->registry);
+      if (!decoder.ok()) return util::log_error("preview_taesd: " + decoder.status().message()), kExitUsage;
+      preview_decoder = std::move(decoder).value();
     }
-    if (preview_every < 1) return util::log_error("--preview-every: expected a positive step count"), kExitUsage;
-    preview_dir = args.get_or("preview-dir", ".");
     std::error_code ec;
     std::filesystem::create_directories(preview_dir, ec);
   }
+
   if (s.seed < 0) s.seed = static_cast<std::int64_t>(std::random_device{}() & 0x7fffffff);
   std::signal(SIGINT, on_sigint);
   GenerateOutput output(s, model.value()->name, spec, demo, args.has("json"));
   output.set_loras(loras);
+  {
+    auto extra = pipeline::control_infotext(controls.value());
+    if (refiner_model) {  // A1111's names for the refiner fields
+      extra.emplace_back("Refiner", refiner_model->name);
+      std::ostringstream sw;
+      sw << s.refiner_switch;
+      extra.emplace_back("Refiner switch at", sw.str());
+    }
+    output.set_extra_fields(std::move(extra));
+  }
   std::error_code ec;
   if (!demo && std::filesystem::is_regular_file(spec.path, ec)) {
     // Hashed once per file version (cached), as A1111 does for its "Model hash".
@@ -250,6 +307,7 @@ int run_generate(Args& args, const GlobalOptions& global) {
     req.init_image = init;
     req.mask = mask;
     req.strength = s.strength;
+    req.controls = controls.value();
     noise::PerImageNoise noise(static_cast<std::uint64_t>(first_seed), s.batch_size);
     pipeline::JobHooks hooks;
     hooks.noise = &noise;
@@ -257,6 +315,7 @@ int run_generate(Args& args, const GlobalOptions& global) {
     hooks.progress = [&](std::int64_t done, std::int64_t total) { bar.update(batch, s.batch_count, done, total); };
     if (preview_every > 0) {
       hooks.preview_every = preview_every;
+      hooks.preview_decoder = preview_decoder.get();
       hooks.preview = [&](std::int64_t call, const at::Tensor& pictures) {
         for (std::int64_t i = 0; i < pictures.size(0); ++i) {
           const auto path = std::filesystem::path(preview_dir) /
@@ -265,7 +324,9 @@ int run_generate(Args& args, const GlobalOptions& global) {
         }
       };
     }
-    auto result = pipeline::generate(*model.value(), *app->registry, req, hooks);
+    req.aesthetic_score = s.aesthetic_score;
+    req.negative_aesthetic_score = s.negative_aesthetic_score;
+    auto result = pipeline::generate_with_refiner(*model.value(), refiner, *app->registry, req, hooks);
     bar.finish();
     if (!result.ok()) {
       util::log_error(result.status().code() == sdk::StatusCode::cancelled
@@ -291,11 +352,14 @@ SDXL_REGISTER_COMMAND(Command{
     "                     [--dtype auto|float32|float16|bfloat16] [--prompt-mode a1111|plain]\n"
     "                     [--original-size WxH] [--crop-top-left T,L] [--target-size WxH]\n"
     "                     [--negative-original-size WxH] [--negative-crop-top-left T,L] [--negative-target-size WxH]\n"
-    "                     [--lora FILE.safetensors[:UNET[:TE]]]... [--preview-every N [--preview-dir DIR]]\n"
+    "                     [--lora FILE.safetensors[:UNET[:TE]]]... [--lora-mode merge|runtime] [--preview-every N [--preview-dir DIR] [--preview-taesd DIR]]\n"
+    "                     [--control model=PATH,image=IMG[,type=canny][,scale=0.8][,start=0][,end=1]\n"
+    "                                [,resize=crop_and_resize|just_resize|resize_and_fill][,config=DIR]]...\n"
     "                     [--out FILE.png] [--job job.toml] [--json]\n\n"
     "Defaults come from the configuration's [generate] and [model] sections, then --job (a TOML file\n"
     "with the same keys, e.g. prompt = \"…\", steps = 30), then the flags. With no model configured the\n"
     "built-in tiny demo model is used (random weights: abstract noise; 256x256, 12 steps unless set).\n"
+    "--control adds a ControlNet unit (repeatable; see docs/controlnet.md).\n"
     "--mask (white = repaint) inpaints the init image. Image i of a job uses seed + i. --out may contain {n} (image index) and {seed}. PNGs carry A1111's\n"
     "`parameters` text. --json prints a machine-readable result on stdout. Ctrl-C stops between\n"
     "steps; images already written stay, nothing partial is written.",

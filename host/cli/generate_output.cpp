@@ -89,6 +89,7 @@ sdk::Status GenerateOutput::write_batch(const pipeline::GenerateResult& r, std::
       lora_list += (lora_list.empty() ? "" : ", ") + l.path.stem().string() + w;
     }
     info.add("LoRAs", lora_list);
+    for (const auto& [key, value] : extra_fields_) info.add(key, value);
     info.add("RNG", "CPU");
     info.add("Device", device_);
     info.add("Version", std::string("sdxl-worker ") + SDXL_VERSION);

@@ -22,6 +22,8 @@ class GenerateOutput {
   /// A1111's short model hash (first 10 hex digits of the file's SHA-256); empty for folders.
   void set_model_hash(std::string h) { model_hash_ = std::move(h); }
   void set_loras(const std::vector<pipeline::LoraRequest>& l) { loras_ = l; }
+  /// More "Key: value" infotext fields, written after the LoRAs (e.g. "ControlNet 0").
+  void set_extra_fields(std::vector<std::pair<std::string, std::string>> f) { extra_fields_ = std::move(f); }
 
  private:
   std::string file_name(std::int64_t index, std::int64_t seed) const;
@@ -33,6 +35,7 @@ class GenerateOutput {
   std::string sampler_;
   std::string model_hash_;
   std::vector<pipeline::LoraRequest> loras_;
+  std::vector<std::pair<std::string, std::string>> extra_fields_;
 };
 
 /// "A1111 name" and schedule type of a sampler feature name: dpmpp_2m_karras → ("DPM++ 2M", "Karras").

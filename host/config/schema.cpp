@@ -30,9 +30,17 @@ const std::vector<ConfigKey>& config_keys() {
       {"memory", "cpu", KeyType::string, "\"\"",
        "Budget for host memory the worker accounts (weights, LoRA backups, scratch): \"24GiB\", \"512MiB\",\n"
        "or a fraction of what is available at start (\"0.8\"). Empty: unlimited."},
+      {"memory", "mode", KeyType::string, "\"resident\"",
+       "Memory arbiter policy: keep everything resident, offload idle components (GPU -> CPU ->\n"
+       "dropped and re-read), or sequential layer-by-layer offload for small GPUs (docs/memory.md).",
+       {"resident", "offload_idle", "sequential"}},
       {"memory", "gpu", KeyType::string, "\"\"", "Budget for GPU memory, as for cpu (absolute sizes only). Empty: unlimited."},
       {"lora", "folders", KeyType::string_list, "[]",
        "Folders searched for `<lora:name:weight>` prompt tags and `sdxl lora list`; names never leave them."},
+      {"lora", "mode", KeyType::string, "\"merge\"",
+       "merge: LoRAs are merged into the weights (exact unmerge on switch); runtime: weights are never\n"
+       "written, patched layers add the LoRA term in the forward pass (quantised or shared weights).",
+       {"merge", "runtime"}},
       {"generate", "negative", KeyType::string, "\"\"", "Default negative prompt."},
       {"generate", "width", KeyType::integer, "1024", "Image width in pixels (a multiple of 8)."},
       {"generate", "height", KeyType::integer, "1024", "Image height in pixels (a multiple of 8)."},
@@ -45,11 +53,40 @@ const std::vector<ConfigKey>& config_keys() {
       {"generate", "batch_size", KeyType::integer, "1", "Images denoised together."},
       {"generate", "batch_count", KeyType::integer, "1", "Batches run one after another."},
       {"generate", "strength", KeyType::number, "0.8", "img2img: how much of the init image is repainted, in (0, 1]."},
+      {"generate", "refiner", KeyType::string, "\"\"",
+       "SDXL refiner (diffusers folder or single file) that finishes every image; empty: none."},
+      {"generate", "refiner_config", KeyType::string, "\"\"", "Config folder for a single-file refiner (as model_config)."},
+      {"generate", "refiner_switch", KeyType::number, "0.8",
+       "Fraction of the noise schedule the base model covers before the refiner takes over (diffusers'\n"
+       "denoising_end / denoising_start), in (0, 1)."},
+      {"generate", "aesthetic_score", KeyType::number, "6.0", "Refiner conditioning: aesthetic score of the positive rows."},
+      {"generate", "negative_aesthetic_score", KeyType::number, "2.5", "Refiner conditioning for the negative rows."},
+      {"generate", "preview_every", KeyType::integer, "0", "Write a preview image every N steps (0: none)."},
+      {"generate", "preview_dir", KeyType::string, "\".\"", "Folder for preview images."},
+      {"generate", "preview_taesd", KeyType::string, "\"\"",
+       "TAESD-XL (diffusers folder or .safetensors) decoding the previews; empty: SDXL's linear\n"
+       "latent->RGB approximation."},
       {"generate", "prompt_mode", KeyType::string, "\"a1111\"",
        "a1111: (emphasis:1.2), [less], BREAK and prompts past 75 tokens; plain: text as is, 77 tokens (diffusers).",
        {"a1111", "plain"}},
       {"generate", "out", KeyType::string, "\"sdxl-{seed}.png\"",
        "Output file; {n} is the image index, {seed} its seed. Without either, several images get -N suffixes."},
+      // [server]: `sdxl serve` (read by server/http_config.cpp from the parsed document).
+      {"server", "host", KeyType::string, "\"127.0.0.1\"",
+       "Address `sdxl serve` listens on. Loopback by default; \"0.0.0.0\" exposes it (set api_key then)."},
+      {"server", "port", KeyType::integer, "7860", "TCP port (A1111's default). 0: any free port, printed at start."},
+      {"server", "api_key", KeyType::string, "\"\"",
+       "When set, every request except /healthz needs `Authorization: Bearer KEY` or `X-API-Key: KEY`."},
+      {"server", "max_request_mb", KeyType::integer, "64", "Largest request body in MiB (base64 images included); larger: 413."},
+      {"server", "max_width", KeyType::integer, "2048", "Largest image width a job may ask for."},
+      {"server", "max_height", KeyType::integer, "2048", "Largest image height a job may ask for."},
+      {"server", "max_steps", KeyType::integer, "150", "Most sampling steps a job may ask for."},
+      {"server", "max_batch_size", KeyType::integer, "8", "Most images one request may ask for (batch_size x n_iter)."},
+      {"server", "max_loras", KeyType::integer, "8", "Most LoRAs one job may use."},
+      {"server", "max_batch", KeyType::integer, "4",
+       "Most images denoised together in one UNet batch across requests (cross-request batching)."},
+      {"server", "threads", KeyType::integer, "32",
+       "HTTP worker threads (each open /events stream holds one while it lasts)."},
   };
   return keys;
 }
@@ -72,7 +109,8 @@ const char* to_string(KeyType t) {
 }
 
 bool is_open_table(const std::string& section, const std::string& name) {
-  return (section == "plugins" && name == "options") || (section == "generate" && name == "loras");
+  return (section == "plugins" && name == "options") || (section == "generate" && name == "loras") ||
+         (section == "generate" && name == "controlnets");
 }
 
 }  // namespace sdxl::config

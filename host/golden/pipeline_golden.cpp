@@ -5,6 +5,7 @@
 #include "golden/compare.h"
 #include "golden/manifest_tolerance.h"
 #include "noise/cpu_torch_noise.h"
+#include "pipeline/control_units.h"
 #include "pipeline/generate.h"
 
 namespace sdxl::golden {
@@ -37,22 +38,52 @@ sdk::Result<at::Tensor> tensor(const GoldenCase& c, const std::string& name) {
   return c.tensors->tensor(name);
 }
 
+// The ControlNet case's single unit: --controlnet (default controlnet-tiny/ beside the case
+// folder); a single-file ControlNet takes its config.json from controlnet-tiny/ when present,
+// as a single-file model takes its configs from --model-config.
+sdk::Result<std::vector<pipeline::ControlUnit>> controlnet_units(const GoldenCase& c, const GoldenOptions& opts,
+                                                                 const nlohmann::json& params,
+                                                                 const pipeline::SdxlModel& model, std::int64_t width,
+                                                                 std::int64_t height) {
+  namespace fs = std::filesystem;
+  const fs::path case_dir = c.source_dir.empty() ? c.file.parent_path() : c.source_dir;
+  const fs::path tiny = case_dir.parent_path() / "controlnet-tiny";
+  pipeline::ControlUnitRequest unit;
+  unit.model = opts.controlnet.empty() ? tiny.string() : opts.controlnet;
+  std::error_code ec;
+  if (!fs::is_directory(unit.model, ec) && fs::is_regular_file(tiny / "config.json", ec)) unit.model_config = tiny.string();
+  unit.type = "none";  // the case's picture is the control image itself
+  unit.scale = params.value("cn_scale", 1.0);
+  if (c.tensors && c.tensors->contains("control_image_u8")) {
+    unit.image = tensor(c, "control_image_u8").value()[0];  // [H, W, 3]
+  } else {
+    auto cond = tensor(c, "controlnet_cond");  // [rows, 3, H, W] in [0, 1]
+    if (!cond.ok()) return cond.status();
+    unit.image = (cond.value()[0].to(at::kFloat) * 255).round().clamp(0, 255).to(at::kByte).permute({1, 2, 0}).contiguous();
+  }
+  return pipeline::resolve_control_units({unit}, *model.unet, *opts.registry, width, height);
+}
+
 }  // namespace
 
 bool PipelineGoldenHandler::accepts(const GoldenCase& c) const {
   const auto kind = c.manifest.value("case", std::string());
-  return kind == "txt2img" || kind == "img2img";
+  return kind == "txt2img" || kind == "img2img" || kind == "controlnet_txt2img";
 }
 
 std::set<std::string> PipelineGoldenHandler::allowed_manifest_keys(const GoldenCase&) const {
   return {"case",          "params.prompts", "params.negative", "params.height",
-          "params.width",  "params.steps",   "params.guidance", "params.strength"};
+          "params.width",  "params.steps",   "params.guidance", "params.strength", "params.cn_scale"};
 }
 
 std::set<std::string> PipelineGoldenHandler::allowed_tensors(const GoldenCase& c) const {
   std::set<std::string> out = {"noise", "vae_sample_noise", "init_image"};
   // Where a picture is given as uint8 and float, the float one is used.
   if (!c.tensors || !c.tensors->contains("init_image")) out.insert("init_image_u8");
+  // The control picture: the uint8 one goes through the same path as a user's PNG; the float
+  // conditioning (picture / 255, repeated per row) only when the case lacks it.
+  if (!c.tensors || c.tensors->contains("control_image_u8")) out.insert("control_image_u8");
+  else out.insert("controlnet_cond");
   return out;
 }
 
@@ -95,6 +126,11 @@ sdk::Result<TensorList> PipelineGoldenHandler::replay(const GoldenCase& c, const
   auto noise = tensor(c, "noise");
   if (!noise.ok()) return noise.status();
   req.initial_noise = noise.value();
+  if (c.manifest.value("case", std::string()) == "controlnet_txt2img") {
+    auto units = controlnet_units(c, opts, params, *model.value(), req.width, req.height);
+    if (!units.ok()) return units.status();
+    req.controls = std::move(units).value();
+  }
   RecordedNoise source(draws);
 
   TensorList out;
@@ -127,8 +163,13 @@ CompareReport PipelineGoldenHandler::compare(const GoldenCase& full, const Tenso
     seen.insert(name);
   }
   std::string missing;
-  for (const char* required : {"prompt.prompt_embeds", "prompt.pooled", "latents_final", "image"})
-    if (!seen.count(required)) missing += std::string(missing.empty() ? "" : ", ") + required;
+  std::vector<std::string> required = {"prompt.prompt_embeds", "prompt.pooled", "latents_final", "image"};
+  if (full.manifest.value("case", std::string()) == "controlnet_txt2img") {
+    required.push_back("step0.cn_down.0");
+    required.push_back("step0.cn_mid");
+  }
+  for (const auto& r : required)
+    if (!seen.count(r)) missing += (missing.empty() ? "" : ", ") + r;
   report.passed = !worst.any_failed && missing.empty();
   report.summary = !missing.empty() ? "missing outputs: " + missing
                                     : std::to_string(seen.size()) + " tensors; worst " + describe(worst.name, worst.dev);

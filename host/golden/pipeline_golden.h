@@ -1,9 +1,11 @@
 #pragma once
-// Golden handler for the end-to-end cases of ../shared/golden/models/cases (txt2img, img2img):
+// Golden handler for the end-to-end cases of ../shared/golden/models/cases (txt2img, img2img,
+// controlnet_txt2img):
 // the whole pipeline — tokenisation, text encoding, the model's own scheduler config, CFG, the
 // denoising loop, VAE encode/decode — runs through the project's code. Only these inputs are
-// read: params prompts, negative, height, width, steps, guidance, strength and the tensors noise,
-// vae_sample_noise, init_image(_u8). Produced: prompt.*, negative.*, the CFG conditioning,
+// read: params prompts, negative, height, width, steps, guidance, strength, cn_scale and the tensors
+// noise, vae_sample_noise, init_image(_u8), control_image_u8 (or controlnet_cond). The ControlNet
+// is --controlnet (default: controlnet-tiny/ beside the case folder). Produced: prompt.*, negative.*, the CFG conditioning,
 // latents_init, every step{i}.* tensor, latents_final, vae_input, image, image01, image_u8.
 
 #include "golden/golden_case.h"

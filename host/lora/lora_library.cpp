@@ -91,6 +91,12 @@ sdk::Result<std::shared_ptr<const LoadedLora>> LoraLibrary::load(const std::file
   lora->parse = std::move(parsed).value();
   for (const auto& p : lora->parse.patches)
     if (!p) return sdk::internal_error(path.string() + ": format " + chosen->name + " returned a null patch");
+  // Low-rank factors (runtime mode, fast merge) from formats that offer the extension.
+  const auto* access =
+      static_cast<const sdk::LowRankAccess*>(chosen->format->extension(SDXL_LORA_LOW_RANK_EXTENSION));
+  lora->low_rank.resize(lora->parse.patches.size());
+  if (access)
+    for (std::size_t i = 0; i < lora->parse.patches.size(); ++i) lora->low_rank[i] = access->low_rank(*lora->parse.patches[i]);
 
   std::lock_guard<std::mutex> lock(mutex_);
   cache_[key] = CacheEntry{mtime_ns, size, modules.fingerprint(), format, lora};

@@ -13,12 +13,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "io/safetensors.h"
 #include "lora/module_table.h"
 #include "sdxl/sdk/lora_format.h"
+#include "sdxl/sdk/lora_low_rank.h"
 #include "sdxl/sdk/status.h"
 
 namespace sdxl::lora {
@@ -51,6 +53,9 @@ struct LoadedLora {
   std::string format;  ///< feature name that parsed it
   sdk::LoraDetection detection;
   sdk::LoraParse parse;
+  /// parse.patches[i] as low-rank factors where its format offers them (sdk/lora_low_rank.h),
+  /// nullopt for every other patch. Same length as parse.patches.
+  std::vector<std::optional<sdk::LowRankFactors>> low_rank;
 };
 
 class LoraLibrary {

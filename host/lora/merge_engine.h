@@ -60,9 +60,15 @@ class MergeEngine {
   /// The original value of a changed parameter (undefined tensor when unchanged).
   at::Tensor original(const std::string& parameter) const;
 
+  /// Plain low-rank patches are added as W += m·s·(up @ down) with the product formed by the host
+  /// (oneDNN on the CPU, lora/low_rank_product.h). On by default; off sends every patch through
+  /// the plugin's WeightPatch::apply (for A/B benchmarks and tests).
+  void set_host_low_rank(bool on) { host_low_rank_ = on; }
+
  private:
   WeightMap* weights_;
   std::map<std::string, at::Tensor> backups_;  // original values, storage dtype
+  bool host_low_rank_ = true;
 };
 
 }  // namespace sdxl::lora

@@ -23,10 +23,14 @@ sdk::Result<Encoded> encode_window(const models::clip::SdxlTextEncoders& enc, co
   at::Tensor z = out.value().prompt_embeds;
   if (weights.defined()) {
     // Weight each token, then restore each encoder's mean (A1111 "Original" emphasis).
-    const auto w1 = enc.te1().config().hidden;
     at::Tensor w = weights.to(z.device(), z.scalar_type()).unsqueeze(-1);  // [B, 77, 1]
     std::vector<at::Tensor> parts;
-    for (auto part : {z.slice(-1, 0, w1), z.slice(-1, w1)}) {
+    std::vector<at::Tensor> per_encoder = {z};  // the refiner: te2 only
+    if (enc.has_te1()) {
+      const auto w1 = enc.te1().config().hidden;
+      per_encoder = {z.slice(-1, 0, w1), z.slice(-1, w1)};
+    }
+    for (const auto& part : per_encoder) {
       at::Tensor mean_before = part.to(at::kFloat).mean();
       at::Tensor weighted = part * w;
       at::Tensor mean_after = weighted.to(at::kFloat).mean();

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace sdxl::pipeline {
@@ -30,7 +31,12 @@ sdk::Result<at::Tensor> denoise(const DenoiseRequest& req) {
   const auto& unet = *req.unet;
   const std::int64_t batch = req.latents.size(0);
   if (cond.prompt_embeds.size(0) != batch) return sdk::invalid_argument("denoise: prompt rows differ from latent rows");
-  const bool cfg = req.guidance > 1.0;
+  const auto& per_row = req.guidance_per_image;
+  if (!per_row.empty() && static_cast<std::int64_t>(per_row.size()) != batch)
+    return sdk::invalid_argument("denoise: " + std::to_string(per_row.size()) + " guidance scales for " +
+                                 std::to_string(batch) + " rows");
+  const bool cfg = per_row.empty() ? req.guidance > 1.0
+                                   : std::any_of(per_row.begin(), per_row.end(), [](double g) { return g > 1.0; });
   const auto dtype = unet.dtype();
   const auto device = unet.device();
   auto to_unet = [&](const at::Tensor& t) { return t.to(device, dtype); };
@@ -51,7 +57,8 @@ sdk::Result<at::Tensor> denoise(const DenoiseRequest& req) {
 
   at::Tensor x = req.latents.to(at::kFloat);
   const at::Tensor timesteps = req.scheduler->timesteps();
-  const std::int64_t calls = timesteps.size(0);
+  const std::int64_t calls =
+      req.max_calls >= 0 ? std::min<std::int64_t>(req.max_calls, timesteps.size(0)) : timesteps.size(0);
   for (std::int64_t i = 0; i < calls; ++i) {
     if (req.cancelled && req.cancelled()) return sdk::Status(sdk::StatusCode::cancelled, "cancelled at step " + std::to_string(i));
     const std::string p = "step" + std::to_string(i) + ".";
@@ -63,6 +70,22 @@ sdk::Result<at::Tensor> denoise(const DenoiseRequest& req) {
     at::Tensor sample = cfg ? at::cat({model_in, model_in}) : model_in;
     in.sample = to_unet(sample);
     in.timestep = timesteps[i].to(at::kFloat).expand({sample.size(0)}).to(device);
+    if (req.control) {  // ControlNet units: same inputs as the UNet, residuals summed over active units
+      const auto tc = std::chrono::steady_clock::now();
+      auto residuals = req.control(i, calls, in);
+      if (!residuals.ok()) return residuals.status();
+      in.down_residuals = residuals.value().down;
+      in.mid_residual = residuals.value().mid;
+      if (req.control_seconds) {
+        if (in.mid_residual.defined()) (void)in.mid_residual.to(at::kCPU);  // waits for the GPU
+        *req.control_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - tc).count();
+      }
+      if (sink && *sink && residuals.value().any) {
+        for (std::size_t k = 0; k < in.down_residuals.size(); ++k)
+          (*sink)(p + "cn_down." + std::to_string(k), in.down_residuals[k]);
+        (*sink)(p + "cn_mid", in.mid_residual);
+      }
+    }
     const auto t0 = std::chrono::steady_clock::now();
     auto eps = unet.forward(in);
     if (!eps.ok()) return eps.status();
@@ -71,8 +94,18 @@ sdk::Result<at::Tensor> denoise(const DenoiseRequest& req) {
     at::Tensor guided = e;
     if (cfg) {
       at::Tensor uncond = e.slice(0, 0, batch), text = e.slice(0, batch);
-      guided = uncond + req.guidance * (text - uncond);
-      if (req.guidance_rescale > 0) guided = rescale(guided, text, req.guidance_rescale);
+      if (per_row.empty()) {
+        guided = uncond + req.guidance * (text - uncond);
+        if (req.guidance_rescale > 0) guided = rescale(guided, text, req.guidance_rescale);
+      } else {  // row by row with scalar scales: the same arithmetic as a batch of one
+        std::vector<at::Tensor> guided_rows;
+        for (std::int64_t r = 0; r < batch; ++r) {
+          at::Tensor u = uncond.slice(0, r, r + 1), t = text.slice(0, r, r + 1);
+          at::Tensor g = u + per_row[static_cast<std::size_t>(r)] * (t - u);
+          guided_rows.push_back(req.guidance_rescale > 0 ? rescale(g, t, req.guidance_rescale) : g);
+        }
+        guided = at::cat(guided_rows);
+      }
     }
     auto step = req.scheduler->step(guided, i, x, *req.noise);
     if (!step.ok()) return step.status();

@@ -11,9 +11,11 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "models/unet/unet_model.h"
 #include "pipeline/conditioning.h"
+#include "pipeline/control_units.h"
 #include "sdxl/sdk/scheduler.h"
 
 namespace sdxl::pipeline {
@@ -40,12 +42,21 @@ struct DenoiseRequest {
   at::Tensor time_ids;                  ///< [6] or [B, 6]: orig h, w, crop top, left, target h, w
   at::Tensor negative_time_ids;         ///< same shape; undefined = time_ids
   double guidance = 5.0;
+  /// Per-row CFG scales (cross-request batches, one per latent row); empty: `guidance` for all.
+  /// CFG runs for the whole batch when any scale is > 1; each row is guided with its own scale
+  /// (and rescaled on its own), exactly as it would be alone.
+  std::vector<double> guidance_per_image;
   double guidance_rescale = 0.0;
   std::function<void(std::int64_t done, std::int64_t total)> progress;
   std::function<bool()> cancelled;      ///< checked between steps
   const StepSink* sink = nullptr;
   const InpaintInputs* inpaint = nullptr;  ///< optional
   double* unet_seconds = nullptr;          ///< optional: accumulates wall time inside UNet calls
+  /// Optional ControlNet units (pipeline/control_units.h): called before every UNet call with the
+  /// UNet's own inputs; the summed residuals of the active units go into that call.
+  ControlStepFn control;
+  double* control_seconds = nullptr;       ///< optional: accumulates wall time inside ControlNet calls
+  std::int64_t max_calls = -1;             ///< ≥ 0: stop after this many calls (denoising_end)
   /// Optional: every `preview_every` calls, the step's clean-sample estimate (samplers that have
   /// none preview the current sample).
   std::int64_t preview_every = 0;

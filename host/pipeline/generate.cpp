@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "pipeline/handoff.h"
 #include "pipeline/preview.h"
 #include "pipeline/vae_choice.h"
 #include "schedulers/auto_sampler.h"
@@ -19,6 +20,10 @@ sdk::Status validate_request(const GenerateRequest& req) {
                                  "x" + std::to_string(req.height) + ")");
   if (auto st = schedulers::validate_steps(req.steps); !st.ok()) return st;
   if (!(req.guidance >= 0)) return sdk::invalid_argument("guidance (cfg) must be >= 0");
+  if (!req.guidance_per_image.empty() && req.guidance_per_image.size() != req.prompts.prompts.size())
+    return sdk::invalid_argument("guidance_per_image: one scale per image expected");
+  for (double g : req.guidance_per_image)
+    if (!(g >= 0)) return sdk::invalid_argument("guidance (cfg) must be >= 0");
   if (req.guidance_rescale < 0 || req.guidance_rescale > 1) return sdk::invalid_argument("guidance_rescale must be in [0, 1]");
   if (req.init_image.defined())
     if (auto st = schedulers::validate_strength(req.strength); !st.ok()) return st;
@@ -28,6 +33,22 @@ sdk::Status validate_request(const GenerateRequest& req) {
     return sdk::invalid_argument("the mask must be one channel of the image's size (" + std::to_string(req.width) + "x" +
                                  std::to_string(req.height) + ")");
   if (req.prompts.prompts.empty()) return sdk::invalid_argument("no prompt");
+  if (!(req.denoising_end > 0 && req.denoising_end <= 1)) return sdk::invalid_argument("denoising_end must be in (0, 1]");
+  if (!(req.denoising_start >= 0 && req.denoising_start < 1))
+    return sdk::invalid_argument("denoising_start must be in [0, 1)");
+  if (req.denoising_start > 0 && !req.init_latents.defined())
+    return sdk::invalid_argument("denoising_start needs the latents handed over from the base model");
+  if (req.denoising_start > 0 && (req.init_image.defined() || req.mask.defined()))
+    return sdk::invalid_argument("denoising_start continues from latents: no init image or mask");
+  for (std::size_t i = 0; i < req.controls.size(); ++i) {
+    const auto& c = req.controls[i];
+    if (!c.model || !c.image.defined() || c.image.dim() != 4 || c.image.size(0) != 1 || c.image.size(1) != 3)
+      return sdk::invalid_argument("control unit " + std::to_string(i) + ": no model or no [1,3,H,W] control image");
+    if (c.image.size(2) != req.height || c.image.size(3) != req.width)
+      return sdk::invalid_argument("control unit " + std::to_string(i) + ": control image is " +
+                                   std::to_string(c.image.size(3)) + "x" + std::to_string(c.image.size(2)) +
+                                   ", the request " + std::to_string(req.width) + "x" + std::to_string(req.height));
+  }
   return {};
 }
 
@@ -98,6 +119,10 @@ sdk::Result<GenerateResult> generate(SdxlModel& model, const plugins::PluginRegi
   if (!scheduler.ok()) return scheduler.status();
   auto& s = *scheduler.value();
   if (auto st = s.set_timesteps(req.steps); !st.ok()) return st;
+  const std::int64_t train_timesteps = model.scheduler_config.value("num_train_timesteps", 1000);
+  if (req.denoising_start > 0)
+    if (auto skipped = apply_denoising_start(s, req.denoising_start, train_timesteps); !skipped.ok())
+      return skipped.status();
 
   PromptInput prompts = req.prompts;
   prompts.force_zeros_for_empty_prompt = model.force_zeros_for_empty_prompt;
@@ -150,6 +175,12 @@ sdk::Result<GenerateResult> generate(SdxlModel& model, const plugins::PluginRegi
         inpaint.masked_image_latents = masked.value().to(at::kFloat).cpu();
       }
     }
+  } else if (req.denoising_start > 0) {  // refiner: continue the base's latents as they are
+    if (req.init_latents.dim() != 4 || req.init_latents.size(1) != latent_channels || req.init_latents.size(2) != lh ||
+        req.init_latents.size(3) != lw)
+      return sdk::invalid_argument("handed-over latents do not match the request's size and latent channels");
+    latents = req.init_latents.to(at::kFloat).cpu();
+    if (latents.size(0) != batch) latents = latents.expand({batch, -1, -1, -1}).contiguous();
   } else {
     at::Tensor noise = req.initial_noise.defined() ? req.initial_noise
                                                    : hooks.noise->randn({batch, latent_channels, lh, lw}, at::kFloat, at::kCPU);
@@ -170,13 +201,31 @@ sdk::Result<GenerateResult> generate(SdxlModel& model, const plugins::PluginRegi
   d.time_ids = time_ids(orig, crop, target, hw, {0, 0}, hw);
   d.negative_time_ids = time_ids(req.negative_original_size, req.negative_crop_top_left, req.negative_target_size,
                                  orig, crop, target);
+  if (unet_time_id_count(model.unet->config(), cond.value().pooled.size(1)) == 5) {
+    // The refiner: [orig h, w, crop top, left, aesthetic score] (the target size is not an input).
+    auto aesthetic = [](const at::Tensor& ids, double score) {
+      return at::cat({ids.slice(0, 0, 4), at::tensor({score}, at::kFloat)});
+    };
+    d.time_ids = aesthetic(d.time_ids, req.aesthetic_score);
+    d.negative_time_ids = aesthetic(d.negative_time_ids, req.negative_aesthetic_score);
+  }
+  if (req.denoising_end < 1) {
+    auto calls = calls_until_denoising_end(s, req.denoising_end, train_timesteps);
+    if (!calls.ok()) return calls.status();
+    d.max_calls = calls.value();
+  }
   d.guidance = req.guidance;
+  d.guidance_per_image = req.guidance_per_image;
   d.guidance_rescale = req.guidance_rescale;
   d.progress = hooks.progress;
   d.cancelled = hooks.cancelled;
   d.sink = hooks.sink;
   d.inpaint = req.mask.defined() ? &inpaint : nullptr;
   d.unet_seconds = &result.seconds.unet;
+  if (!req.controls.empty()) {
+    d.control = make_control_step(req.controls);
+    d.control_seconds = &result.seconds.controlnet;
+  }
   if (hooks.preview && hooks.preview_every > 0) {
     d.preview_every = hooks.preview_every;
     d.preview = [&](std::int64_t call, const at::Tensor& denoised) {
@@ -189,6 +238,7 @@ sdk::Result<GenerateResult> generate(SdxlModel& model, const plugins::PluginRegi
   if (!final_latents.ok()) return final_latents.status();
   result.latents = final_latents.value();
   if (hooks.sink && *hooks.sink) (*hooks.sink)("latents_final", result.latents);
+  if (!req.decode) return result;
 
   auto t_dec = Clock::now();
   auto vae = choose_vae_for_decode(model, registry, result.latents.sizes());

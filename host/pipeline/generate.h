@@ -28,6 +28,8 @@ struct GenerateRequest {
   std::int64_t width = 1024, height = 1024;
   std::int64_t steps = 30;
   double guidance = 5.0;
+  /// Per-image CFG scales (cross-request batches); empty: `guidance` for every image.
+  std::vector<double> guidance_per_image;
   double guidance_rescale = 0.0;
   std::string sampler;  ///< scheduler feature or alias; empty: the model's own scheduler config; "auto"
   schedulers::AutoHints auto_hints;  ///< for sampler "auto": active LoRAs and the model's name
@@ -39,6 +41,19 @@ struct GenerateRequest {
   /// The same for the negative rows (diffusers' negative_original_size…); empty = the positive ones.
   std::vector<double> negative_original_size, negative_crop_top_left, negative_target_size;
   at::Tensor initial_noise;  ///< optional explicit noise [B,4,h,w] (golden replays)
+  /// Base → refiner handoff, diffusers' denoising_end / denoising_start (fractions of the training
+  /// noise schedule, not of the steps). denoising_end < 1: only the calls whose timestep is
+  /// ≥ round(T − end·T) run. denoising_start > 0: the run starts from `init_latents` (no noise
+  /// added, no VAE encode) at the calls whose timestep is < round(T − start·T).
+  double denoising_end = 1.0;
+  double denoising_start = 0.0;
+  at::Tensor init_latents;  ///< [B or 1, 4, h, w] float32: the base's latents (with denoising_start)
+  /// UNets trained with 5 time ids (the refiner) get [orig h, w, crop top, left, aesthetic score]
+  /// instead of the target size (diffusers' requires_aesthetics_score; defaults as diffusers).
+  double aesthetic_score = 6.0, negative_aesthetic_score = 2.5;
+  bool decode = true;  ///< false: latents only (GenerateResult::images undefined)
+  /// ControlNet units, resolved (pipeline/control_units.h): each picture [1,3,H,W] at this size.
+  std::vector<ControlUnit> controls;
 };
 
 struct GenerateResult {
@@ -49,6 +64,7 @@ struct GenerateResult {
   /// VAE encode + decode); loop minus UNet is the pipeline's own per-step overhead.
   struct Times {
     double text = 0, denoise = 0, unet = 0, vae = 0;
+    double controlnet = 0;  ///< inside ControlNet calls (part of denoise, not of unet)
   } seconds;
 };
 

@@ -31,4 +31,9 @@ InfoText parse_infotext(const std::string& text);
 /// Quotes a value that contains a separator, as A1111 does.
 std::string quote_if_needed(const std::string& value);
 
+/// A1111's sampler name and schedule type of a scheduler feature: dpmpp_2m_karras → ("DPM++ 2M",
+/// "Karras"); unknown features keep their own name with schedule "Automatic". (The server's copy
+/// of cli::a1111_sampler_names, which bin/sdxl can forward to.)
+std::pair<std::string, std::string> a1111_sampler_names(const std::string& feature);
+
 }  // namespace sdxl::pipeline

@@ -1,5 +1,7 @@
 #include "pipeline/job_settings.h"
 
+#include <set>
+
 #include <toml++/toml.h>
 
 #include <cstdlib>
@@ -72,6 +74,11 @@ sdk::Status JobSettings::set(const std::string& raw_key, const std::string& v, c
       {"original_size", text(original_size)}, {"crop_top_left", text(crop_top_left)},
       {"target_size", text(target_size)}, {"negative_original_size", text(negative_original_size)},
       {"negative_crop_top_left", text(negative_crop_top_left)}, {"negative_target_size", text(negative_target_size)},
+      {"refiner", text(refiner)}, {"refiner_config", text(refiner_config)},
+      {"refiner_switch", number(refiner_switch)}, {"aesthetic_score", number(aesthetic_score)},
+      {"negative_aesthetic_score", number(negative_aesthetic_score)},
+      {"preview_every", integer(preview_every)}, {"preview_dir", text(preview_dir)},
+      {"preview_taesd", text(preview_taesd)},
   };
   auto it = setters.find(key);
   if (it == setters.end()) return sdk::invalid_argument(where + ": unknown setting '" + raw_key + "'");
@@ -97,6 +104,9 @@ sdk::Status JobSettings::validate() const {
     if (!v->empty())
       if (auto r = parse_pair(*v, "crop"); !r.ok()) return r.status();
   if (prompt_mode != "a1111" && prompt_mode != "plain") return bad("prompt mode must be a1111 or plain");
+  if (preview_every < 0) return bad("preview every: expected a positive step count (0: no previews)");
+  if (!refiner.empty() && !(refiner_switch > 0 && refiner_switch < 1))
+    return bad("refiner switch must be in (0, 1) (got " + std::to_string(refiner_switch) + ")");
   if (device != "auto" && device != "cpu" && device != "cuda") return bad("device must be auto, cpu or cuda");
   if (dtype != "auto" && dtype != "float32" && dtype != "float16" && dtype != "bfloat16")
     return bad("dtype must be auto, float32, float16 or bfloat16");
@@ -131,10 +141,72 @@ JobSettings settings_from_config(const config::Config& c) {
   const std::string where = c.file.empty() ? "defaults" : c.file + " [generate]";
   for (const auto& [k, v] : c.generate_strings) (void)s.set(k, v, where);
   for (const auto& [k, v] : c.generate_numbers) {
-    const bool integral = k != "cfg" && k != "guidance_rescale" && k != "strength";
+    static const std::set<std::string> fractional = {"cfg", "guidance_rescale", "strength", "refiner_switch",
+                                                     "aesthetic_score", "negative_aesthetic_score"};
+    const bool integral = !fractional.count(k);
     (void)s.set(k, integral ? std::to_string(static_cast<long long>(v)) : std::to_string(v), where);
   }
   return s;
+}
+
+sdk::Result<std::vector<ControlUnitRequest>> controls_from_toml(const toml::array& list, const std::string& file) {
+  std::vector<ControlUnitRequest> out;
+  for (const auto& node : list) {
+    const auto& src = node.source();
+    const std::string where = file + ":" + std::to_string(src.begin.line) + ":" + std::to_string(src.begin.column);
+    const auto* t = node.as_table();
+    if (!t) return sdk::invalid_argument(where + ": a ControlNet unit must be a table { model = …, image = … }");
+    ControlUnitRequest r;
+    for (const auto& entry : *t) {
+      const std::string k(entry.first.str());
+      const toml::node& value = entry.second;  // a named reference: the lambdas below capture it
+      const auto& vs = value.source();
+      const std::string at = file + ":" + std::to_string(vs.begin.line) + ":" + std::to_string(vs.begin.column);
+      auto text = [&](std::string& dst) -> sdk::Status {
+        if (!value.is_string()) return sdk::invalid_argument(at + ": controlnets." + k + " must be a string");
+        dst = value.as_string()->get();
+        return {};
+      };
+      auto number = [&](std::optional<double>& dst) -> sdk::Status {
+        if (!value.is_number()) return sdk::invalid_argument(at + ": controlnets." + k + " must be a number");
+        dst = value.value<double>().value_or(0.0);
+        return {};
+      };
+      sdk::Status st;
+      if (k == "model") st = text(r.model);
+      else if (k == "image") st = text(r.image_path);
+      else if (k == "type" || k == "module") st = text(r.type);
+      else if (k == "config" || k == "model_config") st = text(r.model_config);
+      else if (k == "resize" || k == "resize_mode") st = text(r.resize_mode);
+      else if (k == "scale" || k == "weight") st = number(r.scale);
+      else if (k == "start" || k == "guidance_start") st = number(r.guidance_start);
+      else if (k == "end" || k == "guidance_end") st = number(r.guidance_end);
+      else if (k == "options" && value.is_table()) {
+        for (const auto& [ok, ov] : *value.as_table()) {
+          const std::string name(ok.str());
+          if (auto b = ov.as_boolean()) r.type_options.set(name, b->get());
+          else if (auto i = ov.as_integer()) r.type_options.set(name, static_cast<std::int64_t>(i->get()));
+          else if (auto d = ov.as_floating_point()) r.type_options.set(name, d->get());
+          else if (auto str = ov.as_string()) r.type_options.set(name, str->get());
+          else return sdk::invalid_argument(at + ": controlnets.options." + name + " must be a boolean, number or string");
+        }
+      } else {
+        return sdk::invalid_argument(at + ": unknown ControlNet unit key '" + k +
+                                     "' (model, image, type, scale, start, end, resize, config, options)");
+      }
+      if (!st.ok()) return st;
+    }
+    if (auto st = validate_control_request(r, out.size()); !st.ok()) return sdk::invalid_argument(where + ": " + st.message());
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+sdk::Result<std::vector<ControlUnitRequest>> controls_from_config(const config::Config& c) {
+  if (!c.document) return std::vector<ControlUnitRequest>{};
+  const auto* list = c.document->at_path("generate.controlnets").as_array();
+  if (!list) return std::vector<ControlUnitRequest>{};
+  return controls_from_toml(*list, c.file);
 }
 
 sdk::Status apply_job_file(JobSettings& s, const std::string& path) {
@@ -148,6 +220,14 @@ sdk::Status apply_job_file(JobSettings& s, const std::string& path) {
   for (const auto& [k, node] : t) {
     const auto& src = node.source();
     const std::string where = path + ":" + std::to_string(src.begin.line) + ":" + std::to_string(src.begin.column);
+    if (k.str() == "controlnets") {
+      const auto* list = node.as_array();
+      if (!list) return sdk::invalid_argument(where + ": controlnets must be a list of { model = …, image = … } tables");
+      auto units = controls_from_toml(*list, path);
+      if (!units.ok()) return units.status();
+      s.controls = units.value();
+      continue;
+    }
     std::string value;
     if (auto str = node.as_string()) value = str->get();
     else if (auto i = node.as_integer()) value = std::to_string(i->get());

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "pipeline/control_units.h"
 #include "sdxl/sdk/status.h"
 
 namespace sdxl::pipeline {
@@ -28,6 +29,18 @@ struct JobSettings {
   /// Micro-conditioning as typed: sizes "WxH", crop "TOP,LEFT"; empty = SDXL's defaults.
   std::string original_size, crop_top_left, target_size;
   std::string negative_original_size, negative_crop_top_left, negative_target_size;
+  /// Base → refiner: the refiner's diffusers folder or single file (empty: none), its config folder
+  /// for single files, the switch point (fraction of the noise schedule the base covers), and the
+  /// refiner's aesthetic-score conditioning.
+  std::string refiner, refiner_config;
+  double refiner_switch = 0.8, aesthetic_score = 6.0, negative_aesthetic_score = 2.5;
+  /// Step previews: every N steps (0: none) into preview_dir, decoded with the TAESD-XL folder or
+  /// file preview_taesd (empty: SDXL's linear latent→RGB approximation).
+  std::int64_t preview_every = 0;
+  std::string preview_dir = ".", preview_taesd;
+  /// ControlNet units (`controlnets = [ { model = …, image = … }, … ]` in a job file). A layer that
+  /// names units replaces the previous layer's list.
+  std::vector<ControlUnitRequest> controls;
   bool size_set = false, steps_set = false, cfg_set = false;  ///< whether anyone chose them (demo model defaults)
 
   /// Sets one key ("width", "prompt", "cfg"…; '-' and '_' both accepted). `where` names the
@@ -43,6 +56,14 @@ sdk::Result<std::vector<double>> parse_pair(const std::string& text, const std::
 
 /// Defaults + configuration.
 JobSettings settings_from_config(const config::Config& c);
+
+/// ControlNet units from a TOML array of tables: { model, image, type, scale, start | guidance_start,
+/// end | guidance_end, resize | resize_mode, config | model_config, options = { … } } (options: the
+/// type plugin's settings, e.g. low_threshold). `file` names the origin in messages (file:line:col).
+sdk::Result<std::vector<ControlUnitRequest>> controls_from_toml(const toml::array& list, const std::string& file);
+
+/// The configuration's [generate] controlnets (empty when absent).
+sdk::Result<std::vector<ControlUnitRequest>> controls_from_config(const config::Config& c);
 
 /// Applies a job file: a TOML table of the same keys (unknown keys are errors with line:column).
 sdk::Status apply_job_file(JobSettings& s, const std::string& path);

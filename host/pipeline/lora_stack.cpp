@@ -92,7 +92,31 @@ sdk::Result<std::vector<LoraRequest>> loras_from_toml(const toml::array& list, c
   return out;
 }
 
-sdk::Result<std::unique_ptr<ModelLoras>> ModelLoras::create(SdxlModel& model, const plugins::PluginRegistry& registry) {
+sdk::Result<LoraMode> parse_lora_mode(const std::string& text) {
+  if (text == "merge") return LoraMode::merge;
+  if (text == "runtime") return LoraMode::runtime;
+  return sdk::invalid_argument("LoRA mode '" + text + "' (expected merge or runtime)");
+}
+
+const char* to_string(LoraMode mode) { return mode == LoraMode::runtime ? "runtime" : "merge"; }
+
+bool runtime_adaptable(const std::string& name) {
+  auto ends_with = [&](const std::string& tail) {
+    return name.size() >= tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  if (!ends_with(".weight")) return false;
+  // The UNet computes every matrix and kernel through models::Linear / models::Conv2d.
+  if (name.rfind("unet.", 0) == 0) return true;
+  // The CLIP encoders call at::linear directly, with add_linear_adapter on these six projections.
+  if (name.rfind("text_encoder", 0) != 0) return false;
+  for (const char* p : {".self_attn.q_proj.weight", ".self_attn.k_proj.weight", ".self_attn.v_proj.weight",
+                        ".self_attn.out_proj.weight", ".mlp.fc1.weight", ".mlp.fc2.weight"})
+    if (ends_with(p)) return true;
+  return false;
+}
+
+sdk::Result<std::unique_ptr<ModelLoras>> ModelLoras::create(SdxlModel& model, const plugins::PluginRegistry& registry,
+                                                            LoraMode mode) {
   auto formats = lora::formats_from_registry(registry, sdk::Options());
   if (!formats.ok()) return formats.status();
   auto m = std::make_unique<ModelLoras>();
@@ -104,6 +128,8 @@ sdk::Result<std::unique_ptr<ModelLoras>> ModelLoras::create(SdxlModel& model, co
   m->modules_ = std::make_unique<lora::ModuleTable>(lora::ModuleTable::from_params(shapes));
   m->library_ = std::make_unique<lora::LoraLibrary>(std::move(formats).value());
   m->engine_ = std::make_unique<lora::MergeEngine>(&m->weights_);
+  m->runtime_ = std::make_unique<lora::RuntimeEngine>(&m->weights_, runtime_adaptable);
+  m->mode_ = mode;
   m->device_ = model.device;
   return m;
 }
@@ -115,6 +141,20 @@ sdk::Status ModelLoras::apply(const std::vector<LoraRequest>& stack) {
     auto l = library_->load(r.path, *modules_);
     if (!l.ok()) return l.status();
     loaded.push_back(l.value());
+  }
+  if (mode_ == LoraMode::runtime) {
+    std::vector<lora::RuntimeLora> set;
+    for (std::size_t i = 0; i < stack.size(); ++i) {
+      lora::ComponentMultipliers c;
+      c.unet = stack[i].unet;
+      c.text_encoder = stack[i].text_encoder;
+      set.push_back(lora::RuntimeLora{loaded[i], c});
+    }
+    auto st = runtime_->attach(set);  // all or nothing: on error the previous set stays
+    if (!st.ok()) return st.status();
+    active_ = stack;
+    memory::process_ledger().record_resident("lora.adapters", device_, runtime_->adapter_bytes());
+    return {};
   }
   engine_->unmerge();
   active_.clear();

@@ -296,7 +296,10 @@ void Orchestrator::shutdown(bool drain) {
   }
   impl_->cv.notify_all();
   Impl::deliver(events);
-  if (impl_->worker.joinable() && impl_->worker.get_id() != std::this_thread::get_id()) impl_->worker.join();
+  if (impl_->worker.joinable() && impl_->worker.get_id() != std::this_thread::get_id()) {
+    impl_->worker.join();
+    impl_->unload_model();  // the worker is gone: the arbiter must not keep callbacks into the model
+  }
 }
 
 }  // namespace sdxl::server

@@ -38,6 +38,10 @@ class SdxlModel;
 struct ModelSpec;
 }  // namespace sdxl::pipeline
 
+namespace sdxl::memory {
+class MemoryArbiter;
+}  // namespace sdxl::memory
+
 namespace sdxl::server {
 
 /// What a job (or a batch of jobs) needs, for the memory arbiter's admission check.
@@ -47,6 +51,9 @@ struct AdmissionRequest {
   std::int64_t images = 1;  ///< rows of the UNet batch (before CFG doubling)
   std::int64_t width = 0, height = 0;
   bool cfg = true;          ///< CFG doubles the UNet rows
+  /// The model's components registered with the arbiter (OrchestratorOptions::arbiter set): the
+  /// job pins them, and the arbiter may evict others (or bring these back) to make room.
+  std::vector<std::string> components;
 };
 
 /// The answer: admitted (run, then call `release`), or busy (retry the same jobs later).
@@ -81,6 +88,11 @@ struct OrchestratorOptions {
   /// thread before each job or batch runs; an error fails the job(s) with that message, busy puts
   /// them back in the queue. Null: everything is admitted.
   std::function<sdk::Result<Admission>(const AdmissionRequest&)> admit;
+  /// When set, every loaded model's networks are registered with this arbiter (movable,
+  /// droppable and re-read from their file) and unregistered before the model is unloaded;
+  /// components with merged LoRAs are pinned (a re-read would lose the merge). Must outlive the
+  /// orchestrator.
+  memory::MemoryArbiter* arbiter = nullptr;
   /// Model loading, replaceable for tests; null: pipeline::SdxlModel::load.
   std::function<sdk::Result<std::shared_ptr<pipeline::SdxlModel>>(const pipeline::ModelSpec&)> load_model;
 };

@@ -10,6 +10,7 @@ std::function<sdk::Result<Admission>(const AdmissionRequest&)> arbiter_admission
     memory::JobFootprint f;
     f.label = r.label;
     f.batch = r.images;
+    f.components = r.components;
     if (r.model) {
       f.device = r.model->device;
       if (r.model->unet)

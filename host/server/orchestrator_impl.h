@@ -81,6 +81,9 @@ struct Orchestrator::Impl {
   // orchestrator_catalog.cpp
   void build_catalogue();
   const ModelEntry* find_model(const std::string& name) const;
+  /// Releases the current model (and its LoRA state), unregistering it from the arbiter first.
+  void unload_model();
+  std::vector<std::string> model_components;  // [worker] registered with options.arbiter
   sdk::Status resolve_job(Job& job) const;  ///< names → files, defaults, init image decoding
   sdk::Result<pipeline::ModelSpec> model_spec(const ModelEntry& entry) const;
 

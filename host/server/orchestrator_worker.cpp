@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "image/png.h"
+#include "memory/model_components.h"
 #include "server/batch.h"
 #include "server/job_infotext.h"
 #include "server/orchestrator_impl.h"
@@ -45,6 +46,14 @@ BatchJob batch_job_of(const Job& j) {
 
 }  // namespace
 
+void Orchestrator::Impl::unload_model() {
+  model_loras.reset();
+  if (model && opt.arbiter && !model_components.empty())
+    memory::unregister_model_components(*opt.arbiter, *model);
+  model_components.clear();
+  model.reset();
+}
+
 void Orchestrator::Impl::expire_queued_locked(Clock::time_point now, std::vector<PendingEvent>& out) {
   std::vector<std::string> late;
   for (const auto& e : queue.entries()) {
@@ -70,8 +79,7 @@ sdk::Status Orchestrator::Impl::ensure_model(const Job& job, double& seconds) {
   try {
     if (!model || !(affinity == job.model || affinity.rfind(job.model + "|", 0) == 0)) {
       // Another model: free the current one first (two SDXL models rarely fit together).
-      model_loras.reset();
-      model.reset();
+      unload_model();
       {
         std::lock_guard<std::mutex> lock(mu);
         loaded_model.clear();
@@ -85,6 +93,11 @@ sdk::Status Orchestrator::Impl::ensure_model(const Job& job, double& seconds) {
       auto loaded = opt.load_model ? opt.load_model(spec.value()) : pipeline::SdxlModel::load(spec.value(), *opt.registry);
       if (!loaded.ok()) return sdk::Status(loaded.status().code(), "model '" + job.model + "': " + loaded.status().message());
       model = loaded.value();
+      if (opt.arbiter) {
+        auto names = memory::register_model_components(*opt.arbiter, model, spec.value(), model->device);
+        if (!names.ok()) util::log_warn("memory arbiter: " + names.status().message());
+        else model_components = names.value();
+      }
       device_label = spec.value().device.str() + " " + pipeline::dtype_name(spec.value().dtype);
       std::lock_guard<std::mutex> lock(mu);
       loaded_model = job.model;
@@ -100,22 +113,21 @@ sdk::Status Orchestrator::Impl::ensure_model(const Job& job, double& seconds) {
       }
       if (auto st = model_loras->apply(job.loras); !st.ok()) {
         // Back to the plain model; if even that fails the weights are suspect: reload next time.
-        if (!model_loras->apply({}).ok()) {
-          model_loras.reset();
-          model.reset();
-        }
+        if (!model_loras->apply({}).ok()) unload_model();
         std::lock_guard<std::mutex> lock(mu);
         loaded_affinity = model ? job.model : "";
         if (!model) loaded_model.clear();
         return st;
       }
+      // Merged LoRAs live only in memory: a dropped-and-reloaded network would lose them.
+      if (opt.arbiter)
+        for (const auto& name : model_components) opt.arbiter->set_pinned(name, !job.loras.empty());
       std::lock_guard<std::mutex> lock(mu);
       loaded_affinity = job.affinity;
       count("lora_switches");
     }
   } catch (const std::exception& e) {
-    model_loras.reset();
-    model.reset();
+    unload_model();
     std::lock_guard<std::mutex> lock(mu);
     loaded_model.clear();
     loaded_affinity.clear();
@@ -250,6 +262,7 @@ void Orchestrator::Impl::run_jobs(const std::vector<std::shared_ptr<Job>>& first
     req.width = shape.width;
     req.height = shape.height;
     req.cfg = head.spec.cfg > 1.0;
+    req.components = model_components;
     for (;;) {
       auto a = opt.admit(req);
       if (!a.ok()) {

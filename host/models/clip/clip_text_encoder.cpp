@@ -7,6 +7,8 @@
 #include <cmath>
 #include <limits>
 
+#include "models/common/layers.h"  // add_linear_adapter: runtime LoRA on the projections
+
 namespace sdxl::models::clip {
 
 sdk::Result<ClipTextEncoder> ClipTextEncoder::create(const std::map<std::string, at::Tensor>& weights,
@@ -59,9 +61,9 @@ at::Tensor ClipTextEncoder::layer_forward(const Layer& l, const at::Tensor& x, c
   const std::vector<std::int64_t> W{config_.hidden};
   at::Tensor h = at::layer_norm(x, W, l.ln1_w, l.ln1_b, config_.layer_norm_eps);
   auto heads = [&](const at::Tensor& t) { return t.view({B, S, H, D}).transpose(1, 2); };  // [B, H, S, D]
-  at::Tensor q = heads(at::linear(h, l.q_w, l.q_b));
-  at::Tensor k = heads(at::linear(h, l.k_w, l.k_b));
-  at::Tensor v = heads(at::linear(h, l.v_w, l.v_b));
+  at::Tensor q = heads(add_linear_adapter(at::linear(h, l.q_w, l.q_b), h, l.q_w));
+  at::Tensor k = heads(add_linear_adapter(at::linear(h, l.k_w, l.k_b), h, l.k_w));
+  at::Tensor v = heads(add_linear_adapter(at::linear(h, l.v_w, l.v_b), h, l.v_w));
 #if TORCH_VERSION_MAJOR >= 2
   (void)causal_mask;
   at::Tensor a = at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true);
@@ -71,12 +73,12 @@ at::Tensor ClipTextEncoder::layer_forward(const Layer& l, const at::Tensor& x, c
   at::Tensor a = at::matmul(at::softmax(scores, -1), v);  // [B, H, S, D]
 #endif
   a = a.transpose(1, 2).reshape({B, S, config_.hidden});
-  at::Tensor y = x + at::linear(a, l.o_w, l.o_b);
+  at::Tensor y = x + add_linear_adapter(at::linear(a, l.o_w, l.o_b), a, l.o_w);
 
   h = at::layer_norm(y, W, l.ln2_w, l.ln2_b, config_.layer_norm_eps);
-  h = at::linear(h, l.fc1_w, l.fc1_b);  // [B, S, I]
+  h = add_linear_adapter(at::linear(h, l.fc1_w, l.fc1_b), h, l.fc1_w);  // [B, S, I]
   h = config_.activation == ClipActivation::kQuickGelu ? h * at::sigmoid(h * 1.702) : at::gelu(h);
-  return y + at::linear(h, l.fc2_w, l.fc2_b);
+  return y + add_linear_adapter(at::linear(h, l.fc2_w, l.fc2_b), h, l.fc2_w);
 }
 
 sdk::Result<ClipTextOutput> ClipTextEncoder::forward(const at::Tensor& ids_in, const ClipForwardOptions& opts) const {

@@ -5,11 +5,38 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "models/common/weight_reader.h"
 
 namespace sdxl::models {
+
+/// An extra output term of a Linear / Conv2d that leaves the layer's weights untouched (runtime
+/// LoRA): y = layer(x) + adapter(x). Adapters are attached to a weight *tensor* (its TensorImpl),
+/// so every network that computes with that tensor through Linear, Conv2d or
+/// add_linear_adapter() gains the term without knowing about LoRA, and networks need no names.
+/// Thread rules: attach/detach while no forward pass runs (the caller serialises jobs); lookups
+/// from concurrent forward passes are safe.
+class LayerAdapter {
+ public:
+  virtual ~LayerAdapter() = default;
+  /// x: [..., in] -> [..., out]
+  virtual at::Tensor linear(const at::Tensor& x) const = 0;
+  /// x: [N, in, H, W] -> [N, out, H', W'] with the layer's stride and padding
+  virtual at::Tensor conv2d(const at::Tensor& x, std::int64_t stride, std::int64_t padding) const = 0;
+};
+
+/// Attaches `adapter` to `weight` (replacing any previous one); a null adapter detaches. The
+/// table keeps `weight` alive while an adapter is attached.
+void set_layer_adapter(const at::Tensor& weight, std::shared_ptr<const LayerAdapter> adapter);
+/// The adapter attached to `weight`, or null.
+std::shared_ptr<const LayerAdapter> layer_adapter(const at::Tensor& weight);
+/// Number of weights with an adapter in this process (0: every lookup is a single atomic load).
+std::size_t layer_adapter_count();
+/// y + adapter(x) when an adapter is attached to `weight`, else y. For networks that call
+/// at::linear directly.  y: [..., out], x: [..., in]
+at::Tensor add_linear_adapter(const at::Tensor& y, const at::Tensor& x, const at::Tensor& weight);
 
 /// y = x W^T + b.  weight: [out, in]
 struct Linear {

@@ -53,6 +53,25 @@ class DeltaPatch final : public sdk::WeightPatch {
   const std::string& parameter() const override { return parameter_; }
   std::int64_t rank() const override { return rank_; }
 
+  /// The change as low-rank factors (sdk/lora_low_rank.h): plain or Tucker LoRA/LoCon without DoRA.
+  std::optional<sdk::LowRankFactors> low_rank() const {
+    if (factors_.algorithm != Algorithm::low_rank || dora_ || parameter_ != "weight") return std::nullopt;
+    const DeltaFactors& f = factors_;
+    sdk::LowRankFactors out;
+    out.up = f.up.reshape({f.up.size(0), f.up.size(1)});  // [out, r]
+    const std::int64_t r = f.down.size(0);
+    if (f.mid.defined()) {
+      out.mid = f.mid;                                                 // [r, r2, kh, kw]
+      out.down = f.down.reshape({r, target_[1], 1, 1});                // [r2, in, 1, 1]
+    } else if (target_.size() == 4) {
+      out.down = f.down.reshape({r, target_[1], target_[2], target_[3]});  // [r, in, kh, kw]
+    } else {
+      out.down = f.down.reshape({r, target_[1]});  // [r, in] (a 1x1 conv factor on a Linear too)
+    }
+    out.scale = scale_;
+    return out;
+  }
+
   sdk::Result<at::Tensor> apply(const at::Tensor& base, double m) const override {
     try {
       return apply_unguarded(base, m);
@@ -118,7 +137,26 @@ at::Tensor part(const GroupTensors& g, const char* suffix) {
   return it == g.parts.end() ? at::Tensor() : it->second;
 }
 
+class DeltaPatchLowRank final : public sdk::LowRankAccess {
+ public:
+  std::optional<sdk::LowRankFactors> low_rank(const sdk::WeightPatch& patch) const override {
+    const auto* p = dynamic_cast<const DeltaPatch*>(&patch);
+    if (!p) return std::nullopt;
+    try {
+      return p->low_rank();
+    } catch (const c10::Error&) {  // shapes were validated; never expected
+      return std::nullopt;
+    }
+  }
+};
+
 }  // namespace
+
+void* lora_format_extension(const char* id) {
+  static DeltaPatchLowRank low_rank_access;
+  if (id && std::string(id) == SDXL_LORA_LOW_RANK_EXTENSION) return static_cast<sdk::LowRankAccess*>(&low_rank_access);
+  return nullptr;
+}
 
 bool is_known_suffix(const std::string& s) { return is_modifier(s) || suffix_table().count(s) != 0; }
 

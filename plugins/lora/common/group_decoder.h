@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "sdxl/sdk/lora_format.h"
+#include "sdxl/sdk/lora_low_rank.h"
 #include "sdxl/sdk/options.h"
 #include "weight_delta.h"
 
@@ -37,6 +38,10 @@ std::optional<Algorithm> algorithm_of_suffix(const std::string& suffix);
 /// diff_b). Nothing is appended when it fails; the Status names the group and the problem.
 sdk::Status decode_group(const GroupTensors& group, const sdk::ModuleInfo& module, DoraConvention dora,
                          std::vector<std::unique_ptr<sdk::WeightPatch>>* out);
+
+/// LoraFormat::extension() of every LoRA feature: SDXL_LORA_LOW_RANK_EXTENSION answers a
+/// LowRankAccess that reads the factors of the patches decode_group made; other ids nullptr.
+void* lora_format_extension(const char* id);
 
 // ---- options shared by every LoRA feature -------------------------------------------------------
 

@@ -26,6 +26,7 @@ class KohyaFormat final : public sdk::LoraFormat {
   KohyaFormat(KohyaClaim claim, CommonSettings settings) : claim_(claim), settings_(settings) {}
   sdk::LoraDetection detect(const sdk::LoraFile& file) const override;
   sdk::Result<sdk::LoraParse> parse(const sdk::LoraFile& file, const sdk::ModuleResolver& modules) const override;
+  void* extension(const char* id) override { return lora_format_extension(id); }
 
  private:
   sdk::Result<sdk::LoraParse> parse_unguarded(const sdk::LoraFile& file, const sdk::ModuleResolver& modules) const;

@@ -283,3 +283,32 @@ TEST_CASE("orch: affinity groups jobs by LoRA set so the set switches once", "[o
   auto info = o.snapshot(ids[1])->images.at(0).infotext;
   CHECK_THAT(info, Catch::Contains("LoRAs: \"style:0.8\""));  // quoted: the value holds a colon
 }
+
+TEST_CASE("orch: with an arbiter the model's networks are registered, pinned by jobs, and gone after shutdown",
+          "[orch][memory]") {
+  memory::Ledger ledger;
+  memory::MemoryArbiter arbiter(ledger);
+  auto opt = orch_test::options();
+  opt.admit = arbiter_admission(arbiter);
+  opt.arbiter = &arbiter;
+  {
+    Orchestrator o(opt);
+    auto id = o.submit(tiny_job("registered", 5));
+    REQUIRE(id.ok());
+    REQUIRE(wait_done(o, id.value()).state == JobState::done);
+    // The demo model's networks are on the books, on the CPU, and the job's pins are released.
+    const auto stats = arbiter.stats_json();
+    INFO(stats.dump());
+    bool unet = false;
+    for (const auto& [name, where] : stats.value("components", nlohmann::json::object()).items())
+      if (name.size() > 5 && name.compare(name.size() - 5, 5, ".unet") == 0) {
+        unet = true;
+        CHECK(arbiter.location(name).has_value());
+      }
+    CHECK(unet);
+    CHECK(arbiter.running_jobs() == 0);
+    o.shutdown(true);
+  }
+  // Unregistered with the model: nothing of it is left resident in the ledger.
+  for (const auto& e : ledger.entries()) CHECK(e.lease);
+}
