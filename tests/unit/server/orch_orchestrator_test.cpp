@@ -96,7 +96,7 @@ TEST_CASE("orch: higher priority runs first, clients at equal priority take turn
   CHECK(log.started == std::vector<std::string>{ids[4], ids[0], ids[3], ids[1], ids[2]});
 }
 
-TEST_CASE("orch: cancelling a queued job ends it at once; unknown ids are refused", "[orch]") {
+TEST_CASE("orch: cancelling a queued job ends it at once, unknown ids are refused", "[orch]") {
   auto opt = orch_test::options();
   opt.start_paused = true;
   Orchestrator o(opt);
