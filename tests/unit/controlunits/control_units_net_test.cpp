@@ -125,7 +125,7 @@ TEST_CASE("control units: residuals of several units are the sum of their own ca
   check_same(rows.value().mid.slice(0, 1, 2), a.mid + b.mid, 1e-5);
 }
 
-TEST_CASE("control units: weight 0 is no ControlNet; units naming one model share it", "[controlunits]") {
+TEST_CASE("control units: weight 0 is no ControlNet, units naming one model share it", "[controlunits]") {
   if (!have_goldens()) return;
   auto reg = plugin_registry();
   pipeline::ModelSpec spec;

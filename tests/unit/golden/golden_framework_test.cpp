@@ -44,7 +44,7 @@ TEST_CASE("filter_manifest keeps allowed keys, nested keys and array fields", "[
   CHECK(f["calls"][0]["draws"][0] == 0);
 }
 
-TEST_CASE("strip_case writes only allowed tensors and keys; load_case reads them back", "[golden]") {
+TEST_CASE("strip_case writes only allowed tensors and keys, load_case reads them back", "[golden]") {
   golden::TempDir dir;
   const auto src = dir.path() / "src";
   std::filesystem::create_directories(src);

@@ -53,7 +53,7 @@ TEST_CASE("a folder with good and broken plugins loads the good one and records 
   CHECK(reg.rejected().size() == 7);
 }
 
-TEST_CASE("features are found by name, alias and loose spelling; the scheduler runs", "[registry]") {
+TEST_CASE("features are found by name, alias and loose spelling, the scheduler runs", "[registry]") {
   PluginRegistry reg;
   REQUIRE(reg.load_library(test_plugin("good")));
   using sdxl::sdk::FeatureKind;

@@ -111,7 +111,7 @@ TEST_CASE("LoKr and LoHa Tucker follow their index formulas", "[lora][maths]") {
   CHECK(at::allclose(env.weights.at(conv) - env.base.at(conv), p1 * p2, 1e-4, 1e-4));  // no alpha: s = 1
 }
 
-TEST_CASE("DoRA: norms equal dora_scale at m = 1; m = 0 per convention", "[lora][maths][dora]") {
+TEST_CASE("DoRA: norms equal dora_scale at m = 1, m = 0 per convention", "[lora][maths][dora]") {
   at::manual_seed(3);
   const at::Tensor down = at::randn({2, 5}), up = at::randn({8, 2});
   const at::Tensor out_scale = at::rand({8, 1}) + 0.5, in_scale = at::rand({1, 5}) + 0.5;

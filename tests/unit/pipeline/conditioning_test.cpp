@@ -73,7 +73,7 @@ TEST_CASE("a1111 chunks: a comma near the end moves the tail to the next chunk",
   CHECK(far.value()[0].bpe.size() == 75);
 }
 
-TEST_CASE("conditioning: plain equals a1111 without weights; long prompts; zero negatives", "[conditioning]") {
+TEST_CASE("conditioning: plain equals a1111 without weights, long prompts, zero negatives", "[conditioning]") {
   const auto& d = demo();
   pipeline::PromptInput in;
   in.prompts = {"a quiet harbour"};
