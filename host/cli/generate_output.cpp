@@ -14,26 +14,7 @@
 namespace sdxl::cli {
 
 std::pair<std::string, std::string> a1111_sampler_names(const std::string& feature) {
-  static const std::map<std::string, std::string> samplers = {
-      {"euler", "Euler"}, {"euler_a", "Euler a"}, {"heun", "Heun"}, {"dpm2", "DPM2"}, {"dpm2_a", "DPM2 a"},
-      {"lms", "LMS"}, {"ddim", "DDIM"}, {"ddpm", "DDPM"}, {"pndm", "PLMS"}, {"plms", "PLMS"},
-      {"dpmpp_2m", "DPM++ 2M"}, {"dpmpp_3m", "DPM++ 3M"}, {"dpmpp_2m_sde", "DPM++ 2M SDE"},
-      {"dpmpp_2s", "DPM++ 2S"}, {"dpmpp_2s_a", "DPM++ 2S a"}, {"unipc", "UniPC"}, {"deis", "DEIS"},
-      {"lcm", "LCM"}, {"tcd", "TCD"}, {"ipndm", "IPNDM"}};
-  static const std::pair<const char*, const char*> schedules[] = {
-      {"_karras", "Karras"}, {"_exponential", "Exponential"}, {"_sgm_uniform", "SGM Uniform"},
-      {"_beta", "Beta"}, {"_ays", "Align Your Steps"}, {"_trailing", "Uniform"}};
-  std::string base = feature, schedule = "Automatic";
-  for (const auto& [suffix, name] : schedules) {
-    const std::string s = suffix;
-    if (base.size() > s.size() && base.compare(base.size() - s.size(), s.size(), s) == 0) {
-      base = base.substr(0, base.size() - s.size());
-      schedule = name;
-      break;
-    }
-  }
-  auto it = samplers.find(base);
-  return {it != samplers.end() ? it->second : feature, schedule};
+  return pipeline::a1111_sampler_names(feature);  // one table for PNGs, the server and /samplers
 }
 
 GenerateOutput::GenerateOutput(const pipeline::JobSettings& s, std::string model_name, const pipeline::ModelSpec& spec,
