@@ -300,10 +300,12 @@ TEST_CASE("orch: with an arbiter the model's networks are registered, pinned by 
     const auto stats = arbiter.stats_json();
     INFO(stats.dump());
     bool unet = false;
-    for (const auto& [name, where] : stats.value("components", nlohmann::json::object()).items())
+    for (const auto& [name, c] : stats.value("components", nlohmann::json::object()).items())
       if (name.size() > 5 && name.compare(name.size() - 5, 5, ".unet") == 0) {
         unet = true;
-        CHECK(arbiter.location(name).has_value());
+        CHECK(c.value("device", std::string()) == "cpu");
+        CHECK(c.value("hits", 0) >= 1);  // the job named it
+        CHECK(c.value("job_pins", -1) == 0);
       }
     CHECK(unet);
     CHECK(arbiter.running_jobs() == 0);
