@@ -300,7 +300,8 @@ TEST_CASE("orch: with an arbiter the model's networks are registered, pinned by 
     const auto stats = arbiter.stats_json();
     INFO(stats.dump());
     bool unet = false;
-    for (const auto& [name, c] : stats.value("components", nlohmann::json::object()).items())
+    const nlohmann::json components = stats.value("components", nlohmann::json::object());
+    for (const auto& [name, c] : components.items())
       if (name.size() > 5 && name.compare(name.size() - 5, 5, ".unet") == 0) {
         unet = true;
         CHECK(c.value("device", std::string()) == "cpu");
