@@ -1,4 +1,5 @@
 #include "models/controlnet/controlnet_loader.h"
+#include "util/json_file.h"
 
 #include <algorithm>
 #include <fstream>
@@ -23,15 +24,6 @@ bool parse_index(const std::string& s, int* out) {
   return true;
 }
 
-sdk::Result<nlohmann::json> read_json(const fs::path& p) {
-  std::ifstream in(p);
-  if (!in) return sdk::not_found(p.string() + ": cannot open");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    return sdk::corrupt_data(p.string() + ": invalid JSON: " + e.what());
-  }
-}
 
 sdk::Status not_a_controlnet(const std::string& file, const std::string& why) {
   return sdk::invalid_argument(file + ": not a ControlNet (" + why + ")");
@@ -109,7 +101,7 @@ sdk::Status single_file_config(const fs::path& config_dir, ControlNetWeights* w)
   if (!config_dir.empty()) {
     for (const fs::path& p : {config_dir / "config.json", config_dir / "controlnet" / "config.json"}) {
       if (!fs::exists(p)) continue;
-      auto cfg = read_json(p);
+      auto cfg = util::read_json_file(p);
       if (!cfg.ok()) return cfg.status();
       w->config = std::move(cfg.value());
       w->config_source = p.string();
@@ -171,7 +163,7 @@ sdk::Result<ControlNetWeights> read_folder(const fs::path& dir) {
   if (file.empty())
     return sdk::not_found(dir.string() + ": no diffusion_pytorch_model[.fp16].safetensors (ControlNet folder)" +
                           (fs::exists(dir / "diffusion_pytorch_model.bin") ? "; .bin pickles are not supported" : ""));
-  auto cfg = read_json(dir / "config.json");
+  auto cfg = util::read_json_file(dir / "config.json");
   if (!cfg.ok()) return cfg.status();
   const std::string cls = cfg->value("_class_name", std::string());
   if (cls != "ControlNetModel") return not_a_controlnet(dir.string(), "config.json _class_name is '" + cls + "'");

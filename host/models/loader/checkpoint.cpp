@@ -1,4 +1,5 @@
 #include "models/loader/checkpoint.h"
+#include "util/json_file.h"
 
 #include <ATen/ATen.h>
 
@@ -17,15 +18,6 @@ std::string weights_stem(const std::string& component) {
   return (component == "unet" || component == "vae") ? "diffusion_pytorch_model" : "model";
 }
 
-sdk::Result<nlohmann::json> read_json(const fs::path& p) {
-  std::ifstream in(p);
-  if (!in) return sdk::not_found(p.string() + ": cannot open");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    return sdk::corrupt_data(p.string() + ": invalid JSON: " + e.what());
-  }
-}
 
 bool wanted(const LoadOptions& o, const std::string& c) { return o.components.empty() || o.components.count(c); }
 
@@ -66,7 +58,7 @@ sdk::Status load_folder_component(const fs::path& dir, const std::string& name, 
     }
     const fs::path index = dir / (f + ".index.json");  // sharded weights
     if (fs::exists(index)) {
-      auto j = read_json(index);
+      auto j = util::read_json_file(index);
       if (!j.ok()) return j.status();
       if (!j->contains("weight_map") || !(*j)["weight_map"].is_object())
         return sdk::corrupt_data(index.string() + ": no weight_map");
@@ -84,7 +76,7 @@ sdk::Status load_folder_component(const fs::path& dir, const std::string& name, 
     std::string hint = fs::exists(dir / (stem + ".bin")) ? " (PyTorch .bin pickles are not supported; convert to safetensors)" : "";
     return sdk::not_found(dir.string() + ": no weights found, looked for " + files[0] + " and " + files[1] + hint);
   }
-  auto cfg = read_json(dir / "config.json");
+  auto cfg = util::read_json_file(dir / "config.json");
   if (!cfg.ok()) return cfg.status();
   out->config = std::move(cfg.value());
   out->config_source = (dir / "config.json").string();
@@ -130,7 +122,7 @@ sdk::Status single_file_config(ComponentWeights* cw, const LoadOptions& o, std::
   else inferred = infer_text_encoder_config(shapes, cw->name == "text_encoder_2", cw->source);
   const fs::path file = o.model_config / cw->name / "config.json";
   if (!o.model_config.empty() && fs::exists(file)) {
-    auto cfg = read_json(file);
+    auto cfg = util::read_json_file(file);
     if (!cfg.ok()) return cfg.status();
     if (cw->name == "unet") {
       if (!inferred.ok()) return inferred.status();
