@@ -29,3 +29,10 @@ get_property(builtin GLOBAL PROPERTY SDXL_BUILTIN_PLUGINS)
 foreach(p ${builtin})
   add_test(NAME plugin_check_${p} COMMAND $<TARGET_FILE:sdxl> plugin-check $<TARGET_FILE:${p}>)
 endforeach()
+
+# A GPU budget given as a fraction of free GPU memory needs a CUDA runtime: on a machine without
+# one the start-up says so instead of running unbounded. (Skipped where CUDA is present.)
+if(SDXL_TORCH_DEVICE STREQUAL "cpu")
+  sdxl_cli_test(memory_gpu_fraction_without_cuda 2 "\\[memory\\] gpu = \"0.5\": a fraction of the free GPU memory needs a CUDA runtime"
+                --config ${CMAKE_CURRENT_SOURCE_DIR}/data/gpu_fraction.toml plugins)
+endif()

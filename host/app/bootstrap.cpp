@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "config/plugin_options.h"
+#include "memory/device_memory.h"
 #include "memory/arbiter.h"
 #include "memory/ledger.h"
 #include "util/logging.h"
@@ -43,7 +44,15 @@ sdk::Result<App> start(const StartupRequest& request) {
   // Memory budgets for the ledger (checked here so a bad value is a configuration error).
   auto cpu_budget = memory::parse_budget(app.config.memory_cpu, memory::available_host_memory());
   if (!cpu_budget.ok()) return sdk::invalid_argument(app.config.file + ": [memory] cpu: " + cpu_budget.status().message());
-  auto gpu_budget = memory::parse_budget(app.config.memory_gpu, 0);
+  // A GPU fraction is of the memory free on cuda:0 at start (0 without CUDA: the parser then says
+  // a fraction cannot be resolved here).
+  const bool gpu_fraction = !app.config.memory_gpu.empty() && app.config.memory_gpu.find_first_not_of("0123456789.") == std::string::npos;
+  const std::uint64_t gpu_free = gpu_fraction ? memory::available_gpu_memory(0) : 0;
+  if (gpu_fraction && gpu_free == 0)
+    return sdk::invalid_argument(app.config.file + ": [memory] gpu = \"" + app.config.memory_gpu +
+                                 "\": a fraction of the free GPU memory needs a CUDA runtime and device, and this "
+                                 "machine has none; give a size such as \"20GiB\"");
+  auto gpu_budget = memory::parse_budget(app.config.memory_gpu, gpu_free);
   if (!gpu_budget.ok()) return sdk::invalid_argument(app.config.file + ": [memory] gpu: " + gpu_budget.status().message());
   memory::process_ledger().set_budget(c10::Device(c10::kCPU), cpu_budget.value());
   memory::process_ledger().set_budget(c10::Device(c10::kCUDA, 0), gpu_budget.value());

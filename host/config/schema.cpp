@@ -34,13 +34,18 @@ const std::vector<ConfigKey>& config_keys() {
        "Memory arbiter policy: keep everything resident, offload idle components (GPU -> CPU ->\n"
        "dropped and re-read), or sequential layer-by-layer offload for small GPUs (docs/memory.md).",
        {"resident", "offload_idle", "sequential"}},
-      {"memory", "gpu", KeyType::string, "\"\"", "Budget for GPU memory, as for cpu (absolute sizes only). Empty: unlimited."},
+      {"memory", "gpu", KeyType::string, "\"\"",
+       "Budget for GPU memory (cuda:0), as for cpu: a size, or a fraction of what is free at start\n"
+       "(read from the CUDA runtime; an error on a machine without one). Empty: unlimited."},
       {"lora", "folders", KeyType::string_list, "[]",
        "Folders searched for `<lora:name:weight>` prompt tags and `sdxl lora list`; names never leave them."},
       {"lora", "mode", KeyType::string, "\"merge\"",
        "merge: LoRAs are merged into the weights (exact unmerge on switch); runtime: weights are never\n"
        "written, patched layers add the LoRA term in the forward pass (quantised or shared weights).",
        {"merge", "runtime"}},
+      {"controlnet", "folders", KeyType::string_list, "[]",
+       "Folders searched for ControlNet models named without a path (a diffusers folder NAME/ or\n"
+       "NAME.safetensors); the job server resolves unit models only inside them."},
       {"generate", "negative", KeyType::string, "\"\"", "Default negative prompt."},
       {"generate", "width", KeyType::integer, "1024", "Image width in pixels (a multiple of 8)."},
       {"generate", "height", KeyType::integer, "1024", "Image height in pixels (a multiple of 8)."},

@@ -156,18 +156,26 @@ sdk::Result<AdmissionDecision> MemoryArbiter::Impl::try_admit(const JobFootprint
     needed.insert(name);
   }
   const std::string dev = fp.device.str();
-  // Sequential mode keeps the weights on the host and streams one block at a time to the device.
-  const bool streaming = mode == ArbiterMode::sequential && dev != kHost;
-  const c10::Device weights_device = streaming ? c10::Device(c10::kCPU) : fp.device;
-  const std::string wdev = weights_device.str();
+  // Sequential mode keeps the weights of components that stream (largest_block_bytes set: the UNet
+  // with its block observer) on the host and reserves one block on the device for them; the
+  // others (text encoders, VAE) still run on the device and go there whole.
+  const bool sequential = mode == ArbiterMode::sequential && dev != kHost;
+  const c10::Device host(c10::kCPU);
+  const std::string wdev = host.str();
+  auto streamed = [&](const ArbiterComponent& c) { return sequential && c.reg.largest_block_bytes > 0; };
+  auto target_of = [&](const ArbiterComponent& c) { return streamed(c) ? host : fp.device; };
 
-  std::uint64_t needed_bytes = 0, window = 0;
+  std::uint64_t device_bytes = 0, streamed_bytes = 0, window = 0;
   for (const auto& name : needed) {
-    const auto& r = components.at(name).reg;
-    needed_bytes += r.bytes;
-    window = std::max(window, r.largest_block_bytes ? r.largest_block_bytes : r.bytes);
+    const auto& c = components.at(name);
+    if (streamed(c)) {
+      streamed_bytes += c.reg.bytes;
+      window = std::max(window, c.reg.largest_block_bytes);
+    } else {
+      device_bytes += c.reg.bytes;
+    }
   }
-  if (!streaming) window = 0;
+  const bool streaming = streamed_bytes > 0;
 
   // Bytes nothing can move: permanently pinned components not needed, ledger residents that are
   // not ours (e.g. LoRA backups). Transient foreign leases only make the job wait.
@@ -182,7 +190,7 @@ sdk::Result<AdmissionDecision> MemoryArbiter::Impl::try_admit(const JobFootprint
 
   // The reshape plan: the full job if possible, else tiled VAE, else fewer images at once.
   const std::int64_t batch = std::max<std::int64_t>(1, fp.batch);
-  const std::uint64_t fixed_dev = fixed_on(dev) + (streaming ? window : needed_bytes);
+  const std::uint64_t fixed_dev = fixed_on(dev) + device_bytes + window;
   const std::uint64_t budget_dev = budget(dev);
   auto scratch_for = [&](std::int64_t n, bool tiled) {
     const std::uint64_t vae_total = tiled ? fp.vae_decode_tiled_bytes : fp.vae_decode_bytes;
@@ -203,7 +211,7 @@ sdk::Result<AdmissionDecision> MemoryArbiter::Impl::try_admit(const JobFootprint
     }
   }
   std::uint64_t fixed_w = 0;
-  if (streaming) fixed_w = fixed_on(wdev) + needed_bytes;
+  if (streaming) fixed_w = fixed_on(wdev) + streamed_bytes;
   if (!planned || (streaming && budget(wdev) != kUnlimited && fixed_w > budget(wdev))) {
     std::string why = "memory admission of '" + fp.label + "' refused: ";
     if (!planned)
@@ -218,14 +226,19 @@ sdk::Result<AdmissionDecision> MemoryArbiter::Impl::try_admit(const JobFootprint
   }
 
   // It can fit once nothing else runs; can it fit now? Check before evicting anything.
-  std::uint64_t incoming_dev = 0, incoming_w = 0;
+  // Streamed components still resident on the device leave it for the host: their bytes there
+  // count as free (they are moved out before room is made).
+  std::uint64_t incoming_dev = 0, incoming_w = 0, leaving_dev = 0;
   for (const auto& name : needed) {
     const auto& c = components.at(name);
-    if (!(c.resident && c.reg.device == weights_device)) (streaming ? incoming_w : incoming_dev) += c.reg.bytes;
+    if (c.resident && c.reg.device == target_of(c)) continue;
+    (streamed(c) ? incoming_w : incoming_dev) += c.reg.bytes;
+    if (streamed(c) && c.resident && c.reg.device.str() == dev) leaving_dev += c.reg.bytes;
   }
   const std::uint64_t need_dev = sat_add(incoming_dev, d.scratch_bytes + window);
   auto reachable = [&](const std::string& device, std::uint64_t need) {
     std::uint64_t free_bytes = room(device);
+    if (device == dev) free_bytes = sat_add(free_bytes, leaving_dev);
     for (const auto& [name, c] : components)
       if (c.resident && c.reg.device.str() == device && evictable(c, needed)) free_bytes = sat_add(free_bytes, c.reg.bytes);
     return free_bytes >= need;
@@ -239,6 +252,11 @@ sdk::Result<AdmissionDecision> MemoryArbiter::Impl::try_admit(const JobFootprint
     d.reason = "'" + fp.label + "' waits: an eviction on " + wdev + " failed (see the log)";
     return d;
   }
+  for (const auto& name : needed) {  // streamed components on the device go home first
+    auto& c = components.at(name);
+    if (streamed(c) && c.resident && c.reg.device.str() == dev)
+      if (auto st = bring(c, host, d.loaded); !st.ok()) return st;
+  }
   if (!make_room(dev, need_dev, needed, d.evicted)) {
     d.reason = "'" + fp.label + "' waits: an eviction on " + dev + " failed (see the log)";
     return d;
@@ -246,7 +264,7 @@ sdk::Result<AdmissionDecision> MemoryArbiter::Impl::try_admit(const JobFootprint
   ++clock;
   for (const auto& name : needed) {
     auto& c = components.at(name);
-    if (auto st = bring(c, weights_device, d.loaded); !st.ok()) return st;
+    if (auto st = bring(c, target_of(c), d.loaded); !st.ok()) return st;
     c.last_used = clock;
   }
   ArbiterJob job;

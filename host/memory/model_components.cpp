@@ -1,6 +1,7 @@
 #include "memory/model_components.h"
 
 #include "memory/parameter_residency.h"
+#include "memory/sequential_offload.h"
 #include "models/loader/checkpoint.h"
 
 namespace sdxl::memory {
@@ -58,11 +59,32 @@ sdk::Result<std::vector<std::string>> register_model_components(MemoryArbiter& a
                                                                 checkpoint_source(spec, "text_encoder_2")),
                            device));
   }
-  if (model->unet)
-    regs.push_back(movable(model->name + ".unet",
-                           std::make_shared<ParameterResidency>(model->name + ".unet", model->unet->parameters(),
-                                                                checkpoint_source(spec, "unet")),
-                           device));
+  // Sequential mode on a real (or simulated) GPU: the UNet streams block by block, so the arbiter
+  // reserves its largest block as the window. The text encoders are small next to it and stay one
+  // block each (moved whole by the arbiter); the VAE lives in its plugin.
+  std::shared_ptr<SequentialStreamer> streamer;
+  if (model->unet && arbiter.mode() == ArbiterMode::sequential && !device.is_cpu()) {
+    auto s = SequentialStreamer::for_unet(*model->unet, device);
+    if (!s.ok()) return s.status();
+    streamer = s.value();
+  }
+  if (model->unet) {
+    auto residency = std::make_shared<ParameterResidency>(model->name + ".unet", model->unet->parameters(),
+                                                          checkpoint_source(spec, "unet"));
+    c10::Device home = device;
+    if (streamer) {
+      // A streamed UNet lives on the host: put it there now rather than at the first admission
+      // (the books then show at once what the GPU holds).
+      bool on_host = true;
+      for (const auto& [_, t] : model->unet->parameters()) on_host = on_host && (!t.defined() || t.is_cpu());
+      if (!on_host)
+        if (auto st = residency->move_to(c10::Device(c10::kCPU)); !st.ok()) return st;
+      home = c10::Device(c10::kCPU);
+    }
+    auto reg = movable(model->name + ".unet", residency, home);
+    if (streamer) reg.largest_block_bytes = streamer->largest_block_bytes();
+    regs.push_back(std::move(reg));
+  }
   if (model->vae) {
     ComponentRegistration vae;
     vae.name = model->name + ".vae";
@@ -77,11 +99,19 @@ sdk::Result<std::vector<std::string>> register_model_components(MemoryArbiter& a
     names.push_back(r.name);
     if (auto st = arbiter.register_component(std::move(r)); !st.ok()) return st;
   }
+  // Attached last, once the books agree; registering again in another mode detaches an old one.
+  if (streamer)
+    model->unet->set_block_observer(streamer);
+  else if (model->unet && std::dynamic_pointer_cast<SequentialStreamer>(model->unet->block_observer()))
+    model->unet->set_block_observer(nullptr);
   return names;
 }
 
 void unregister_model_components(MemoryArbiter& arbiter, const pipeline::SdxlModel& model) {
   for (const auto& name : model_component_names(model)) (void)arbiter.unregister_component(name);
+  // Only our own observer: a streamer left attached would keep streaming for a forgotten arbiter.
+  if (model.unet && std::dynamic_pointer_cast<SequentialStreamer>(model.unet->block_observer()))
+    model.unet->set_block_observer(nullptr);
 }
 
 }  // namespace sdxl::memory

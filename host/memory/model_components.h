@@ -6,6 +6,10 @@
 //       memory-mapped file on reload);
 //   <model>.vae — accounted but pinned: its weights live inside the VAE plugin, which the SDK
 //       gives no way to move; it is small (about 160 MiB in fp16 for SDXL).
+// In sequential mode on a non-CPU device the UNet also gets a SequentialStreamer
+// (memory/sequential_offload.h) as its block observer, is registered on the host (moved there if
+// it is not) and reports its largest block as the streaming window; the text encoders are one
+// block each (their window is their whole size).
 // The names are the ones SdxlModel::load already records in the ledger, so registration replaces
 // those entries instead of counting the weights twice.
 //
@@ -31,7 +35,7 @@ sdk::Result<std::vector<std::string>> register_model_components(MemoryArbiter& a
 /// The registered names of `model`'s networks, in pipeline order (text encoders, UNet, VAE).
 std::vector<std::string> model_component_names(const pipeline::SdxlModel& model);
 
-/// Unregisters them (when the model is unloaded).
+/// Unregisters them (when the model is unloaded) and detaches a streamer attached by registration.
 void unregister_model_components(MemoryArbiter& arbiter, const pipeline::SdxlModel& model);
 
 }  // namespace sdxl::memory

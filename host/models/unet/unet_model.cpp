@@ -5,6 +5,61 @@
 #include "models/common/weight_reader.h"
 
 namespace sdxl::models {
+namespace {
+
+// Brackets one stage with the observer's before/after; after() also runs when the stage throws,
+// so a streamer always gets its weights back. No observer: two null checks and nothing else.
+class BlockScope {
+ public:
+  BlockScope(UNetBlockObserver* observer, std::string name) : observer_(observer), name_(std::move(name)) {
+    if (observer_) observer_->before(name_);  // throws: no after() (see UNetBlockObserver)
+  }
+  ~BlockScope() {
+    if (observer_) observer_->after(name_);
+  }
+  BlockScope(const BlockScope&) = delete;
+  BlockScope& operator=(const BlockScope&) = delete;
+
+ private:
+  UNetBlockObserver* observer_;
+  std::string name_;
+};
+
+// The stage name, built only when someone observes (keeps the unobserved path allocation-free).
+std::string stage(const UNetBlockObserver* observer, const char* prefix, std::size_t index) {
+  return observer ? prefix + std::to_string(index) : std::string();
+}
+
+}  // namespace
+
+std::string UNet2DConditionModel::block_of(const std::string& parameter) {
+  const auto dot = parameter.find('.');
+  const std::string head = parameter.substr(0, dot);
+  if (head == "time_embedding" || head == "add_embedding" || head == "conv_in") return "stem";
+  if (head == "conv_norm_out" || head == "conv_out") return "head";
+  if (head == "mid_block") return head;
+  if ((head == "down_blocks" || head == "up_blocks") && dot != std::string::npos) {
+    const auto next = parameter.find('.', dot + 1);
+    const std::string index = parameter.substr(dot + 1, next == std::string::npos ? std::string::npos : next - dot - 1);
+    if (!index.empty() && index.find_first_not_of("0123456789") == std::string::npos) return head + "." + index;
+  }
+  return {};
+}
+
+std::vector<std::string> UNet2DConditionModel::block_names() const {
+  std::vector<std::string> names{"stem"};
+  for (std::size_t l = 0; l < down_blocks.size(); ++l) names.push_back("down_blocks." + std::to_string(l));
+  names.push_back("mid_block");
+  for (std::size_t u = 0; u < up_blocks.size(); ++u) names.push_back("up_blocks." + std::to_string(u));
+  names.push_back("head");
+  return names;
+}
+
+void UNet2DConditionModel::set_block_observer(std::shared_ptr<UNetBlockObserver> observer) {
+  std::atomic_store(&observer_, std::move(observer));
+}
+
+std::shared_ptr<UNetBlockObserver> UNet2DConditionModel::block_observer() const { return std::atomic_load(&observer_); }
 
 sdk::Result<std::shared_ptr<UNet2DConditionModel>> UNet2DConditionModel::load(
     const std::map<std::string, at::Tensor>& weights, const UNetConfig& c, const std::string& source,
@@ -83,58 +138,70 @@ sdk::Status UNet2DConditionModel::check_inputs(const UNetInputs& in) const {
 sdk::Result<at::Tensor> UNet2DConditionModel::forward(const UNetInputs& in, const DebugSink* debug) const {
   auto st = check_inputs(in);
   if (!st.ok()) return st;
+  // Held for the whole forward: detaching the observer meanwhile does not destroy it under us.
+  const auto observer = block_observer();
   try {
-    return run(in, debug);
+    return run(in, debug, observer.get());
   } catch (const std::exception& e) {  // c10::Error from mismatched residual shapes etc.
     return sdk::invalid_argument(std::string("UNet forward failed: ") + e.what());
   }
 }
 
-at::Tensor UNet2DConditionModel::run(const UNetInputs& in, const DebugSink* debug) const {
+at::Tensor UNet2DConditionModel::run(const UNetInputs& in, const DebugSink* debug, UNetBlockObserver* observer) const {
   auto emit = [&](const char* name, const at::Tensor& t) {
     if (debug && *debug) (*debug)(name, t);
   };
   auto to_compute = [&](const at::Tensor& t) { return t.to(device_, dtype_); };
   const auto b = in.sample.size(0);
 
-  // Sinusoids are computed in float32 (as the reference does) and then cast.
-  at::Tensor t = in.timestep.to(device_).to(at::kFloat).reshape({-1}).expand({b});
-  at::Tensor t_proj = sinusoidal_embedding(t, config_.block_out_channels[0], config_.flip_sin_to_cos,
-                                           config_.freq_shift);  // [B, C0]
-  emit("time_proj", t_proj);
-  at::Tensor temb = time_embedding(to_compute(t_proj));  // [B, 4*C0]
-  emit("time_embedding", temb);
-
-  at::Tensor ids = in.time_ids.to(device_).to(at::kFloat).reshape({-1});
-  at::Tensor ids_proj = sinusoidal_embedding(ids, config_.addition_time_embed_dim, config_.flip_sin_to_cos,
-                                             config_.freq_shift);  // [B*n_ids, d]
-  emit("add_time_proj", ids_proj);
-  // Pooled text embedding first, then the time-id sinusoids in id order.
-  at::Tensor add_in = at::cat({to_compute(in.text_embeds), to_compute(ids_proj.reshape({b, -1}))}, 1);
-  emit("add_embedding.input", add_in);
-  at::Tensor aug = add_embedding(add_in);
-  emit("add_embedding", aug);
-  at::Tensor emb = temb + aug;
-
   at::Tensor context = to_compute(in.encoder_hidden_states);
-  at::Tensor h = conv_in(to_compute(in.sample));
-  emit("conv_in", h);
+  at::Tensor emb, h;
+  {
+    BlockScope scope(observer, observer ? "stem" : "");
+    // Sinusoids are computed in float32 (as the reference does) and then cast.
+    at::Tensor t = in.timestep.to(device_).to(at::kFloat).reshape({-1}).expand({b});
+    at::Tensor t_proj = sinusoidal_embedding(t, config_.block_out_channels[0], config_.flip_sin_to_cos,
+                                             config_.freq_shift);  // [B, C0]
+    emit("time_proj", t_proj);
+    at::Tensor temb = time_embedding(to_compute(t_proj));  // [B, 4*C0]
+    emit("time_embedding", temb);
+
+    at::Tensor ids = in.time_ids.to(device_).to(at::kFloat).reshape({-1});
+    at::Tensor ids_proj = sinusoidal_embedding(ids, config_.addition_time_embed_dim, config_.flip_sin_to_cos,
+                                               config_.freq_shift);  // [B*n_ids, d]
+    emit("add_time_proj", ids_proj);
+    // Pooled text embedding first, then the time-id sinusoids in id order.
+    at::Tensor add_in = at::cat({to_compute(in.text_embeds), to_compute(ids_proj.reshape({b, -1}))}, 1);
+    emit("add_embedding.input", add_in);
+    at::Tensor aug = add_embedding(add_in);
+    emit("add_embedding", aug);
+    emb = temb + aug;
+
+    h = conv_in(to_compute(in.sample));
+    emit("conv_in", h);
+  }
   std::vector<at::Tensor> skips{h};
   for (size_t l = 0; l < down_blocks.size(); ++l) {
+    BlockScope scope(observer, stage(observer, "down_blocks.", l));
     h = down_blocks[l](h, emb, context, &skips);
     emit(("down_blocks." + std::to_string(l)).c_str(), h);
   }
   if (!in.down_residuals.empty())
     for (size_t i = 0; i < skips.size(); ++i) skips[i] = skips[i] + to_compute(in.down_residuals[i]);
 
-  h = mid_block(h, emb, context);
-  if (in.mid_residual.defined()) h = h + to_compute(in.mid_residual);
-  emit("mid_block", h);
+  {
+    BlockScope scope(observer, observer ? "mid_block" : "");
+    h = mid_block(h, emb, context);
+    if (in.mid_residual.defined()) h = h + to_compute(in.mid_residual);
+    emit("mid_block", h);
+  }
 
   for (size_t u = 0; u < up_blocks.size(); ++u) {
+    BlockScope scope(observer, stage(observer, "up_blocks.", u));
     h = up_blocks[u](h, emb, context, &skips);
     emit(("up_blocks." + std::to_string(u)).c_str(), h);
   }
+  BlockScope scope(observer, observer ? "head" : "");
   h = conv_norm_out(h);
   emit("conv_norm_out", h);
   return conv_out(at::silu(h));

@@ -7,7 +7,8 @@
 //   h    = up_blocks(h, skips popped last-first)
 //   eps  = conv_out(SiLU(conv_norm_out(h)))
 //
-// Thread rules: immutable after load(); forward() may run concurrently on different inputs.
+// Thread rules: immutable after load() (except the block observer, swapped atomically); forward()
+// may run concurrently on different inputs.
 // Ownership: holds its weights (views of the mapped file when dtype/device already match).
 
 #include <ATen/core/Tensor.h>
@@ -39,6 +40,21 @@ struct UNetInputs {
   at::Tensor mid_residual;           // optional, [B, C_last, h', w']
 };
 
+/// Called around each top-level stage of UNet2DConditionModel::forward, in order: "stem" (time and
+/// added-condition embeddings + conv_in), "down_blocks.<i>", "mid_block", "up_blocks.<i>", "head"
+/// (conv_norm_out + conv_out). The names are the parameter-name prefixes of the weights each stage
+/// uses (UNet2DConditionModel::block_of), so a streamer can move exactly those weights in before()
+/// and back in after() (memory/sequential_offload.h).
+/// Contract: when before() throws, the stage does not run and after() is not called for it (so
+/// before() must undo what it did); otherwise after() is called once the stage ends, also when it
+/// throws. after() must not throw. Both may be called from several forwards at once.
+class UNetBlockObserver {
+ public:
+  virtual ~UNetBlockObserver() = default;
+  virtual void before(const std::string& block) = 0;
+  virtual void after(const std::string& block) noexcept = 0;
+};
+
 /// Receives named intermediates (names as in the golden case: "time_proj", "down_blocks.0", …).
 using DebugSink = std::function<void(const std::string& name, const at::Tensor& value)>;
 
@@ -65,12 +81,24 @@ class UNet2DConditionModel {
   /// place changes the model — how LoRAs are merged).
   const std::map<std::string, at::Tensor>& parameters() const { return parameters_; }
 
+  /// The stage (observer block name) whose weights `parameter` is, e.g. "down_blocks.1" for
+  /// "down_blocks.1.resnets.0.conv1.weight", "stem" for "time_embedding.linear_1.bias"; empty
+  /// when the name belongs to no stage.
+  static std::string block_of(const std::string& parameter);
+  /// Every stage name in forward order (the observer sees exactly these, once each).
+  std::vector<std::string> block_names() const;
+  /// Installs (nullptr: removes) the stage observer. Safe while forwards run: each forward uses
+  /// the observer that was set when it started. Unset, forward pays one null check per stage.
+  void set_block_observer(std::shared_ptr<UNetBlockObserver> observer);
+  std::shared_ptr<UNetBlockObserver> block_observer() const;
+
  private:
   UNetConfig config_;
   c10::ScalarType dtype_ = at::kFloat;
   c10::Device device_ = at::kCPU;
   std::uint64_t resident_bytes_ = 0;
   std::map<std::string, at::Tensor> parameters_;
+  std::shared_ptr<UNetBlockObserver> observer_;  // read/written with std::atomic_load/store
 
   TimestepEmbedding time_embedding;
   TimestepEmbedding add_embedding;
@@ -83,7 +111,7 @@ class UNet2DConditionModel {
 
   void build(WeightReader& r);
   sdk::Status check_inputs(const UNetInputs& in) const;
-  at::Tensor run(const UNetInputs& in, const DebugSink* debug) const;
+  at::Tensor run(const UNetInputs& in, const DebugSink* debug, UNetBlockObserver* observer) const;
 };
 
 }  // namespace sdxl::models

@@ -219,3 +219,32 @@ TEST_CASE("sequential mode keeps weights on the host and reserves one block on t
   CHECK(parse_arbiter_mode("sequential").value() == ArbiterMode::sequential);
   CHECK_FALSE(parse_arbiter_mode("layered").ok());
 }
+
+TEST_CASE("sequential mode streams only what streams: the text encoder still goes to the device", "[memory][arbiter]") {
+  FakeWorld w;
+  w.arbiter.set_mode(ArbiterMode::sequential);
+  w.arbiter.set_budget(kGpu, 600);
+  ComponentRegistration unet;  // streams: on the GPU now (registered before the mode mattered)
+  unet.name = "unet";
+  unet.device = kGpu;
+  unet.bytes = 500;
+  unet.largest_block_bytes = 150;
+  unet.callbacks.offload_to = [](c10::Device) { return sdxl::sdk::Status(); };
+  REQUIRE(w.arbiter.register_component(unet).ok());
+  ComponentRegistration te;  // does not stream: runs on the device whole
+  te.name = "te";
+  te.device = kCpu;
+  te.bytes = 200;
+  te.callbacks.offload_to = [](c10::Device) { return sdxl::sdk::Status(); };
+  REQUIRE(w.arbiter.register_component(te).ok());
+  // 200 (te) + 150 (window) + 100 (scratch) fits 600 only once the UNet has left the GPU.
+  auto d = w.arbiter.admit(job("j", {"unet", "te"}, kGpu, 100));
+  REQUIRE(d.ok());
+  INFO(d.value().reason);
+  REQUIRE(d.value().ok);
+  CHECK(w.arbiter.location("unet") == kCpu);
+  CHECK(w.arbiter.location("te") == kGpu);
+  CHECK(w.ledger.accounts().at("cuda:0").used == 200 + 150 + 100);
+  w.arbiter.release(d.value().job);
+  CHECK(w.ledger.accounts().at("cuda:0").used == 200);
+}

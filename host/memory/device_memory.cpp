@@ -1,0 +1,35 @@
+#include "memory/device_memory.h"
+
+#include <dlfcn.h>
+
+#include <cstddef>
+
+namespace sdxl::memory {
+namespace {
+
+using MemGetInfo = int (*)(std::size_t* free, std::size_t* total);  // cudaError_t is an int enum
+using SetDevice = int (*)(int device);
+
+void* cuda_runtime() {
+  // Already loaded by a CUDA build of libtorch (RTLD_NOLOAD), else whichever the loader finds.
+  static const char* const kNames[] = {"libcudart.so.12", "libcudart.so.11.0", "libcudart.so"};
+  for (int flags : {RTLD_LAZY | RTLD_NOLOAD, RTLD_LAZY})
+    for (const char* name : kNames)
+      if (void* h = dlopen(name, flags)) return h;
+  return nullptr;
+}
+
+}  // namespace
+
+std::uint64_t available_gpu_memory(int index) {
+  void* rt = cuda_runtime();
+  if (!rt) return 0;
+  auto set_device = reinterpret_cast<SetDevice>(dlsym(rt, "cudaSetDevice"));
+  auto mem_get_info = reinterpret_cast<MemGetInfo>(dlsym(rt, "cudaMemGetInfo"));
+  if (!set_device || !mem_get_info || set_device(index) != 0) return 0;
+  std::size_t free_bytes = 0, total_bytes = 0;
+  if (mem_get_info(&free_bytes, &total_bytes) != 0) return 0;
+  return free_bytes;
+}
+
+}  // namespace sdxl::memory
