@@ -122,12 +122,7 @@ int run_generate(Args& args, const GlobalOptions& global) {
   // LoRAs: --lora PATH[:UNET[:TE]] and, in a1111 mode, <lora:name:te[:unet]> tags in the prompt
   // (names resolved inside [lora] folders only). All files must exist before the model loads.
   std::vector<pipeline::LoraRequest> loras;
-  std::vector<std::filesystem::path> folders;
-  {
-    const auto base = app->config.file.empty() ? std::filesystem::current_path()
-                                               : std::filesystem::absolute(app->config.file).parent_path();
-    for (const auto& f : app->config.lora_folders) folders.push_back(std::filesystem::path(f).is_absolute() ? std::filesystem::path(f) : base / f);
-  }
+  const std::vector<std::filesystem::path> folders = config::config_paths(app->config, app->config.lora_folders);
   if (const auto* configured = app->config.generate_loras()) {  // [generate] loras in the config
     auto r = pipeline::loras_from_toml(*configured, app->config.file, folders);
     if (!r.ok()) return util::log_error(r.status().message()), kExitUsage;
@@ -152,10 +147,7 @@ int run_generate(Args& args, const GlobalOptions& global) {
     }
   }
   // --lora-mode, else [lora] mode: merge (default) or runtime (weights never written).
-  // (Read from the checked document: the schema already validated the value.)
-  std::string configured_mode = "merge";
-  if (app->config.document) configured_mode = (*app->config.document)["lora"]["mode"].value_or(std::string("merge"));
-  auto lora_mode = pipeline::parse_lora_mode(args.get("lora-mode").value_or(configured_mode));
+  auto lora_mode = pipeline::parse_lora_mode(args.get("lora-mode").value_or(app->config.lora_mode));
   if (!lora_mode.ok()) return util::log_error("--lora-mode: " + lora_mode.status().message()), kExitUsage;
   if (!s.sampler.empty() && s.sampler != "auto" && !app->registry->find(sdk::FeatureKind::scheduler, s.sampler)) {
     std::string names;
@@ -196,7 +188,8 @@ int run_generate(Args& args, const GlobalOptions& global) {
       s.controls.push_back(r.value());
     }
   }
-  auto prepared_controls = pipeline::prepare_control_units(s.controls, *app->registry, s.width, s.height);
+  auto prepared_controls = pipeline::prepare_control_units(s.controls, *app->registry, s.width, s.height,
+                                                           config::config_paths(app->config, app->config.controlnet_folders));
   if (!prepared_controls.ok()) return util::log_error(prepared_controls.status().message()), kExitUsage;
 
   const auto t0 = std::chrono::steady_clock::now();

@@ -70,6 +70,8 @@ void assign(Config& c, const ConfigKey& key, const toml::node& n) {
   else if (id == "model.clip_vocab") c.clip_vocab = n.as_string()->get();
   else if (id == "model.device") c.device = n.as_string()->get();
   else if (id == "lora.folders") c.lora_folders = strings(n);
+  else if (id == "lora.mode") c.lora_mode = n.as_string()->get();
+  else if (id == "controlnet.folders") c.controlnet_folders = strings(n);
   else if (id == "memory.cpu") c.memory_cpu = n.as_string()->get();
   else if (id == "memory.gpu") c.memory_gpu = n.as_string()->get();
   else if (id == "memory.mode") c.memory_mode = n.as_string()->get();
@@ -147,6 +149,19 @@ const toml::table& Config::plugin_options() const {
   if (!document) return empty;
   const auto* t = document->at_path("plugins.options").as_table();
   return t ? *t : empty;
+}
+
+std::filesystem::path config_path(const Config& c, const std::string& path) {
+  std::filesystem::path p(path);
+  if (p.is_absolute()) return p;
+  const auto base = c.file.empty() ? std::filesystem::current_path() : std::filesystem::absolute(c.file).parent_path();
+  return base / p;
+}
+
+std::vector<std::filesystem::path> config_paths(const Config& c, const std::vector<std::string>& paths) {
+  std::vector<std::filesystem::path> out;
+  for (const auto& p : paths) out.push_back(config_path(c, p));
+  return out;
 }
 
 std::string locate_config(const std::string& cli_path) {

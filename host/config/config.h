@@ -5,6 +5,7 @@
 // feature) are kept as TOML and checked against the plugins' own schemas once they are loaded
 // (see plugin_options.h).
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,6 +30,8 @@ struct Config {
   std::string memory_cpu, memory_gpu;     ///< [memory] budgets as written
   std::string memory_mode = "resident";   ///< [memory] mode: resident | offload_idle | sequential
   std::vector<std::string> lora_folders;  ///< [lora] folders (relative to the config file)
+  std::string lora_mode = "merge";        ///< [lora] mode: merge | runtime
+  std::vector<std::string> controlnet_folders;  ///< [controlnet] folders (relative to the config file)
   std::string device = "auto";
   std::string dtype = "auto";
   /// [generate] defaults, as TOML values (read by pipeline/job_settings.h).
@@ -48,6 +51,12 @@ sdk::Result<Config> load_config(const std::string& path);
 
 /// Defaults only (no file).
 Config default_config();
+
+/// A path from the configuration: relative ones are relative to the configuration file (to the
+/// working directory when there is no file).
+std::filesystem::path config_path(const Config& c, const std::string& path);
+/// The same for a list of folders ([lora] folders, [controlnet] folders).
+std::vector<std::filesystem::path> config_paths(const Config& c, const std::vector<std::string>& paths);
 
 /// Which file to read: --config, else $SDXL_CONFIG, else ./config/sdxl.toml when present, else none.
 std::string locate_config(const std::string& cli_path);

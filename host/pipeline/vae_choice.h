@@ -24,4 +24,9 @@ struct VaeChoice {
 sdk::Result<VaeChoice> choose_vae_for_decode(SdxlModel& model, const plugins::PluginRegistry& registry,
                                              at::IntArrayRef latent_shape);
 
+/// The decode peak with the smallest tile choose_vae_for_decode would try (0 when the model's VAE
+/// variant cannot tile): what memory admission may plan for instead of refusing a job.
+std::uint64_t smallest_tiled_decode_bytes(const SdxlModel& model, const plugins::PluginRegistry& registry,
+                                          at::IntArrayRef latent_shape);
+
 }  // namespace sdxl::pipeline

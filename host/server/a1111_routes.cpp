@@ -161,6 +161,16 @@ void register_a1111_routes(HttpServer::Impl& impl) {
       list.push_back({{"name", name}, {"alias", name}, {"path", name}, {"metadata", json::object()}});
     reply_json(res, 200, list);
   });
+  // The ControlNet extension's lists (its clients fill their drop-downs from them).
+  svr.Get("/controlnet/model_list", [p](const Req&, Res& res) {
+    reply_json(res, 200, {{"model_list", p->orch().controlnets()}});
+  });
+  svr.Get("/controlnet/module_list", [p](const Req&, Res& res) {
+    json modules = json::array({"none"});
+    if (p->ctx.registry)
+      for (const auto& name : p->ctx.registry->names(sdk::FeatureKind::controlnet_type)) modules.push_back(name);
+    reply_json(res, 200, {{"module_list", modules}});
+  });
   svr.Get("/sdapi/v1/options", [p](const Req&, Res& res) {
     reply_json(res, 200, {{"sd_model_checkpoint", p->orch().current_model()}, {"sd_vae", "Automatic"},
                           {"samples_format", "png"}, {"CLIP_stop_at_last_layers", 1}});

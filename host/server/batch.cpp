@@ -51,6 +51,7 @@ sdk::Result<BatchResult> run_batch(pipeline::SdxlModel& model, const plugins::Pl
                                    const BatchShape& shape, const std::vector<BatchJob>& jobs, const BatchHooks& hooks) {
   if (jobs.empty()) return sdk::invalid_argument("run_batch: no jobs");
   if (jobs.size() > 1 && shape.init_image.defined()) return sdk::invalid_argument("run_batch: img2img jobs run alone");
+  if (jobs.size() > 1 && !shape.controls.empty()) return sdk::invalid_argument("run_batch: ControlNet jobs run alone");
   pipeline::GenerateRequest req;
   req.width = shape.width;
   req.height = shape.height;
@@ -61,6 +62,7 @@ sdk::Result<BatchResult> run_batch(pipeline::SdxlModel& model, const plugins::Pl
   req.init_image = shape.init_image;
   req.mask = shape.mask;
   req.strength = shape.strength;
+  req.controls = shape.controls;
   req.prompts.mode = pipeline::PromptMode::a1111;
   std::vector<std::uint64_t> seeds;
   const bool negatives = !jobs.front().negative.empty();
@@ -97,6 +99,61 @@ sdk::Result<BatchResult> run_batch(pipeline::SdxlModel& model, const plugins::Pl
     row += j.images;
   }
   return r;
+}
+
+sdk::Result<BatchResult> run_batch_chunked(pipeline::SdxlModel& model, const plugins::PluginRegistry& registry,
+                                           const BatchShape& shape, const std::vector<BatchJob>& jobs,
+                                           const BatchHooks& hooks, std::int64_t max_rows) {
+  std::int64_t rows = 0;
+  for (const auto& j : jobs) rows += j.images;
+  if (max_rows <= 0 || rows <= max_rows) return run_batch(model, registry, shape, jobs, hooks);
+
+  // Chunks of at most max_rows rows; owner[c][i] is the job that part i of chunk c belongs to.
+  std::vector<std::vector<BatchJob>> chunks(1);
+  std::vector<std::vector<std::size_t>> owner(1);
+  std::int64_t filled = 0;
+  for (std::size_t k = 0; k < jobs.size(); ++k) {
+    std::int64_t left = jobs[k].images, seed = jobs[k].seed;
+    while (left > 0) {
+      if (filled == max_rows) {
+        chunks.emplace_back();
+        owner.emplace_back();
+        filled = 0;
+      }
+      BatchJob part = jobs[k];
+      part.seed = seed;
+      part.images = std::min(left, max_rows - filled);
+      chunks.back().push_back(part);
+      owner.back().push_back(k);
+      seed += part.images;
+      left -= part.images;
+      filled += part.images;
+    }
+  }
+
+  BatchResult all;
+  std::vector<std::vector<at::Tensor>> images(jobs.size());
+  std::vector<at::Tensor> latents;
+  const auto n = static_cast<std::int64_t>(chunks.size());
+  for (std::int64_t c = 0; c < n; ++c) {
+    BatchHooks h;
+    h.cancelled = hooks.cancelled;
+    if (hooks.progress)
+      h.progress = [&hooks, c, n](std::int64_t done, std::int64_t total) { hooks.progress(c * total + done, n * total); };
+    auto out = run_batch(model, registry, shape, chunks[c], h);
+    if (!out.ok()) return out.status();
+    for (std::size_t i = 0; i < chunks[c].size(); ++i) images[owner[c][i]].push_back(out.value().images[i]);
+    latents.push_back(out.value().latents);
+    all.sampler = out.value().sampler;
+    all.seconds.text += out.value().seconds.text;
+    all.seconds.denoise += out.value().seconds.denoise;
+    all.seconds.unet += out.value().seconds.unet;
+    all.seconds.controlnet += out.value().seconds.controlnet;
+    all.seconds.vae += out.value().seconds.vae;
+  }
+  for (auto& parts : images) all.images.push_back(at::cat(parts));
+  all.latents = at::cat(latents);
+  return all;
 }
 
 }  // namespace sdxl::server

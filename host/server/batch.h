@@ -56,6 +56,8 @@ struct BatchShape {
   at::Tensor init_image;  ///< [1, 3, H, W] in [-1, 1]
   at::Tensor mask;        ///< [1, 1, H, W] in [0, 1]
   double strength = 0.8;
+  /// Single jobs only: ControlNet units, loaded for this model (pictures at width x height).
+  std::vector<pipeline::ControlUnit> controls;
 };
 
 /// Key of everything the batch must share; jobs with equal keys may be batched. `prompt_shape`
@@ -82,5 +84,14 @@ struct BatchResult {
 
 sdk::Result<BatchResult> run_batch(pipeline::SdxlModel& model, const plugins::PluginRegistry& registry,
                                    const BatchShape& shape, const std::vector<BatchJob>& jobs, const BatchHooks& hooks);
+
+/// run_batch with at most `max_rows` images denoised at once (the memory arbiter's reshape
+/// advice; 0: all at once). The rows are split into consecutive chunks — a job's images may span
+/// two — that run one after another; since every row draws its own noise and is guided by its own
+/// scale, the result equals the unsplit run. Progress counts the chunks' steps end to end;
+/// previews are not produced when the batch is split.
+sdk::Result<BatchResult> run_batch_chunked(pipeline::SdxlModel& model, const plugins::PluginRegistry& registry,
+                                           const BatchShape& shape, const std::vector<BatchJob>& jobs,
+                                           const BatchHooks& hooks, std::int64_t max_rows);
 
 }  // namespace sdxl::server

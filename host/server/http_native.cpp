@@ -131,7 +131,12 @@ void register_native_routes(HttpServer::Impl& impl) {
   svr.Get("/v1/jobs", [p](const httplib::Request&, httplib::Response& res) {
     reply_json(res, 200, {{"active", p->orch().active_jobs()}});
   });
-  svr.Get("/v1/models", [p](const httplib::Request&, httplib::Response& res) { reply_json(res, 200, models_json(p->orch())); });
+  svr.Get("/v1/models", [p](const httplib::Request&, httplib::Response& res) {
+    nlohmann::json j = models_json(p->orch());
+    j["loras"] = p->orch().loras();
+    j["controlnets"] = p->orch().controlnets();
+    reply_json(res, 200, j);
+  });
   svr.Get("/v1/plugins", [p](const httplib::Request&, httplib::Response& res) {
     if (!p->ctx.registry) return reply_json(res, 200, {{"plugins", nlohmann::json::array()}, {"rejected", nlohmann::json::array()}});
     reply_json(res, 200, plugins::registry_json(*p->ctx.registry));

@@ -74,11 +74,8 @@ sdk::Status get_png(const json& v, const std::string& field, std::vector<unsigne
   std::string text;
   if (auto st = get_string(v, field, text); !st.ok()) return st;
   if (text.empty()) return {};
-  auto bytes = base64_decode(strip_data_url(text), field);
+  auto bytes = base64_png(text, field);
   if (!bytes.ok()) return bytes.status();
-  static const unsigned char kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  if (bytes.value().size() < 8 || !std::equal(kSignature, kSignature + 8, bytes.value().begin()))
-    return sdk::invalid_argument(field + ": not a PNG image");
   out = std::move(bytes).value();
   return {};
 }
@@ -220,6 +217,15 @@ std::string base64_encode(const unsigned char* data, std::size_t size) {
     out += i + 2 < size ? kAlphabet[v & 63] : '=';
   }
   return out;
+}
+
+sdk::Result<std::vector<unsigned char>> base64_png(const std::string& text, const std::string& field) {
+  auto bytes = base64_decode(strip_data_url(text), field);
+  if (!bytes.ok()) return bytes.status();
+  static const unsigned char kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (bytes.value().size() < 8 || !std::equal(kSignature, kSignature + 8, bytes.value().begin()))
+    return sdk::invalid_argument(field + ": not a PNG image");
+  return bytes;
 }
 
 sdk::Result<std::vector<unsigned char>> base64_decode(const std::string& text, const std::string& what) {

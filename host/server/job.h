@@ -10,7 +10,7 @@
 //   seed                        integer; -1 or absent: random (image i of a job has seed + i)
 //   batch_size                  1..max_batch images in this job
 //   loras                       [{ "name": "file stem in a LoRA folder", "weight": 0.8 }, …]
-//   controlnets                 [ ControlNet units ] — kept as raw JSON until control_units.h
+//   controlnets                 [ ControlNet units ] (server/job_controlnets.h), checked at submission
 //   init_image, mask            base64 PNG (a "data:image/png;base64," prefix is accepted)
 //   strength                    img2img strength in (0, 1]
 //   model                       a model name from Orchestrator::models(); empty: the current one
@@ -79,5 +79,7 @@ nlohmann::json to_json(const JobSpec& spec);
 /// Base64 (RFC 4648, standard alphabet, padding optional on decode; whitespace ignored).
 std::string base64_encode(const unsigned char* data, std::size_t size);
 sdk::Result<std::vector<unsigned char>> base64_decode(const std::string& text, const std::string& what);
+/// Base64 PNG bytes (a "data:image/png;base64," prefix is accepted); errors name `field`.
+sdk::Result<std::vector<unsigned char>> base64_png(const std::string& text, const std::string& field);
 
 }  // namespace sdxl::server

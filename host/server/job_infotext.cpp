@@ -34,6 +34,7 @@ std::string job_infotext(const JobSpec& s, std::int64_t seed, const InfotextCont
     lora_list += (lora_list.empty() ? "" : ", ") + l.path.stem().string() + w;
   }
   info.add("LoRAs", lora_list);
+  for (const auto& [key, value] : ctx.controlnets) info.add(key, value);
   info.add("RNG", "CPU");
   info.add("Device", ctx.device);
   info.add("Version", std::string("sdxl-worker ") + SDXL_VERSION);

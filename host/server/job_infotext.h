@@ -16,6 +16,7 @@ struct InfotextContext {
   std::string model_name;       ///< "demo" → the demo model's label
   std::string device;           ///< "cpu float32"
   std::vector<pipeline::LoraRequest> loras;
+  std::vector<std::pair<std::string, std::string>> controlnets;  ///< pipeline::control_infotext
 };
 
 std::string job_infotext(const JobSpec& spec, std::int64_t seed, const InfotextContext& ctx);

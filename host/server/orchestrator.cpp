@@ -299,6 +299,7 @@ void Orchestrator::shutdown(bool drain) {
   if (impl_->worker.joinable() && impl_->worker.get_id() != std::this_thread::get_id()) {
     impl_->worker.join();
     impl_->unload_model();  // the worker is gone: the arbiter must not keep callbacks into the model
+    impl_->release_controlnets();
   }
 }
 

@@ -51,6 +51,10 @@ struct AdmissionRequest {
   std::int64_t images = 1;  ///< rows of the UNet batch (before CFG doubling)
   std::int64_t width = 0, height = 0;
   bool cfg = true;          ///< CFG doubles the UNet rows
+  std::int64_t control_units = 0;  ///< ControlNet units run before every UNet call
+  /// The VAE's decode peak with its smallest tiles for all images (0: it cannot tile), so the
+  /// arbiter can plan a tiled decode instead of refusing.
+  std::uint64_t vae_decode_tiled_bytes = 0;
   /// The model's components registered with the arbiter (OrchestratorOptions::arbiter set): the
   /// job pins them, and the arbiter may evict others (or bring these back) to make room.
   std::vector<std::string> components;
@@ -61,6 +65,10 @@ struct Admission {
   bool busy = false;
   std::function<void()> release;  ///< returns the job's memory; may be null
   std::string reason;
+  // The arbiter's reshaping advice, which the worker follows:
+  bool tiled_vae = false;         ///< decode with tiles (the scratch below is the tiled figure)
+  std::int64_t max_batch = 0;     ///< denoise at most this many images at once (0: all)
+  std::uint64_t scratch_bytes = 0;  ///< reserved for the job: credited back to the running thread
 };
 
 /// A model the server can load. Names are what clients send; paths never leave the server.
@@ -134,6 +142,8 @@ class Orchestrator {
   std::vector<std::string> samplers() const;
   /// LoRA names found in the configured folders (for /loras).
   std::vector<std::string> loras() const;
+  /// ControlNet names found in the [controlnet] folders (for /controlnet/model_list).
+  std::vector<std::string> controlnets() const;
   /// Queue length, running job, totals per final state, batches run and their sizes, model loads.
   nlohmann::json stats_json() const;
 

@@ -16,10 +16,15 @@ std::function<sdk::Result<Admission>(const AdmissionRequest&)> arbiter_admission
       if (r.model->unet)
         f.activation_bytes = memory::estimate_unet_activation_bytes(r.model->unet->config(), r.images, r.height, r.width,
                                                                     r.model->dtype, r.cfg);
+      // ControlNet units run one after another before each UNet call; their summed residuals
+      // (skip-sized) live through the UNet call. A ControlNet is the UNet's down and mid half, so
+      // the UNet's own estimate bounds both: counted twice when any unit runs (not measured).
+      if (r.control_units > 0) f.activation_bytes *= 2;
       if (r.model->vae) {
         const auto& info = r.model->vae->info();
         const std::int64_t shape[] = {r.images, info.latent_channels, r.height / info.downscale, r.width / info.downscale};
         f.vae_decode_bytes = r.model->vae->estimate_decode_bytes(shape);
+        f.vae_decode_tiled_bytes = r.vae_decode_tiled_bytes;
       }
     }
     auto decision = arbiter.admit(f);
@@ -27,6 +32,9 @@ std::function<sdk::Result<Admission>(const AdmissionRequest&)> arbiter_admission
     Admission a;
     a.busy = !decision.value().ok;
     a.reason = decision.value().reason;
+    a.tiled_vae = decision.value().tiled_vae;
+    a.max_batch = decision.value().max_batch;
+    a.scratch_bytes = decision.value().scratch_bytes;
     if (decision.value().ok) {
       const memory::JobId id = decision.value().job;
       a.release = [&arbiter, id] { arbiter.release(id); };

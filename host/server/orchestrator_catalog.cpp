@@ -8,18 +8,12 @@
 #include "models/demo/demo_model.h"
 #include "pipeline/generate.h"
 #include "prompt/emphasis.h"
+#include "server/job_controlnets.h"
 #include "server/orchestrator_impl.h"
 
 namespace sdxl::server {
 namespace fs = std::filesystem;
 namespace {
-
-// Relative paths in the configuration are relative to the configuration file.
-fs::path from_config(const config::Config& c, const std::string& p) {
-  fs::path path(p);
-  if (path.is_absolute() || c.file.empty()) return path;
-  return fs::absolute(c.file).parent_path() / path;
-}
 
 std::string model_name_of(const fs::path& p) {
   return p.extension() == ".safetensors" ? p.stem().string() : p.filename().string();
@@ -51,7 +45,7 @@ void Orchestrator::Impl::build_catalogue() {
       if (m.name == e.name) return;  // the first of equal names wins
     catalogue.push_back(std::move(e));
   };
-  if (!c.model_path.empty()) add({model_name_of(c.model_path), from_config(c, c.model_path), false});
+  if (!c.model_path.empty()) add({model_name_of(c.model_path), config::config_path(c, c.model_path), false});
   for (const auto& folder : opt.model_folders) {
     std::error_code ec;
     std::vector<fs::path> found;
@@ -64,7 +58,8 @@ void Orchestrator::Impl::build_catalogue() {
   }
   if (opt.demo_model) add({"demo", {}, false});
   if (!catalogue.empty()) default_model = catalogue.front().name;
-  for (const auto& f : c.lora_folders) lora_folders.push_back(from_config(c, f));
+  lora_folders = config::config_paths(c, c.lora_folders);
+  controlnet_folders = config::config_paths(c, c.controlnet_folders);
 }
 
 const ModelEntry* Orchestrator::Impl::find_model(const std::string& name) const {
@@ -86,6 +81,8 @@ std::vector<std::string> Orchestrator::loras() const {
   return names;
 }
 
+std::vector<std::string> Orchestrator::controlnets() const { return controlnet_names(impl_->controlnet_folders); }
+
 sdk::Result<pipeline::ModelSpec> Orchestrator::Impl::model_spec(const ModelEntry& entry) const {
   pipeline::ModelSpec spec;
   const auto& c = opt.config;
@@ -96,8 +93,8 @@ sdk::Result<pipeline::ModelSpec> Orchestrator::Impl::model_spec(const ModelEntry
     spec.path = dir.value();
   } else {
     spec.path = entry.path;
-    if (!c.model_config.empty()) spec.model_config = from_config(c, c.model_config);
-    if (!c.clip_vocab.empty()) spec.clip_vocab = from_config(c, c.clip_vocab);
+    if (!c.model_config.empty()) spec.model_config = config::config_path(c, c.model_config);
+    if (!c.clip_vocab.empty()) spec.clip_vocab = config::config_path(c, c.clip_vocab);
   }
   // Device and dtype as `sdxl generate` picks them ("auto": CUDA with float16 when present).
   const bool cuda = at::hasCUDA();
@@ -132,8 +129,6 @@ sdk::Status Orchestrator::Impl::resolve_job(Job& job) const {
     for (const auto& n : opt.registry->names(sdk::FeatureKind::scheduler)) names += (names.empty() ? "" : ", ") + n;
     return sdk::invalid_argument("sampler: unknown '" + s.sampler + "' (available: " + names + ")");
   }
-  if (!s.controlnets.empty())
-    return sdk::unsupported("controlnets: ControlNet units are not supported by the job server yet");
 
   // LoRAs: the request's list, then <lora:name:w> tags in the prompt; names only, inside folders.
   job.loras.clear();
@@ -181,6 +176,16 @@ sdk::Status Orchestrator::Impl::resolve_job(Job& job) const {
     if (job.mask.size(2) != s.height || job.mask.size(3) != s.width)
       return sdk::invalid_argument("mask: its size differs from the init image's");
   }
+
+  // ControlNet units: names inside the [controlnet] folders only; pictures fitted to the output
+  // size and preprocessed by their type plugin now, so a bad unit is a 400, not a failed job.
+  auto requests = control_requests_from_json(s.controlnets, controlnet_folders, *opt.registry);
+  if (!requests.ok()) return requests.status();
+  if (static_cast<std::int64_t>(requests.value().size()) > opt.limits.max_controlnets)
+    return sdk::invalid_argument("controlnets: at most " + std::to_string(opt.limits.max_controlnets) + " units");
+  auto prepared = pipeline::prepare_control_units(requests.value(), *opt.registry, s.width, s.height);
+  if (!prepared.ok()) return sdk::Status(prepared.status().code(), "controlnets: " + prepared.status().message());
+  job.controls = std::move(prepared).value();
   return {};
 }
 

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <thread>
 
+#include "pipeline/control_units.h"
 #include "pipeline/lora_stack.h"
 #include "pipeline/sdxl_model.h"
 #include "server/job_queue.h"
@@ -33,6 +34,7 @@ struct Job {
   std::string model_prompt;                  ///< the prompt without <lora:…> tags
   std::string affinity;                      ///< model + LoRA set
   at::Tensor init_image, mask;               ///< decoded at submission; undefined when absent
+  std::vector<pipeline::PreparedControlUnit> controls;  ///< ControlNet units, pictures prepared at submission
   Clock::time_point submitted, started, deadline = Clock::time_point::max();
   std::uint64_t seq = 0;
   bool cancel_requested = false;             ///< [mu]
@@ -50,6 +52,7 @@ struct Orchestrator::Impl {
   OrchestratorOptions opt;
   std::vector<ModelEntry> catalogue;                    ///< fixed at construction
   std::vector<std::filesystem::path> lora_folders;
+  std::vector<std::filesystem::path> controlnet_folders;
 
   mutable std::mutex mu;
   std::condition_variable cv;
@@ -86,6 +89,16 @@ struct Orchestrator::Impl {
   std::vector<std::string> model_components;  // [worker] registered with options.arbiter
   sdk::Status resolve_job(Job& job) const;  ///< names → files, defaults, init image decoding
   sdk::Result<pipeline::ModelSpec> model_spec(const ModelEntry& entry) const;
+
+  // orchestrator_controlnets.cpp: the last job's ControlNets stay loaded for the next one and are
+  // registered with the arbiter as droppable components (drop = let go of our handle).
+  std::mutex controlnet_mu;  // guards kept_controlnets (the arbiter's drop callback runs on any thread)
+  std::map<std::string, std::shared_ptr<const models::ControlNetModel>> kept_controlnets;  // [controlnet_mu]
+  std::vector<std::string> controlnet_components;  // [worker] registered with options.arbiter
+  /// Loads the job's units on the current model (shared with what is kept), keeps and registers them.
+  sdk::Result<std::vector<pipeline::ControlUnit>> load_controls(const Job& job);
+  /// Unregisters and lets go of every kept ControlNet (never called with controlnet_mu held).
+  void release_controlnets();
 
   // orchestrator_worker.cpp
   void worker_loop();

@@ -7,6 +7,8 @@
 
 #include "image/png.h"
 #include "memory/model_components.h"
+#include "memory/scratch_credit.h"
+#include "pipeline/vae_choice.h"
 #include "server/batch.h"
 #include "server/job_infotext.h"
 #include "server/orchestrator_impl.h"
@@ -107,7 +109,9 @@ sdk::Status Orchestrator::Impl::ensure_model(const Job& job, double& seconds) {
     }
     if (affinity != job.affinity) {
       if (!model_loras) {
-        auto created = pipeline::ModelLoras::create(*model, *opt.registry);
+        auto mode = pipeline::parse_lora_mode(opt.config.lora_mode);  // [lora] mode
+        if (!mode.ok()) return mode.status();
+        auto created = pipeline::ModelLoras::create(*model, *opt.registry, mode.value());
         if (!created.ok()) return created.status();
         model_loras = std::move(created).value();
       }
@@ -199,9 +203,26 @@ void Orchestrator::Impl::run_jobs(const std::vector<std::shared_ptr<Job>>& first
     std::lock_guard<std::mutex> lock(mu);
     head.snap.timings.model_switch = switch_seconds;
   }
+  std::vector<pipeline::ControlUnit> controls;
+  if (!head.controls.empty()) {
+    sdk::Result<std::vector<pipeline::ControlUnit>> loaded = sdk::internal_error("not loaded");
+    try {
+      loaded = load_controls(head);
+    } catch (const std::exception& e) {
+      loaded = sdk::internal_error(std::string("loading ControlNets: ") + e.what());
+    }
+    if (!loaded.ok()) {
+      util::log_warn(head.id + ": " + loaded.status().message());
+      fail_all(loaded.status());
+      return deliver(events);
+    }
+    controls = std::move(loaded).value();
+  }
+  const auto control_fields = pipeline::control_infotext(controls);  // A1111's "ControlNet N"
 
   // Batch mates: queued jobs with the same model, LoRA set and batch shape.
-  const BatchShape shape = shape_of(head);
+  BatchShape shape = shape_of(head);
+  shape.controls = controls;
   std::vector<BatchJob> parts = {batch_job_of(head)};
   auto key_of = [&](Job& j) -> std::string {
     if (j.prompt_shape_model != j.affinity) {
@@ -211,7 +232,7 @@ void Orchestrator::Impl::run_jobs(const std::vector<std::shared_ptr<Job>>& first
     }
     return j.prompt_shape.empty() ? "" : batch_shape_key(shape_of(j), batch_job_of(j), j.prompt_shape);
   };
-  const bool batchable = !head.init_image.defined() && head.spec.controlnets.empty() && opt.max_batch > 1;
+  const bool batchable = !head.init_image.defined() && head.controls.empty() && opt.max_batch > 1;
   const std::string key = batchable ? key_of(head) : "";
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -221,7 +242,7 @@ void Orchestrator::Impl::run_jobs(const std::vector<std::shared_ptr<Job>>& first
         auto it = jobs.find(e.id);
         if (it == jobs.end() || rows >= opt.max_batch) return false;
         Job& j = *it->second;
-        if (j.affinity != head.affinity || j.init_image.defined() || !j.spec.controlnets.empty() ||
+        if (j.affinity != head.affinity || j.init_image.defined() || !j.controls.empty() ||
             rows + j.spec.batch_size > opt.max_batch || key_of(j) != key)
           return false;
         rows += j.spec.batch_size;
@@ -263,6 +284,14 @@ void Orchestrator::Impl::run_jobs(const std::vector<std::shared_ptr<Job>>& first
     req.height = shape.height;
     req.cfg = head.spec.cfg > 1.0;
     req.components = model_components;
+    req.control_units = static_cast<std::int64_t>(controls.size());
+    if (!controls.empty())
+      req.components.insert(req.components.end(), controlnet_components.begin(), controlnet_components.end());
+    if (model->vae) {
+      const auto& info = model->vae->info();
+      const std::int64_t latent[] = {rows, info.latent_channels, shape.height / info.downscale, shape.width / info.downscale};
+      req.vae_decode_tiled_bytes = pipeline::smallest_tiled_decode_bytes(*model, *opt.registry, latent);
+    }
     for (;;) {
       auto a = opt.admit(req);
       if (!a.ok()) {
@@ -339,14 +368,22 @@ void Orchestrator::Impl::run_jobs(const std::vector<std::shared_ptr<Job>>& first
     };
   }
 
+  // The arbiter's reshaping: fewer images at once, and the job's reserved scratch credited back to
+  // this thread so the pipeline's own VAE choice sees it (a tiled reservation leads to tiling).
+  if (admission.max_batch > 0 || admission.tiled_vae) util::log_info(head.id + ": " + admission.reason);
+  std::optional<memory::ScratchCredit> credit;
+  if (admission.scratch_bytes > 0) credit.emplace(model->device, admission.scratch_bytes);
   sdk::Result<BatchResult> result = sdk::internal_error("not run");
   try {
-    result = run_batch(*model, *opt.registry, shape, parts, hooks);
+    result = run_batch_chunked(*model, *opt.registry, shape, parts, hooks, admission.max_batch);
   } catch (const c10::Error& e) {
     result = sdk::internal_error(std::string("torch: ") + e.what_without_backtrace());
   } catch (const std::exception& e) {
     result = sdk::internal_error(e.what());
   }
+  credit.reset();
+  controls.clear();
+  shape.controls.clear();
   if (admission.release) admission.release();
   if (!result.ok()) {
     if (result.status().code() != sdk::StatusCode::cancelled) util::log_warn(head.id + ": " + result.status().message());
@@ -358,7 +395,7 @@ void Orchestrator::Impl::run_jobs(const std::vector<std::shared_ptr<Job>>& first
   std::vector<std::vector<JobImage>> images(batch.size());
   for (std::size_t k = 0; k < batch.size(); ++k) {
     const Job& j = *batch[k];
-    InfotextContext ctx{result.value().sampler, j.model, device_label, j.loras};
+    InfotextContext ctx{result.value().sampler, j.model, device_label, j.loras, control_fields};
     const at::Tensor& pixels = result.value().images[k];
     for (std::int64_t i = 0; i < pixels.size(0); ++i) {
       JobImage im;

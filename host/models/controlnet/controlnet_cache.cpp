@@ -24,6 +24,7 @@ struct Cache {
   std::mutex mutex;
   std::map<CacheKey, std::weak_ptr<ControlNetModel>> models;
   std::set<std::string> tags;  // ledger tags of live models
+  std::map<const ControlNetModel*, std::string> tag_of;  // live models
 };
 
 Cache& cache() {
@@ -76,12 +77,21 @@ sdk::Result<std::shared_ptr<ControlNetModel>> shared_controlnet(const fs::path& 
     {
       std::lock_guard<std::mutex> l(cc.mutex);
       cc.tags.erase(tag);
+      cc.tag_of.erase(model.get());
       memory::process_ledger().forget_resident(tag);
     }
     model.reset();
   });
   c.models[key] = handle;
+  c.tag_of[raw] = tag;
   return handle;
+}
+
+std::string shared_controlnet_tag(const ControlNetModel& model) {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  auto it = c.tag_of.find(&model);
+  return it == c.tag_of.end() ? std::string() : it->second;
 }
 
 }  // namespace sdxl::models

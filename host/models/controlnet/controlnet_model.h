@@ -123,4 +123,9 @@ sdk::Result<std::shared_ptr<ControlNetModel>> shared_controlnet(const std::files
                                                                 const std::filesystem::path& config_dir,
                                                                 c10::ScalarType dtype, c10::Device device);
 
+/// The ledger tag ("controlnet:<stem>", unique among live models) of a model obtained from
+/// shared_controlnet(); empty for a model that did not come from the cache. The memory arbiter
+/// registers cached ControlNets under this name so they are counted once.
+std::string shared_controlnet_tag(const ControlNetModel& model);
+
 }  // namespace sdxl::models
