@@ -10,6 +10,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "demo_unet_inputs.h"
 #include "memory/model_components.h"
 #include "memory/sequential_offload.h"
 #include "models/demo/demo_model.h"
@@ -41,17 +42,7 @@ Demo load_demo() {
   return d;
 }
 
-models::UNetInputs unet_inputs(const models::UNetConfig& c) {
-  at::manual_seed(11);
-  models::UNetInputs in;
-  in.sample = at::randn({1, c.in_channels, 8, 8});
-  in.timestep = at::full({1}, 321.0);
-  in.encoder_hidden_states = at::randn({1, 77, c.cross_attention_dim});
-  const std::int64_t n_ids = 6;
-  in.text_embeds = at::randn({1, c.projection_class_embeddings_input_dim - n_ids * c.addition_time_embed_dim});
-  in.time_ids = at::tensor({64.0, 64.0, 0.0, 0.0, 64.0, 64.0}).reshape({1, n_ids});
-  return in;
-}
+models::UNetInputs unet_inputs(const models::UNetConfig& c) { return memory_test::unet_inputs(c, 11, 321.0); }
 
 const void* storage_of(const at::Tensor& t) { return t.storage().data(); }
 

@@ -53,8 +53,7 @@ ModeRun run_in_mode(const std::string& mode, const std::filesystem::path& folder
   REQUIRE(done.state == server::JobState::done);
   ModeRun r;
   r.image = pixels(done);
-  pipeline::ModelSpec spec_unused;
-  const at::Tensor& w = orch_test::demo_model(spec_unused).value()->unet->parameters().at(kModule);
+  const at::Tensor& w = orch_test::shared_demo()->unet->parameters().at(kModule);
   r.weights_written = !at::equal(w, original);
   // A plain job: whatever the mode, the shared demo model is the plain model again afterwards.
   auto plain = o.submit(orch_test::tiny_job("plain", 1, 1));
@@ -68,13 +67,7 @@ ModeRun run_in_mode(const std::string& mode, const std::filesystem::path& folder
 
 TEST_CASE("orch: [lora] mode runtime leaves the weights alone and matches merge mode", "[orch][lora]") {
   const auto folder = write_lora();
-  pipeline::ModelSpec spec;
-  auto dir = models::demo::ensure_demo_model(orch_test::demo_cache());
-  REQUIRE(dir.ok());
-  spec.path = dir.value();
-  auto model = orch_test::demo_model(spec);
-  REQUIRE(model.ok());
-  const at::Tensor original = model.value()->unet->parameters().at(kModule).clone();
+  const at::Tensor original = orch_test::shared_demo()->unet->parameters().at(kModule).clone();
 
   const ModeRun runtime = run_in_mode("runtime", folder, original);
   const ModeRun merge = run_in_mode("merge", folder, original);

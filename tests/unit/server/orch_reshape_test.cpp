@@ -14,15 +14,7 @@ using namespace sdxl;
 
 namespace {
 
-std::shared_ptr<pipeline::SdxlModel> demo() {
-  pipeline::ModelSpec spec;
-  auto dir = models::demo::ensure_demo_model(orch_test::demo_cache());
-  REQUIRE(dir.ok());
-  spec.path = dir.value();
-  auto m = orch_test::demo_model(spec);
-  REQUIRE(m.ok());
-  return m.value();
-}
+std::shared_ptr<pipeline::SdxlModel> demo() { return orch_test::shared_demo(); }
 
 server::BatchShape shape64() {
   server::BatchShape s;

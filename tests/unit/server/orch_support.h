@@ -39,6 +39,17 @@ inline sdxl::sdk::Result<std::shared_ptr<sdxl::pipeline::SdxlModel>> demo_model(
   return model;
 }
 
+/// The demo model itself (written to the test cache if needed), as the orchestrators get it.
+inline std::shared_ptr<sdxl::pipeline::SdxlModel> shared_demo() {
+  sdxl::pipeline::ModelSpec spec;
+  auto dir = sdxl::models::demo::ensure_demo_model(demo_cache());
+  REQUIRE(dir.ok());
+  spec.path = dir.value();
+  auto m = demo_model(spec);
+  REQUIRE(m.ok());
+  return m.value();
+}
+
 inline sdxl::server::OrchestratorOptions options() {
   sdxl::server::OrchestratorOptions o;
   o.registry = registry();
