@@ -42,38 +42,27 @@ std::string GenerateOutput::file_name(std::int64_t index, std::int64_t seed) con
 
 sdk::Status GenerateOutput::write_batch(const pipeline::GenerateResult& r, std::int64_t first_seed) {
   sampler_ = r.sampler;
-  const auto [sampler, schedule] = a1111_sampler_names(r.sampler);
   at::Tensor pixels = pipeline::to_uint8_images(r.images);
   for (std::int64_t i = 0; i < pixels.size(0); ++i) {
     const std::int64_t seed = first_seed + i;
-    pipeline::InfoText info;
-    info.prompt = s_.prompt;
-    info.negative = s_.negative;
-    info.add("Steps", std::to_string(s_.steps));
-    info.add("Sampler", sampler);
-    info.add("Schedule type", schedule);
-    char cfg[32];
-    std::snprintf(cfg, sizeof(cfg), "%g", s_.cfg);
-    info.add("CFG scale", cfg);
-    info.add("Seed", std::to_string(seed));
-    info.add("Size", std::to_string(s_.width) + "x" + std::to_string(s_.height));
-    info.add("Model hash", model_hash_);
-    info.add("Model", demo_ ? "sdxl-worker demo (random weights)" : model_name_);
-    if (!s_.init_image.empty()) {
-      std::snprintf(cfg, sizeof(cfg), "%g", s_.strength);
-      info.add("Denoising strength", cfg);
-    }
-    std::string lora_list;
-    for (const auto& l : loras_) {
-      char w[64];
-      std::snprintf(w, sizeof(w), l.unet == l.text_encoder ? ":%g" : ":%g:%g", l.text_encoder, l.unet);
-      lora_list += (lora_list.empty() ? "" : ", ") + l.path.stem().string() + w;
-    }
-    info.add("LoRAs", lora_list);
-    for (const auto& [key, value] : extra_fields_) info.add(key, value);
-    info.add("RNG", "CPU");
-    info.add("Device", device_);
-    info.add("Version", std::string("sdxl-worker ") + SDXL_VERSION);
+    pipeline::ImageParameters p;
+    p.prompt = s_.prompt;
+    p.negative = s_.negative;
+    p.steps = s_.steps;
+    p.seed = seed;
+    p.width = s_.width;
+    p.height = s_.height;
+    p.sampler_feature = r.sampler;
+    p.cfg = s_.cfg;
+    p.model_name = model_name_;
+    p.model_hash = model_hash_;
+    p.demo_model = demo_;
+    if (!s_.init_image.empty()) p.denoising_strength = s_.strength;
+    p.guidance_rescale = s_.guidance_rescale;
+    p.loras = pipeline::lora_list_text(loras_);
+    p.extra = extra_fields_;
+    p.device = device_;
+    const pipeline::InfoText info = pipeline::image_infotext(p);
     const std::string path = file_name(written_, seed);
     if (auto st = image::write_png(path, pixels[i], {{"parameters", info.render()}}); !st.ok()) return st;
     util::log_info("wrote " + path);

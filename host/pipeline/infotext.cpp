@@ -1,8 +1,11 @@
 #include "pipeline/infotext.h"
 
+#include <cstdio>
 #include <map>
 
 #include <nlohmann/json.hpp>
+
+#include "pipeline/lora_stack.h"
 
 namespace sdxl::pipeline {
 
@@ -97,6 +100,47 @@ std::pair<std::string, std::string> a1111_sampler_names(const std::string& featu
   }
   auto it = samplers.find(base);
   return {it != samplers.end() ? it->second : feature, schedule};
+}
+
+namespace {
+std::string number_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", v);
+  return buf;
+}
+}  // namespace
+
+InfoText image_infotext(const ImageParameters& p) {
+  const auto [sampler, schedule] = a1111_sampler_names(p.sampler_feature);
+  InfoText info;
+  info.prompt = p.prompt;
+  info.negative = p.negative;
+  info.add("Steps", std::to_string(p.steps));
+  info.add("Sampler", sampler);
+  info.add("Schedule type", schedule);
+  info.add("CFG scale", number_text(p.cfg));
+  info.add("Seed", std::to_string(p.seed));
+  info.add("Size", std::to_string(p.width) + "x" + std::to_string(p.height));
+  info.add("Model hash", p.model_hash);  // empty values are not rendered
+  info.add("Model", p.demo_model ? "sdxl-worker demo (random weights)" : p.model_name);
+  if (p.denoising_strength) info.add("Denoising strength", number_text(*p.denoising_strength));
+  if (p.guidance_rescale > 0) info.add("CFG Rescale phi", number_text(p.guidance_rescale));
+  info.add("LoRAs", p.loras);
+  for (const auto& [key, value] : p.extra) info.add(key, value);
+  info.add("RNG", "CPU");
+  info.add("Device", p.device);
+  info.add("Version", std::string("sdxl-worker ") + SDXL_VERSION);
+  return info;
+}
+
+std::string lora_list_text(const std::vector<LoraRequest>& loras) {
+  std::string list;
+  for (const auto& l : loras) {
+    char w[64];
+    std::snprintf(w, sizeof(w), l.unet == l.text_encoder ? ":%g" : ":%g:%g", l.text_encoder, l.unet);
+    list += (list.empty() ? "" : ", ") + l.path.stem().string() + w;
+  }
+  return list;
 }
 
 }  // namespace sdxl::pipeline

@@ -9,11 +9,15 @@
 //
 // Values that contain ',' ':' or '"' are quoted as A1111 does (JSON string quoting).
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace sdxl::pipeline {
+
+struct LoraRequest;
 
 struct InfoText {
   std::string prompt;
@@ -24,6 +28,26 @@ struct InfoText {
   void add(const std::string& key, const std::string& value) { fields.emplace_back(key, value); }
   std::string render() const;
 };
+
+/// What one image's parameters text says — the same fields, in the same order, for `sdxl generate`
+/// and the job server (so their images read back alike).
+struct ImageParameters {
+  std::string prompt, negative;
+  std::int64_t steps = 0, seed = 0, width = 0, height = 0;
+  std::string sampler_feature;                ///< the scheduler feature that ran
+  double cfg = 0;
+  std::string model_name, model_hash;         ///< hash empty: not written
+  bool demo_model = false;                    ///< written as the demo model's label
+  std::optional<double> denoising_strength;   ///< img2img / inpaint
+  double guidance_rescale = 0;                ///< written as "CFG Rescale phi" when > 0
+  std::string loras;                          ///< lora_list_text()
+  std::vector<std::pair<std::string, std::string>> extra;  ///< refiner, "ControlNet N", …
+  std::string device;                         ///< "cpu float32"
+};
+InfoText image_infotext(const ImageParameters& p);
+
+/// A1111's LoRA list, "name:weight" or "name:te:unet" when the weights differ, comma-separated.
+std::string lora_list_text(const std::vector<LoraRequest>& loras);
 
 /// Parses a parameters text back (the inverse of render(); used by png-info and tests).
 InfoText parse_infotext(const std::string& text);
