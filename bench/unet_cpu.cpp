@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "common/random_sdxl.h"
 #include "models/loader/checkpoint.h"
 #include "models/unet/unet_model.h"
 
@@ -42,32 +43,9 @@ double peak_rss_mib() {
   return 0.0;
 }
 
-nlohmann::json sdxl_base_config() {
-  return {{"block_out_channels", {320, 640, 1280}}, {"layers_per_block", 2},
-          {"transformer_layers_per_block", {1, 2, 10}}, {"attention_head_dim", {5, 10, 20}},
-          {"down_block_types", {"DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"}},
-          {"up_block_types", {"CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"}},
-          {"cross_attention_dim", 2048}, {"addition_time_embed_dim", 256},
-          {"projection_class_embeddings_input_dim", 2816}, {"in_channels", 4}, {"out_channels", 4}};
-}
-
-nlohmann::json tiny_config() {
-  return {{"block_out_channels", {32, 64, 64}}, {"layers_per_block", 2},
-          {"transformer_layers_per_block", {1, 1, 2}}, {"attention_head_dim", {2, 2, 4}},
-          {"down_block_types", {"DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"}},
-          {"up_block_types", {"CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"}},
-          {"cross_attention_dim", 64}, {"addition_time_embed_dim", 8},
-          {"projection_class_embeddings_input_dim", 80}, {"in_channels", 4}, {"out_channels", 4}};
-}
-
-// Random values scaled so activations stay finite: weights ~ N(0, 1/fan_in), norms ~ 1, biases 0.
-at::Tensor random_param(const std::string& name, const std::vector<std::int64_t>& shape, const at::TensorOptions& o) {
-  const bool is_norm = name.find("norm") != std::string::npos;
-  if (shape.size() == 1) return is_norm && name.find(".weight") != std::string::npos ? at::ones(shape, o) : at::zeros(shape, o);
-  std::int64_t fan_in = 1;
-  for (size_t i = 1; i < shape.size(); ++i) fan_in *= shape[i];
-  return at::randn(shape, o.dtype(at::kFloat).device(at::kCPU)).mul_(1.0 / std::sqrt(double(fan_in))).to(o);
-}
+using bench::random_parameter;
+nlohmann::json sdxl_base_config() { return bench::sdxl_base_unet_config(); }
+nlohmann::json tiny_config() { return bench::tiny_unet_config(); }
 
 struct Options {
   bool full = false, checkpoint = false, keep = false, dtype_given = false, channels_last = false;
@@ -91,7 +69,7 @@ int bench_forward(const Options& opt) {
   std::uint64_t params = 0;
   const auto o = at::TensorOptions().dtype(opt.dtype).device(opt.device);
   for (const auto& [name, shape] : *shapes) {
-    weights[name] = random_param(name, shape, o);
+    weights[name] = random_parameter(name, shape, o);
     if (opt.channels_last && shape.size() == 4) weights[name] = weights[name].contiguous(at::MemoryFormat::ChannelsLast);
     params += weights[name].numel();
   }

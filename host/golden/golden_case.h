@@ -11,6 +11,8 @@
 // Handlers register themselves from host/cli/golden_<area>.cpp with SDXL_REGISTER_GOLDEN_HANDLER.
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -48,6 +50,10 @@ struct GoldenOptions {
   std::string clip_vocab;    ///< bpe_simple_vocab_16e6.txt.gz for single-file checkpoints
   /// Loaded plugins (the CLI passes its registry); handlers that run plugin features need it.
   const plugins::PluginRegistry* registry = nullptr;
+  /// Where and in what precision the networks run (the UNet case honours it; outputs come back
+  /// as float32 on the CPU). Default: float32 on the CPU, where the tolerances were set.
+  c10::Device device = c10::Device(c10::kCPU);
+  c10::ScalarType dtype = c10::kFloat;
 };
 
 /// Outputs a replay produced, in the order it produced them.

@@ -64,7 +64,7 @@ sdk::Result<golden::TensorList> replay_unet_case(const golden::GoldenCase& c, co
   if (!weights.ok()) return weights.status();
   auto config = UNetConfig::from_diffusers_json((*weights)->config, (*weights)->config_source);
   if (!config.ok()) return config.status();
-  auto unet = UNet2DConditionModel::load((*weights)->tensors, *config, (*weights)->source, at::kFloat, at::kCPU);
+  auto unet = UNet2DConditionModel::load((*weights)->tensors, *config, (*weights)->source, opts.dtype, opts.device);
   if (!unet.ok()) return unet.status();
 
   const auto& table = tensor_table(c.manifest);
@@ -84,32 +84,32 @@ sdk::Result<golden::TensorList> replay_unet_case(const golden::GoldenCase& c, co
                               {"time_ids", &in.time_ids}}) {
       auto t = input(name);
       if (!t.ok()) return t.status();
-      *slot = t.value();
+      *slot = t.value().to(opts.device);  // the model casts to its dtype; sinusoids stay float32
     }
     // Optional ControlNet residual inputs (the controlnet case's names or diffusers' argument names).
     for (const char* stem : {"down_residual.", "down_block_additional_residuals."}) {
       for (int i = 0; inputs.count(join_key(prefix, stem + std::to_string(i))); ++i) {
         auto t = input(stem + std::to_string(i));
         if (!t.ok()) return t.status();
-        in.down_residuals.push_back(t.value());
+        in.down_residuals.push_back(t.value().to(opts.device, opts.dtype));
       }
     }
     for (const char* name : {"mid_residual", "mid_block_additional_residual"}) {
       if (!inputs.count(join_key(prefix, name))) continue;
       auto t = input(name);
       if (!t.ok()) return t.status();
-      in.mid_residual = t.value();
+      in.mid_residual = t.value().to(opts.device, opts.dtype);
     }
     // Intermediates are produced only under the names the manifest lists for this sub-case.
     const std::string debug_prefix = join_key(prefix, "debug.");
     golden::TensorList debug_out;
     DebugSink sink = [&](const std::string& name, const at::Tensor& v) {
       const std::string key = debug_prefix + name;
-      if (table.contains(key)) debug_out.emplace_back(key, v.to(at::kFloat).contiguous());
+      if (table.contains(key)) debug_out.emplace_back(key, v.to(at::kFloat).cpu().contiguous());
     };
     auto eps = (*unet)->forward(in, &sink);
     if (!eps.ok()) return sdk::Status(eps.status().code(), join_key(prefix, "eps") + ": " + eps.status().message());
-    produced.emplace_back(join_key(prefix, "eps"), eps->to(at::kFloat).contiguous());
+    produced.emplace_back(join_key(prefix, "eps"), eps->to(at::kFloat).cpu().contiguous());
     for (auto& d : debug_out) produced.push_back(std::move(d));
   }
   if (produced.empty()) return sdk::invalid_argument(c.file.string() + ": no sub-case (no input tensor named *.sample)");

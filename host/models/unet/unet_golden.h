@@ -20,7 +20,8 @@ std::vector<std::string> unet_case_prefixes(const nlohmann::json& manifest);
 /// Names of all tensors with role `input` (what a replay may read).
 std::set<std::string> unet_case_inputs(const nlohmann::json& manifest);
 
-/// Loads the UNet from opts.model (+ opts.model_config) and runs every sub-case in float32 on the CPU.
+/// Loads the UNet from opts.model (+ opts.model_config) and runs every sub-case on opts.device in
+/// opts.dtype (float32 on the CPU by default); outputs are float32 on the CPU.
 sdk::Result<golden::TensorList> replay_unet_case(const golden::GoldenCase& c, const golden::GoldenOptions& opts);
 
 /// Compares produced tensors with the expected ones: every `output` must be present; produced
