@@ -246,7 +246,8 @@ int run_generate(Args& args, const GlobalOptions& global) {
   std::unique_ptr<sdk::VaeVariant> preview_decoder;
   if (preview_every > 0) {
     if (!s.preview_taesd.empty()) {
-      auto decoder = pipeline::load_preview_decoder(s.preview_taesd, *app->registry);
+      const plugins::Placement placement{spec.device, spec.dtype};
+      auto decoder = pipeline::load_preview_decoder(s.preview_taesd, *app->registry, &placement);
       if (!decoder.ok()) return util::log_error("preview_taesd: " + decoder.status().message()), kExitUsage;
       preview_decoder = std::move(decoder).value();
     }

@@ -9,7 +9,8 @@ namespace sdxl::pipeline {
 namespace fs = std::filesystem;
 
 sdk::Result<std::unique_ptr<sdk::VaeVariant>> load_preview_decoder(const fs::path& taesd,
-                                                                   const plugins::PluginRegistry& registry) {
+                                                                   const plugins::PluginRegistry& registry,
+                                                                   const plugins::Placement* placement) {
   std::error_code ec;
   const bool folder = fs::is_directory(taesd, ec);
   const fs::path weights = folder ? taesd / "diffusion_pytorch_model.safetensors" : taesd;
@@ -24,7 +25,7 @@ sdk::Result<std::unique_ptr<sdk::VaeVariant>> load_preview_decoder(const fs::pat
     text << in.rdbuf();
     config = text.str();
   }
-  auto vae = registry.create_vae_variant("taesd");
+  auto vae = registry.create_vae_variant("taesd", nullptr, placement);
   if (!vae.ok()) return vae.status();
   sdk::WeightSet set{taesd.string(), &tensors.value(), config};
   if (auto st = vae.value()->load(set); !st.ok())

@@ -11,7 +11,9 @@
 
 namespace sdxl::pipeline {
 
+/// `placement`: the model's device and dtype (previews decode where the latents are).
 sdk::Result<std::unique_ptr<sdk::VaeVariant>> load_preview_decoder(const std::filesystem::path& taesd,
-                                                                   const plugins::PluginRegistry& registry);
+                                                                   const plugins::PluginRegistry& registry,
+                                                                   const plugins::Placement* placement = nullptr);
 
 }  // namespace sdxl::pipeline

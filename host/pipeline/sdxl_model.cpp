@@ -94,7 +94,8 @@ sdk::Result<std::shared_ptr<SdxlModel>> SdxlModel::load(const ModelSpec& spec, c
 
   auto vae_weights = checkpoint.component("vae");
   if (!vae_weights.ok()) return vae_weights.status();
-  auto vae = registry.create_vae_variant(spec.vae);
+  const plugins::Placement placement{spec.device, spec.dtype};  // the VAE decodes where the UNet runs
+  auto vae = registry.create_vae_variant(spec.vae, nullptr, &placement);
   if (!vae.ok()) return vae.status();
   const auto* vw = vae_weights.value();
   sdk::WeightSet set{vw->source, &vw->tensors, vw->config.is_null() ? std::string() : vw->config.dump()};

@@ -19,12 +19,13 @@ bool can_tile(const plugins::PluginRegistry& registry, const std::string& featur
 }
 
 sdk::Result<std::unique_ptr<sdk::VaeVariant>> tiled_variant(const plugins::PluginRegistry& registry,
-                                                            const std::string& feature, std::int64_t tile) {
+                                                            const SdxlModel& model, std::int64_t tile) {
   sdk::Options o;
   o.set("tiling", true);
   o.set("tile_size", tile);
   o.set("tile_overlap", tile / 4);
-  return registry.create_vae_variant(feature, &o);
+  const plugins::Placement placement{model.device, model.dtype};
+  return registry.create_vae_variant(model.vae_feature, &o, &placement);
 }
 
 }  // namespace
@@ -44,7 +45,7 @@ sdk::Result<VaeChoice> choose_vae_for_decode(SdxlModel& model, const plugins::Pl
   const bool has_tiling = can_tile(registry, model.vae_feature);
   if (has_tiling) {
     for (std::int64_t tile : kTileSizes) {
-      auto tiled = tiled_variant(registry, model.vae_feature, tile);
+      auto tiled = tiled_variant(registry, model, tile);
       if (!tiled.ok()) return tiled.status();
       const std::uint64_t need = tiled.value()->estimate_decode_bytes(latent_shape);
       if (need > available) continue;
@@ -68,7 +69,7 @@ sdk::Result<VaeChoice> choose_vae_for_decode(SdxlModel& model, const plugins::Pl
 std::uint64_t smallest_tiled_decode_bytes(const SdxlModel& model, const plugins::PluginRegistry& registry,
                                           at::IntArrayRef latent_shape) {
   if (!model.vae || !can_tile(registry, model.vae_feature)) return 0;
-  auto tiled = tiled_variant(registry, model.vae_feature, kTileSizes[std::size(kTileSizes) - 1]);
+  auto tiled = tiled_variant(registry, model, kTileSizes[std::size(kTileSizes) - 1]);
   return tiled.ok() ? tiled.value()->estimate_decode_bytes(latent_shape) : 0;
 }
 

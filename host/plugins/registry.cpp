@@ -198,7 +198,7 @@ sdk::Status unknown_feature(const PluginRegistry& reg, sdk::FeatureKind kind, co
 template <typename T, typename Create>
 static sdk::Result<std::unique_ptr<T>> create_feature(const PluginRegistry& reg, sdk::FeatureKind kind,
                                                       const std::string& name, const sdk::Options* overrides,
-                                                      Create&& create) {
+                                                      Create&& create, const Placement* placement = nullptr) {
   const FeatureEntry* f = reg.find(kind, name);
   if (!f) return unknown_feature(reg, kind, name);
   sdk::Options opts = f->options;
@@ -209,7 +209,12 @@ static sdk::Result<std::unique_ptr<T>> create_feature(const PluginRegistry& reg,
   }
   auto* plugin = const_cast<sdk::Plugin*>(f->plugin);
   return sdk::guard("creating " + f->info.name, [&]() -> sdk::Result<std::unique_ptr<T>> {
-    auto r = create(plugin, f->info.name, opts, f->services);
+    sdk::HostServices services = f->services;
+    if (placement) {
+      services.device = placement->device;
+      services.dtype = placement->dtype;
+    }
+    auto r = create(plugin, f->info.name, opts, services);
     if (r.ok() && !r.value()) return sdk::internal_error("plugin " + f->plugin_id + " returned no object for " + f->info.name);
     return r;
   });
@@ -239,10 +244,14 @@ sdk::Result<std::unique_ptr<sdk::ControlNetType>> PluginRegistry::create_control
 }
 
 sdk::Result<std::unique_ptr<sdk::VaeVariant>> PluginRegistry::create_vae_variant(const std::string& name,
-                                                                                 const sdk::Options* overrides) const {
-  return create_feature<sdk::VaeVariant>(*this, sdk::FeatureKind::vae_variant, name, overrides,
-                                         [](sdk::Plugin* p, const std::string& n, const sdk::Options& o,
-                                            const sdk::HostServices& s) { return p->create_vae_variant(n, o, s); });
+                                                                                 const sdk::Options* overrides,
+                                                                                 const Placement* placement) const {
+  return create_feature<sdk::VaeVariant>(
+      *this, sdk::FeatureKind::vae_variant, name, overrides,
+      [](sdk::Plugin* p, const std::string& n, const sdk::Options& o, const sdk::HostServices& s) {
+        return p->create_vae_variant(n, o, s);
+      },
+      placement);
 }
 
 }  // namespace sdxl::plugins

@@ -25,6 +25,13 @@ struct Rejection {
 };
 
 /// One feature of one loaded plugin.
+/// Where an object a plugin creates computes, when it is not where the registry was loaded for
+/// (its HostServices): the VAE of a model loaded on CUDA must decode on CUDA in the model's dtype.
+struct Placement {
+  c10::Device device = c10::Device(c10::kCPU);
+  c10::ScalarType dtype = c10::kFloat;
+};
+
 struct FeatureEntry {
   const sdk::Plugin* plugin = nullptr;
   std::string plugin_id;
@@ -77,8 +84,10 @@ class PluginRegistry {
                                                                    const sdk::Options* overrides = nullptr) const;
   sdk::Result<std::unique_ptr<sdk::ControlNetType>> create_controlnet_type(
       const std::string& name, const sdk::Options* overrides = nullptr) const;
+  /// `placement`: the device and dtype to create it for (null: the registry's own services).
   sdk::Result<std::unique_ptr<sdk::VaeVariant>> create_vae_variant(const std::string& name,
-                                                                   const sdk::Options* overrides = nullptr) const;
+                                                                   const sdk::Options* overrides = nullptr,
+                                                                   const Placement* placement = nullptr) const;
 
   /// Names (not aliases) of active features of `kind`, for "unknown X; available: …" messages.
   std::vector<std::string> names(sdk::FeatureKind kind) const;
