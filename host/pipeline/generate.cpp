@@ -244,7 +244,7 @@ sdk::Result<GenerateResult> generate(SdxlModel& model, const plugins::PluginRegi
   auto vae = choose_vae_for_decode(model, registry, result.latents.sizes());
   if (!vae.ok()) return vae.status();
   if (vae.value().owned) util::log_info(vae.value().reason);
-  auto images = vae.value().vae->decode(result.latents, nullptr);
+  auto images = vae.value().vae->decode(result.latents.to(vae.value().device), nullptr);
   result.seconds.vae += since(t_dec);
   if (!images.ok()) return images.status();
   result.images = images.value().to(at::kFloat).cpu();

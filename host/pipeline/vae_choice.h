@@ -2,8 +2,10 @@
 // Deciding up front how to decode, instead of catching an out-of-memory error: the VAE variant
 // reports its peak for the latent shape; when that exceeds what the memory ledger has left on
 // the device, the same variant is built with tiling and the largest tile whose estimate fits
-// (128, 96, 64, 48, 32 latent pixels). When even the smallest tile does not fit, the job is
-// refused with the numbers, before any decoding starts.
+// (128, 96, 64, 48, 32 latent pixels). When even the smallest tile does not fit on a GPU, the
+// decode moves to the host (a float32 instance of the same variant on the CPU, tiled there too if
+// the host budget asks for it): slow, but the job completes. When nothing fits anywhere, the job
+// is refused with the numbers, before any decoding starts.
 
 #include <ATen/core/Tensor.h>
 
@@ -17,7 +19,8 @@ namespace sdxl::pipeline {
 
 struct VaeChoice {
   sdk::VaeVariant* vae = nullptr;              ///< what to decode with (the model's or `owned`)
-  std::unique_ptr<sdk::VaeVariant> owned;      ///< a tiled instance built for this decode
+  std::unique_ptr<sdk::VaeVariant> owned;      ///< a tiled or host instance built for this decode
+  c10::Device device = c10::Device(c10::kCPU); ///< where `vae` decodes: move the latents there
   std::string reason;                          ///< for the log
 };
 

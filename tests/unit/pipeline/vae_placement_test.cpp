@@ -5,7 +5,9 @@
 
 #include <filesystem>
 
+#include "memory/ledger.h"
 #include "models/demo/demo_model.h"
+#include "pipeline/vae_choice.h"
 #include "pipeline/sdxl_model.h"
 #include "plugins/registry.h"
 
@@ -49,4 +51,46 @@ TEST_CASE("a VAE created for a placement computes in its dtype, without one in t
   REQUIRE(again.ok());
   REQUIRE(again.value()->load(weights).ok());
   CHECK(at::equal(again.value()->decode(z, nullptr).value(), b.value()));
+}
+
+TEST_CASE("a GPU without room for the smallest VAE tile decodes on the host instead", "[pipeline][vae][vae-choice]") {
+  plugins::PluginRegistry reg;
+  plugins::RegistrySettings settings;
+  settings.search_paths = {SDXL_PLUGIN_DIR};
+  reg.load(settings);
+  auto dir = models::demo::ensure_demo_model(std::filesystem::temp_directory_path() / "sdxl_vae_placement_test");
+  REQUIRE(dir.ok());
+  pipeline::ModelSpec spec;
+  spec.path = dir.value();
+  auto loaded = pipeline::SdxlModel::load(spec, reg);
+  REQUIRE(loaded.ok());
+  auto& model = *loaded.value();
+  const at::Tensor latents = at::randn({1, 4, 32, 32});
+  auto reference = model.vae->decode(latents, nullptr);
+  REQUIRE(reference.ok());
+
+  // Pretend the model runs on a GPU with almost no room (only the ledger's books say so: the
+  // weights stay on the CPU, and nothing is ever created on the simulated device).
+  const c10::Device gpu(c10::kCUDA, 0), cpu(c10::kCPU);
+  auto& ledger = memory::process_ledger();
+  model.device = gpu;
+  ledger.set_budget(gpu, ledger.accounts()[gpu.str()].used + 1024);
+  auto moved = pipeline::choose_vae_for_decode(model, reg, latents.sizes());
+  ledger.set_budget(cpu, ledger.accounts()[cpu.str()].used + 1024);  // and the host is full too
+  auto refused = pipeline::choose_vae_for_decode(model, reg, latents.sizes());
+  ledger.set_budget(cpu, 0);
+  ledger.set_budget(gpu, 0);
+  model.device = cpu;
+
+  INFO(moved.status().message());
+  REQUIRE(moved.ok());
+  CHECK(moved.value().device == cpu);
+  REQUIRE(moved.value().owned != nullptr);
+  CHECK_THAT(moved.value().reason, Catch::Contains("decode on the host") && Catch::Contains("cuda:0"));
+  auto on_host = moved.value().vae->decode(latents, nullptr);
+  REQUIRE(on_host.ok());
+  CHECK(at::equal(on_host.value(), reference.value()));  // the same float32 decode, on the host
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == sdk::StatusCode::out_of_memory);
+  CHECK_THAT(refused.status().message(), Catch::Contains("nor on the host"));
 }
