@@ -13,18 +13,32 @@
 
 using namespace sdxl;
 
+namespace {
+
+// The plugins and the demo model, loaded on the CPU in float32.
+struct DemoModel {
+  plugins::PluginRegistry registry;
+  std::shared_ptr<pipeline::SdxlModel> model;
+  DemoModel() {
+    plugins::RegistrySettings settings;
+    settings.search_paths = {SDXL_PLUGIN_DIR};
+    registry.load(settings);
+    auto dir = models::demo::ensure_demo_model(std::filesystem::temp_directory_path() / "sdxl_vae_placement_test");
+    REQUIRE(dir.ok());
+    pipeline::ModelSpec spec;
+    spec.path = dir.value();
+    auto loaded = pipeline::SdxlModel::load(spec, registry);
+    REQUIRE(loaded.ok());
+    model = loaded.value();
+  }
+};
+
+}  // namespace
+
 TEST_CASE("a VAE created for a placement computes in its dtype, without one in the registry's", "[pipeline][vae]") {
-  plugins::PluginRegistry reg;
-  plugins::RegistrySettings settings;
-  settings.search_paths = {SDXL_PLUGIN_DIR};
-  reg.load(settings);
-  auto dir = models::demo::ensure_demo_model(std::filesystem::temp_directory_path() / "sdxl_vae_placement_test");
-  REQUIRE(dir.ok());
-  pipeline::ModelSpec spec;
-  spec.path = dir.value();
-  auto model = pipeline::SdxlModel::load(spec, reg);
-  REQUIRE(model.ok());
-  const auto& m = *model.value();
+  DemoModel demo;
+  const auto& reg = demo.registry;
+  const auto& m = *demo.model;
 
   sdk::Options no_upcast;  // the demo VAE asks for float32 upcasting, as SDXL's original VAE does
   no_upcast.set("force_upcast", std::string("off"));
@@ -54,17 +68,9 @@ TEST_CASE("a VAE created for a placement computes in its dtype, without one in t
 }
 
 TEST_CASE("a GPU without room for the smallest VAE tile decodes on the host instead", "[pipeline][vae][vae-choice]") {
-  plugins::PluginRegistry reg;
-  plugins::RegistrySettings settings;
-  settings.search_paths = {SDXL_PLUGIN_DIR};
-  reg.load(settings);
-  auto dir = models::demo::ensure_demo_model(std::filesystem::temp_directory_path() / "sdxl_vae_placement_test");
-  REQUIRE(dir.ok());
-  pipeline::ModelSpec spec;
-  spec.path = dir.value();
-  auto loaded = pipeline::SdxlModel::load(spec, reg);
-  REQUIRE(loaded.ok());
-  auto& model = *loaded.value();
+  DemoModel demo;
+  const auto& reg = demo.registry;
+  auto& model = *demo.model;
   const at::Tensor latents = at::randn({1, 4, 32, 32});
   auto reference = model.vae->decode(latents, nullptr);
   REQUIRE(reference.ok());
