@@ -22,7 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "common/random_sdxl.h"
+#include "bench/random_checkpoint.h"
+#include "bench/random_sdxl.h"
 #include "models/loader/checkpoint.h"
 #include "models/unet/unet_model.h"
 
@@ -108,41 +109,6 @@ int bench_forward(const Options& opt) {
   return 0;
 }
 
-// Streams a single file with the real names/shapes and random float16 values (I64 buffers: 0..n-1).
-bool write_random_single_file(const fs::path& path, const nlohmann::json& model, std::uint64_t* bytes) {
-  struct E { std::string name, dtype; std::vector<std::int64_t> shape; std::uint64_t n = 0; };
-  std::vector<E> entries;
-  for (const auto& [name, info] : model["single_file"]["tensors"].items()) {
-    E e{name, info["dtype"].get<std::string>(), info["shape"].get<std::vector<std::int64_t>>()};
-    e.n = 1;
-    for (auto s : e.shape) e.n *= std::uint64_t(s);
-    entries.push_back(e);
-  }
-  auto size = [](const std::string& d) { return d == "I64" ? 8u : 2u; };
-  std::stable_sort(entries.begin(), entries.end(), [&](const E& a, const E& b) { return size(a.dtype) > size(b.dtype); });
-  nlohmann::json header = nlohmann::json::object();
-  std::uint64_t off = 0;
-  for (const auto& e : entries) {
-    header[e.name] = {{"dtype", e.dtype}, {"shape", e.shape}, {"data_offsets", {off, off + e.n * size(e.dtype)}}};
-    off += e.n * size(e.dtype);
-  }
-  std::string text = header.dump();
-  while (text.size() % 8) text.push_back(' ');
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) return false;
-  std::uint64_t len = text.size();
-  bool ok = std::fwrite(&len, 8, 1, f) == 1 && std::fwrite(text.data(), 1, len, f) == len;  // little-endian host
-  for (const auto& e : entries) {
-    if (!ok) break;
-    at::Tensor t = e.dtype == "I64" ? at::arange(std::int64_t(e.n), at::kLong)
-                                    : at::randn({std::int64_t(e.n)}).mul_(0.02).to(at::kHalf);
-    ok = std::fwrite(t.data_ptr(), 1, t.nbytes(), f) == t.nbytes();
-  }
-  ok = std::fclose(f) == 0 && ok;
-  *bytes = 8 + len + off;
-  return ok;
-}
-
 int bench_checkpoint(const Options& opt) {
   std::ifstream in(opt.layouts);
   if (!in) return std::cerr << "cannot read " << opt.layouts << " (pass --layouts)\n", 1;
@@ -150,7 +116,7 @@ int bench_checkpoint(const Options& opt) {
   const fs::path file = opt.tmp / "bench_sdxl_base_random_fp16.safetensors";
   auto t0 = Clock::now();
   std::uint64_t bytes = 0;
-  if (!write_random_single_file(file, layouts["models"]["sdxl-base-1.0"], &bytes))
+  if (!bench::write_random_single_file(file, layouts["models"]["sdxl-base-1.0"], &bytes).ok())
     return std::cerr << "writing " << file << " failed\n", 1;
   std::printf("wrote %s: %.2f GB in %.1f s\n", file.c_str(), bytes / 1e9, seconds_since(t0));
 

@@ -36,3 +36,7 @@ if(SDXL_TORCH_DEVICE STREQUAL "cpu")
   sdxl_cli_test(memory_gpu_fraction_without_cuda 2 "\\[memory\\] gpu = \"0.5\": a fraction of the free GPU memory needs a CUDA runtime"
                 --config ${CMAKE_CURRENT_SOURCE_DIR}/data/gpu_fraction.toml plugins)
 endif()
+
+# `sdxl bench` on small shapes and the demo model: every part runs and reports its figures.
+sdxl_cli_test(bench_tiny 0 "\"start_to_first_step_ms\"" bench --tiny --size 64 --steps 2 --iters 1 --device cpu)
+sdxl_cli_test(bench_bad_size 2 "--size must be a positive multiple of 8" bench --tiny --size 100)

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "../common/random_sdxl.h"
+#include "bench/random_sdxl.h"
 #include "models/unet/unet_model.h"
 #include "random_vae.h"
 #ifdef SDXL_HAVE_CUDA_GRAPH

@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "../common/random_sdxl.h"
+#include "bench/random_sdxl.h"
 #include "models/demo/demo_shapes.h"
 #include "sdxl/sdk/sdk.h"
 

@@ -19,17 +19,24 @@ void* cuda_runtime() {
   return nullptr;
 }
 
+bool memory_info(int index, std::size_t& free_bytes, std::size_t& total_bytes) {
+  void* rt = cuda_runtime();
+  if (!rt) return false;
+  auto set_device = reinterpret_cast<SetDevice>(dlsym(rt, "cudaSetDevice"));
+  auto mem_get_info = reinterpret_cast<MemGetInfo>(dlsym(rt, "cudaMemGetInfo"));
+  return set_device && mem_get_info && set_device(index) == 0 && mem_get_info(&free_bytes, &total_bytes) == 0;
+}
+
 }  // namespace
 
 std::uint64_t available_gpu_memory(int index) {
-  void* rt = cuda_runtime();
-  if (!rt) return 0;
-  auto set_device = reinterpret_cast<SetDevice>(dlsym(rt, "cudaSetDevice"));
-  auto mem_get_info = reinterpret_cast<MemGetInfo>(dlsym(rt, "cudaMemGetInfo"));
-  if (!set_device || !mem_get_info || set_device(index) != 0) return 0;
   std::size_t free_bytes = 0, total_bytes = 0;
-  if (mem_get_info(&free_bytes, &total_bytes) != 0) return 0;
-  return free_bytes;
+  return memory_info(index, free_bytes, total_bytes) ? free_bytes : 0;
+}
+
+std::uint64_t used_gpu_memory(int index) {
+  std::size_t free_bytes = 0, total_bytes = 0;
+  return memory_info(index, free_bytes, total_bytes) ? total_bytes - free_bytes : 0;
 }
 
 }  // namespace sdxl::memory

@@ -14,4 +14,8 @@ namespace sdxl::memory {
 /// device on this machine.
 std::uint64_t available_gpu_memory(int index = 0);
 
+/// Bytes in use on CUDA device `index` now, by every process (total − free: what nvidia-smi
+/// shows, CUDA context included); 0 without a CUDA runtime or device.
+std::uint64_t used_gpu_memory(int index = 0);
+
 }  // namespace sdxl::memory

@@ -1,0 +1,273 @@
+// `sdxl bench`: issue 10's figures from the host itself, with random weights (no download):
+//   unet      ms per UNet call (full-size SDXL base UNet, or --tiny: the golden tiny shape)
+//   vae       ms per decode, untiled and tiled, through the VAE plugin on the chosen device
+//   generate  a whole `generate` run: a random full-size fp16 single-file checkpoint written from
+//             sdxl_full_layouts.json, loaded (load time, time to the first UNet step), then
+//             --steps steps at --size with CFG and the decode (--tiny: the built-in demo model)
+// Figures go to stdout as one JSON object; progress goes to the log. GPU memory is the device's
+// used memory sampled every 10 ms (total − free, as nvidia-smi shows it), host memory the peak RSS.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "bench/random_checkpoint.h"
+#include "bench/random_sdxl.h"
+#include "cli/startup.h"
+#include "memory/device_memory.h"
+#include "models/demo/demo_model.h"
+#include "models/demo/demo_shapes.h"
+#include "noise/per_image_noise.h"
+#include "pipeline/generate.h"
+#include "util/logging.h"
+
+namespace sdxl::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+double ms_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count() * 1e3; }
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+double peak_rss_mib() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return 0;
+}
+
+// Samples the GPU's used memory while alive; peak() in MiB (null without CUDA).
+class GpuMemorySampler {
+ public:
+  explicit GpuMemorySampler(bool cuda) {
+    if (cuda) thread_ = std::thread([this] {
+        while (!stop_) {
+          peak_ = std::max<std::uint64_t>(peak_, memory::used_gpu_memory(0));
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+      });
+  }
+  ~GpuMemorySampler() { finish(); }
+  json finish() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    return peak_ ? json(static_cast<double>(peak_) / 1048576.0) : json(nullptr);
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> peak_{0};
+  std::thread thread_;
+};
+
+struct BenchOptions {
+  c10::Device device = c10::Device(c10::kCPU);
+  c10::ScalarType dtype = at::kFloat;
+  std::int64_t size = 1024, batch = 2, iters = 5, steps = 30;
+  bool tiny = false;
+  std::string layouts, clip_vocab;
+  fs::path tmp = fs::temp_directory_path();
+};
+
+void sync(const c10::Device& device) {
+  if (device.is_cuda()) (void)at::zeros({1}, at::TensorOptions().device(device)).cpu();  // waits for queued kernels
+}
+
+sdk::Result<json> bench_unet(const BenchOptions& o) {
+  const auto opts = at::TensorOptions().dtype(o.dtype).device(o.device);
+  auto config = models::UNetConfig::from_diffusers_json(o.tiny ? bench::tiny_unet_config() : bench::sdxl_base_unet_config(),
+                                                        "benchmark UNet");
+  if (!config.ok()) return config.status();
+  auto shapes = models::UNet2DConditionModel::parameter_shapes(config.value());
+  if (!shapes.ok()) return shapes.status();
+  at::manual_seed(0);
+  auto unet = models::UNet2DConditionModel::load(bench::random_weights(shapes.value(), opts), config.value(),
+                                                 "random weights", o.dtype, o.device);
+  if (!unet.ok()) return unet.status();
+  const auto& c = config.value();
+  const std::int64_t lat = o.size / 8, n_ids = 6;
+  models::UNetInputs in;
+  in.sample = at::randn({o.batch, c.in_channels, lat, lat}, opts);
+  in.timestep = at::full({o.batch}, 500.0, opts.dtype(at::kFloat));
+  in.encoder_hidden_states = at::randn({o.batch, 77, c.cross_attention_dim}, opts);
+  in.text_embeds = at::randn({o.batch, c.projection_class_embeddings_input_dim - n_ids * c.addition_time_embed_dim}, opts);
+  const double px = static_cast<double>(o.size);
+  in.time_ids = at::tensor({px, px, 0.0, 0.0, px, px}).repeat({o.batch, 1}).to(o.device);
+  std::vector<double> ms;
+  for (std::int64_t i = -1; i < o.iters; ++i) {  // i = -1: warm-up
+    const auto t = Clock::now();
+    auto eps = unet.value()->forward(in);
+    if (!eps.ok()) return eps.status();
+    sync(o.device);
+    if (i >= 0) ms.push_back(ms_since(t));
+  }
+  return json{{"model", o.tiny ? "tiny" : "sdxl-base"}, {"batch", o.batch}, {"size", o.size},
+              {"ms_median", median(ms)}, {"ms_min", *std::min_element(ms.begin(), ms.end())}, {"calls", ms.size()}};
+}
+
+sdk::Result<json> bench_vae(const BenchOptions& o, const plugins::PluginRegistry& registry) {
+  json config = bench::sdxl_vae_config();
+  if (o.tiny) config["block_out_channels"] = {32, 64, 64, 64};
+  at::manual_seed(0);
+  const auto weights = bench::random_weights(models::demo::autoencoder_kl_shapes(config), at::TensorOptions());
+  const plugins::Placement placement{o.device, o.dtype};
+  const at::Tensor z = (at::randn({1, 4, o.size / 8, o.size / 8}) * 0.13025 * 5).to(o.device);
+  json out = {{"model", o.tiny ? "tiny" : "sdxl-vae"}, {"size", o.size}};
+  for (const bool tiled : {false, true}) {
+    sdk::Options options;
+    options.set("force_upcast", std::string("off"));
+    options.set("tiling", tiled);
+    options.set("tile_size", std::int64_t{64});
+    options.set("tile_overlap", std::int64_t{16});
+    auto vae = registry.create_vae_variant("kl", &options, &placement);
+    if (!vae.ok()) return vae.status();
+    if (auto st = vae.value()->load({"random VAE", &weights, config.dump()}); !st.ok()) return st;
+    std::vector<double> ms;
+    for (std::int64_t i = -1; i < std::max<std::int64_t>(1, o.iters / 2); ++i) {
+      const auto t = Clock::now();
+      auto img = vae.value()->decode(z, nullptr);
+      if (!img.ok()) return img.status();
+      sync(o.device);
+      if (i >= 0) ms.push_back(ms_since(t));
+    }
+    out[tiled ? "tiled_64_16" : "untiled"] = {{"ms_median", median(ms)},
+                                              {"estimate_mib", vae.value()->estimate_decode_bytes(z.sizes()) / 1048576.0}};
+  }
+  return out;
+}
+
+sdk::Result<json> bench_generate(const BenchOptions& o, const plugins::PluginRegistry& registry) {
+  pipeline::ModelSpec spec;
+  spec.device = o.device;
+  spec.dtype = o.dtype;
+  fs::path file;
+  json out = {{"steps", o.steps}, {"size", o.size}};
+  if (o.tiny) {
+    auto dir = models::demo::ensure_demo_model(models::demo::default_cache_dir());
+    if (!dir.ok()) return dir.status();
+    spec.path = dir.value();
+    out["model"] = "demo";
+  } else {
+    std::ifstream in(o.layouts);
+    if (!in) return sdk::not_found("--layouts: cannot read '" + o.layouts + "' (sdxl_full_layouts.json from the goldens)");
+    const json layouts = json::parse(in, nullptr, false);
+    if (layouts.is_discarded() || !layouts.contains("models"))
+      return sdk::invalid_argument("--layouts: " + o.layouts + " is not a layouts file");
+    file = o.tmp / "sdxl_bench_random_base_fp16.safetensors";
+    std::uint64_t bytes = 0;
+    const auto t = Clock::now();
+    if (auto st = bench::write_random_single_file(file, layouts["models"]["sdxl-base-1.0"], &bytes); !st.ok()) return st;
+    util::log_info("wrote " + file.string() + " (" + std::to_string(bytes >> 20) + " MiB) in " +
+                   std::to_string(ms_since(t) / 1e3) + " s");
+    spec.path = file;
+    spec.clip_vocab = o.clip_vocab;
+    out["model"] = "sdxl-base random fp16 single file";
+  }
+  const auto start = Clock::now();
+  auto model = pipeline::SdxlModel::load(spec, registry);
+  if (!file.empty()) fs::remove(file);  // the mapping keeps the data readable
+  if (!model.ok()) return model.status();
+  const double load_ms = ms_since(start);
+  pipeline::GenerateRequest req;
+  req.prompts.prompts = {"a lighthouse on a cliff at dusk, volumetric light"};
+  req.prompts.negatives = {"blurry"};
+  req.width = req.height = o.size;
+  req.steps = o.steps;
+  req.sampler = "euler";
+  noise::PerImageNoise noise(42, 1);
+  pipeline::JobHooks hooks;
+  hooks.noise = &noise;
+  double first_step_ms = -1;
+  hooks.progress = [&](std::int64_t done, std::int64_t) {
+    if (done == 1 && first_step_ms < 0) first_step_ms = ms_since(start);
+  };
+  const auto t = Clock::now();
+  auto result = pipeline::generate(*model.value(), registry, req, hooks);
+  if (!result.ok()) return result.status();
+  const double total_ms = ms_since(t);
+  const auto& s = result.value().seconds;
+  out.update({{"load_ms", load_ms}, {"start_to_first_step_ms", first_step_ms}, {"generate_ms", total_ms},
+              {"text_ms", s.text * 1e3}, {"denoise_ms", s.denoise * 1e3}, {"unet_ms", s.unet * 1e3},
+              {"ms_per_step", s.denoise * 1e3 / o.steps}, {"vae_ms", s.vae * 1e3}});
+  return out;
+}
+
+int run_bench(Args& args, const GlobalOptions& global) {
+  for (const char* o : {"device", "dtype", "size", "batch", "iters", "steps", "parts", "layouts", "clip-vocab", "tmp"})
+    args.option(o);
+  args.flag("tiny");
+  if (!parse_or_complain(args, "bench")) return kExitUsage;
+  auto app = start_app(global);
+  if (!app) return kExitUsage;
+  BenchOptions o;
+  try {
+    const std::string device = args.get_or("device", "auto");
+    o.device = device == "auto" ? (at::hasCUDA() ? c10::Device(c10::kCUDA) : c10::Device(c10::kCPU)) : c10::Device(device);
+    if (o.device.is_cuda() && !at::hasCUDA()) return util::log_error("--device cuda: no CUDA on this machine"), kExitUsage;
+    const std::string dtype = args.get_or("dtype", "auto");
+    o.dtype = dtype == "f16" ? at::kHalf : dtype == "bf16" ? at::kBFloat16 : dtype == "f32" ? at::kFloat
+              : o.device.is_cuda() ? at::kHalf : at::kFloat;
+    if (o.dtype == at::kHalf && o.device.is_cpu())
+      return util::log_error("--dtype f16 on the CPU is not supported; use f32 or bf16"), kExitUsage;
+    o.tiny = args.get("tiny").has_value();
+    o.size = std::stoll(args.get_or("size", o.tiny ? "128" : "1024"));
+    o.batch = std::stoll(args.get_or("batch", "2"));
+    o.iters = std::stoll(args.get_or("iters", "5"));
+    o.steps = std::stoll(args.get_or("steps", o.tiny ? "4" : "30"));
+  } catch (const std::exception&) {
+    return util::log_error("bench: --size, --batch, --iters and --steps take integers; --device cpu|cuda|cuda:N"), kExitUsage;
+  }
+  if (o.size <= 0 || o.size % 8 != 0 || o.batch < 1 || o.iters < 1 || o.steps < 1)
+    return util::log_error("bench: --size must be a positive multiple of 8; --batch, --iters, --steps at least 1"), kExitUsage;
+  o.layouts = args.get_or("layouts", "../shared/golden/models/sdxl_full_layouts.json");
+  o.clip_vocab = args.get_or("clip-vocab", app->config.clip_vocab.empty() ? "../shared/data/clip/bpe_simple_vocab_16e6.txt.gz"
+                                                                         : app->config.clip_vocab);
+  if (auto t = args.get("tmp")) o.tmp = *t;
+
+  json report = {{"device", o.device.str()}, {"dtype", c10::toString(o.dtype)}, {"threads", at::get_num_threads()}};
+  const std::string parts = "," + args.get_or("parts", "unet,vae,generate") + ",";
+  for (const std::string part : {"unet", "vae", "generate"}) {
+    if (parts.find("," + part + ",") == std::string::npos) continue;
+    util::log_info("bench " + part + " on " + o.device.str() + " (" + c10::toString(o.dtype) + ")");
+    GpuMemorySampler gpu(o.device.is_cuda());
+    sdk::Result<json> r = sdk::internal_error("not run");
+    try {
+      r = part == "unet" ? bench_unet(o) : part == "vae" ? bench_vae(o, *app->registry) : bench_generate(o, *app->registry);
+    } catch (const std::exception& e) {
+      r = sdk::internal_error(e.what());
+    }
+    if (!r.ok()) return util::log_error("bench " + part + ": " + r.status().message()), kExitFailure;
+    r.value()["peak_gpu_used_mib"] = gpu.finish();
+    report[part] = r.value();
+  }
+  report["peak_rss_mib"] = peak_rss_mib();
+  std::cout << report.dump(2) << "\n";
+  return kExitOk;
+}
+
+SDXL_REGISTER_COMMAND(Command{
+    "bench", "measure the UNet, the VAE and a whole generation with random weights (JSON on stdout)",
+    "usage: sdxl bench [--parts unet,vae,generate] [--device auto|cpu|cuda] [--dtype auto|f32|f16|bf16]\n"
+    "                  [--size PX] [--batch N] [--iters N] [--steps N] [--tiny]\n"
+    "                  [--layouts sdxl_full_layouts.json] [--clip-vocab FILE] [--tmp DIR]\n"
+    "Full-size SDXL networks with random weights (no download). `generate` writes a random fp16\n"
+    "single-file checkpoint (about 7 GB, in --tmp, removed after loading) from the layouts file and\n"
+    "times its load, the start to the first UNet step, and --steps steps with CFG plus the decode.\n"
+    "--tiny uses small shapes and the built-in demo model (a quick check on the CPU).\n"
+    "Defaults: 1024 px, batch 2 (one CFG step), 5 calls after a warm-up, 30 steps; f16 on CUDA.",
+    run_bench});
+
+}  // namespace
+}  // namespace sdxl::cli
