@@ -266,4 +266,35 @@ CommonSettings read_common_settings(const sdk::Options& options) {
   return s;
 }
 
+sdk::Result<sdk::LoraParse> finish_parse(const std::string& path, const std::map<std::string, GroupTensors>& groups,
+                                         const std::function<std::optional<sdk::ModuleInfo>(const std::string&)>& resolve,
+                                         std::vector<std::string> unresolved, const std::string& what,
+                                         const std::function<std::string(const std::string&)>& annotate,
+                                         bool unknown_are_errors, DoraConvention dora, sdk::LoraParse result) {
+  std::vector<std::pair<const GroupTensors*, sdk::ModuleInfo>> resolved;
+  for (const auto& [name, g] : groups) {
+    auto m = resolve(name);
+    if (!m) {
+      unresolved.push_back(name);
+      continue;
+    }
+    resolved.emplace_back(&g, std::move(*m));
+  }
+  if (!unresolved.empty()) {
+    std::string list;
+    for (std::size_t i = 0; i < unresolved.size() && i < 8; ++i)
+      list += (i ? ", '" : "'") + unresolved[i] + "'" + (annotate ? annotate(unresolved[i]) : std::string());
+    if (unresolved.size() > 8) list += " and " + std::to_string(unresolved.size() - 8) + " more";
+    const std::string message = std::to_string(unresolved.size()) + " " + what + ": " + list;
+    if (unknown_are_errors) return sdk::not_found(path + ": " + message);
+    result.warnings.push_back("skipped " + message);  // one line, the names listed (at most 8)
+  }
+  for (const auto& [g, module] : resolved) {
+    auto st = decode_group(*g, module, dora, &result.patches);
+    if (!st.ok()) return sdk::Status(st.code(), path + ": " + st.message());
+  }
+  if (result.patches.empty()) return sdk::invalid_argument(path + ": no applicable LoRA groups");
+  return result;
+}
+
 }  // namespace sdxl::lora

@@ -7,6 +7,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -38,6 +39,18 @@ std::optional<Algorithm> algorithm_of_suffix(const std::string& suffix);
 /// diff_b). Nothing is appended when it fails; the Status names the group and the problem.
 sdk::Status decode_group(const GroupTensors& group, const sdk::ModuleInfo& module, DoraConvention dora,
                          std::vector<std::unique_ptr<sdk::WeightPatch>>* out);
+
+/// The end of every format's parse, once the file's keys are grouped: resolves each group to a
+/// module (`resolve` may try other spellings), reports the groups naming no module together with
+/// `unresolved` (keys the format did not recognise) in one warning — or as a not_found error when
+/// `unknown_are_errors` — listing at most 8 names (`annotate` may add a hint to each), decodes every
+/// resolved group into `result`'s patches, and refuses a file that patches nothing.
+/// `what`: how the unresolved names are described ("key group(s) name no module of this model").
+sdk::Result<sdk::LoraParse> finish_parse(const std::string& path, const std::map<std::string, GroupTensors>& groups,
+                                         const std::function<std::optional<sdk::ModuleInfo>(const std::string&)>& resolve,
+                                         std::vector<std::string> unresolved, const std::string& what,
+                                         const std::function<std::string(const std::string&)>& annotate,
+                                         bool unknown_are_errors, DoraConvention dora, sdk::LoraParse result);
 
 /// LoraFormat::extension() of every LoRA feature: SDXL_LORA_LOW_RANK_EXTENSION answers a
 /// LowRankAccess that reads the factors of the patches decode_group made; other ids nullptr.

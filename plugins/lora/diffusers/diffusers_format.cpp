@@ -121,33 +121,15 @@ sdk::Result<sdk::LoraParse> DiffusersFormat::parse_unguarded(const sdk::LoraFile
                                    "' tensors (second: '" + key + "')");
     g.parts[k->suffix] = tensor;
   }
-  std::vector<std::string> unresolved = unknown_keys;
-  std::vector<std::pair<const GroupTensors*, sdk::ModuleInfo>> resolved;
-  for (const auto& [name, g] : groups) {
+  auto resolve = [&](const std::string& name) {
     auto m = modules.resolve(name);
     // UNet-only files are also written without the component prefix.
     if (!m && name.rfind("unet.", 0) != 0 && !is_text_encoder(name)) m = modules.resolve("unet." + name);
-    if (!m) {
-      unresolved.push_back(name);
-      continue;
-    }
-    resolved.emplace_back(&g, std::move(*m));
-  }
-  if (!unresolved.empty()) {
-    std::string list;
-    for (std::size_t i = 0; i < unresolved.size() && i < 8; ++i) list += (i ? ", '" : "'") + unresolved[i] + "'";
-    if (unresolved.size() > 8) list += " and " + std::to_string(unresolved.size() - 8) + " more";
-    const std::string what = std::to_string(unresolved.size()) +
-                             " key(s)/group(s) are not diffusers LoRA keys or name no module of this model: " + list;
-    if (settings_.unknown_modules_are_errors) return sdk::not_found(file.path + ": " + what);
-    result.warnings.push_back("skipped " + what);  // one line, the names listed (at most 8)
-  }
-  for (const auto& [g, module] : resolved) {
-    auto st = decode_group(*g, module, settings_.dora, &result.patches);
-    if (!st.ok()) return sdk::Status(st.code(), file.path + ": " + st.message());
-  }
-  if (result.patches.empty()) return sdk::invalid_argument(file.path + ": no applicable LoRA groups");
-  return result;
+    return m;
+  };
+  return finish_parse(file.path, groups, resolve, std::move(unknown_keys),
+                      "key(s)/group(s) are not diffusers LoRA keys or name no module of this model", nullptr,
+                      settings_.unknown_modules_are_errors, settings_.dora, std::move(result));
 }
 
 }  // namespace sdxl::lora

@@ -137,31 +137,10 @@ sdk::Result<sdk::LoraParse> KohyaFormat::parse_unguarded(const sdk::LoraFile& fi
     g.group = group;
     g.parts[suffix] = tensor;
   }
-  std::vector<std::string> unresolved;
-  std::vector<std::pair<const GroupTensors*, sdk::ModuleInfo>> resolved;
-  for (const auto& [name, g] : groups) {
-    auto m = modules.resolve(name);
-    if (!m) {
-      unresolved.push_back(name);
-      continue;
-    }
-    resolved.emplace_back(&g, std::move(*m));
-  }
-  if (!unresolved.empty()) {
-    std::string list;
-    for (std::size_t i = 0; i < unresolved.size() && i < 8; ++i)
-      list += (i ? ", '" : "'") + unresolved[i] + "'" + (has_kohya_prefix(unresolved[i]) ? "" : " (unknown key prefix)");
-    if (unresolved.size() > 8) list += " and " + std::to_string(unresolved.size() - 8) + " more";
-    const std::string what = std::to_string(unresolved.size()) + " key group(s) name no module of this model: " + list;
-    if (settings_.unknown_modules_are_errors) return sdk::not_found(file.path + ": " + what);
-    result.warnings.push_back("skipped " + what);  // one line, the names listed (at most 8)
-  }
-  for (const auto& [g, module] : resolved) {
-    auto st = decode_group(*g, module, settings_.dora, &result.patches);
-    if (!st.ok()) return sdk::Status(st.code(), file.path + ": " + st.message());
-  }
-  if (result.patches.empty()) return sdk::invalid_argument(file.path + ": no applicable LoRA groups");
-  return result;
+  auto resolve = [&](const std::string& name) { return modules.resolve(name); };
+  auto annotate = [](const std::string& name) { return has_kohya_prefix(name) ? std::string() : " (unknown key prefix)"; };
+  return finish_parse(file.path, groups, resolve, {}, "key group(s) name no module of this model", annotate,
+                      settings_.unknown_modules_are_errors, settings_.dora, std::move(result));
 }
 
 }  // namespace sdxl::lora
