@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "bench/random_checkpoint.h"
+#include "util/peak_rss.h"
 #include "bench/random_sdxl.h"
 #include "models/loader/checkpoint.h"
 #include "models/unet/unet_model.h"
@@ -35,14 +36,6 @@ namespace {
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-// Peak resident set size in MiB (VmHWM), 0 when /proc is unavailable.
-double peak_rss_mib() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return 0.0;
-}
 
 using bench::random_parameter;
 nlohmann::json sdxl_base_config() { return bench::sdxl_base_unet_config(); }
@@ -105,7 +98,7 @@ int bench_forward(const Options& opt) {
     std::printf("%s %lldx%lld batch %lld %s: %.1f ms wall, %.1f ms CPU%s\n", opt.device.str().c_str(), (long long)px,
                 (long long)px, (long long)b, c10::toString(opt.dtype), ms, cpu_ms, i < 0 ? " (warm-up)" : "");
   }
-  std::printf("peak RSS %.0f MiB, threads %d\n", peak_rss_mib(), at::get_num_threads());
+  std::printf("peak RSS %.0f MiB, threads %d\n", util::peak_rss_mib(), at::get_num_threads());
   return 0;
 }
 
@@ -143,7 +136,7 @@ int bench_checkpoint(const Options& opt) {
   for (const auto& [name, t] : w.tensors) total += t.to(at::kFloat).abs().sum().to(at::kDouble);
   std::printf("reading every UNet weight once (page-in + sum): %.2f s (checksum %.3g)\n", seconds_since(t0),
               checksum + total.item<double>());
-  std::printf("peak RSS %.0f MiB\n", peak_rss_mib());
+  std::printf("peak RSS %.0f MiB\n", util::peak_rss_mib());
   if (!opt.keep) fs::remove(file);
   return 0;
 }

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "util/peak_rss.h"
 #include "models/controlnet/controlnet_model.h"
 #include "models/unet/unet_model.h"
 
@@ -33,13 +34,6 @@ namespace {
 
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
-double peak_rss_mib() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return 0.0;
-}
 
 // The encoder-side fields shared by the UNet and its ControlNet.
 nlohmann::json encoder_config(bool full) {
@@ -219,6 +213,6 @@ int main(int argc, char** argv) {
                   100.0 * (cpu_best[units] / cpu_best[0] - 1.0));
     std::printf("\n");
   }
-  std::printf("peak RSS %.0f MiB\n", peak_rss_mib());
+  std::printf("peak RSS %.0f MiB\n", util::peak_rss_mib());
   return 0;
 }

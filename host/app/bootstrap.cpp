@@ -79,11 +79,8 @@ sdk::Result<App> start(const StartupRequest& request) {
       start = end + 1;
     }
   }
-  const fs::path config_dir = config_file.empty() ? fs::current_path() : fs::absolute(config_file).parent_path();
-  for (const auto& p : app.config.plugin_paths) {
-    fs::path dir = fs::path(p).is_absolute() ? fs::path(p) : config_dir / p;  // relative to the file
+  for (const auto& dir : config::config_paths(app.config, app.config.plugin_paths))  // relative to the file
     if (auto st = add_dir(paths, dir, app.config.file + " [plugins] paths"); !st.ok()) return st;
-  }
   const fs::path builtin = builtin_plugin_dir();
   std::error_code ec;
   if (fs::is_directory(builtin, ec)) paths.push_back(builtin);

@@ -25,6 +25,7 @@
 #include "noise/per_image_noise.h"
 #include "pipeline/generate.h"
 #include "util/logging.h"
+#include "util/peak_rss.h"
 
 namespace sdxl::cli {
 namespace {
@@ -41,12 +42,6 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-double peak_rss_mib() {
-  std::ifstream in("/proc/self/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return 0;
-}
 
 // Samples the GPU's used memory while alive; peak() in MiB (null without CUDA).
 class GpuMemorySampler {
@@ -213,21 +208,26 @@ int run_bench(Args& args, const GlobalOptions& global) {
   if (!app) return kExitUsage;
   BenchOptions o;
   try {
+    // The generate command's device and dtype words; the short dtype names are accepted too.
+    std::string dtype = args.get_or("dtype", "auto");
+    dtype = dtype == "f32" ? "float32" : dtype == "f16" ? "float16" : dtype == "bf16" ? "bfloat16" : dtype;
     const std::string device = args.get_or("device", "auto");
-    o.device = device == "auto" ? (at::hasCUDA() ? c10::Device(c10::kCUDA) : c10::Device(c10::kCPU)) : c10::Device(device);
-    if (o.device.is_cuda() && !at::hasCUDA()) return util::log_error("--device cuda: no CUDA on this machine"), kExitUsage;
-    const std::string dtype = args.get_or("dtype", "auto");
-    o.dtype = dtype == "f16" ? at::kHalf : dtype == "bf16" ? at::kBFloat16 : dtype == "f32" ? at::kFloat
-              : o.device.is_cuda() ? at::kHalf : at::kFloat;
-    if (o.dtype == at::kHalf && o.device.is_cpu())
-      return util::log_error("--dtype f16 on the CPU is not supported; use f32 or bf16"), kExitUsage;
+    if (device != "auto" && device != "cpu" && device != "cuda")
+      return util::log_error("--device: expected auto, cpu or cuda (got '" + device + "')"), kExitUsage;
+    if (dtype != "auto" && dtype != "float32" && dtype != "float16" && dtype != "bfloat16")
+      return util::log_error("--dtype: expected auto, f32, f16 or bf16 (got '" + args.get_or("dtype", "") + "')"), kExitUsage;
+    pipeline::ModelSpec placement;
+    if (auto st = pipeline::resolve_device_and_dtype(device, dtype, "--device", placement); !st.ok())
+      return util::log_error(st.message()), kExitUsage;
+    o.device = placement.device;
+    o.dtype = placement.dtype;
     o.tiny = args.get("tiny").has_value();
     o.size = std::stoll(args.get_or("size", o.tiny ? "128" : "1024"));
     o.batch = std::stoll(args.get_or("batch", "2"));
     o.iters = std::stoll(args.get_or("iters", "5"));
     o.steps = std::stoll(args.get_or("steps", o.tiny ? "4" : "30"));
   } catch (const std::exception&) {
-    return util::log_error("bench: --size, --batch, --iters and --steps take integers; --device cpu|cuda|cuda:N"), kExitUsage;
+    return util::log_error("bench: --size, --batch, --iters and --steps take integers"), kExitUsage;
   }
   if (o.size <= 0 || o.size % 8 != 0 || o.batch < 1 || o.iters < 1 || o.steps < 1)
     return util::log_error("bench: --size must be a positive multiple of 8; --batch, --iters, --steps at least 1"), kExitUsage;
@@ -252,7 +252,7 @@ int run_bench(Args& args, const GlobalOptions& global) {
     r.value()["peak_gpu_used_mib"] = gpu.finish();
     report[part] = r.value();
   }
-  report["peak_rss_mib"] = peak_rss_mib();
+  report["peak_rss_mib"] = util::peak_rss_mib();
   std::cout << report.dump(2) << "\n";
   return kExitOk;
 }

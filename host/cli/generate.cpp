@@ -36,19 +36,6 @@ const char* kFlags[] = {"prompt", "negative", "width", "height", "steps", "cfg",
                         "refiner", "refiner-config", "refiner-switch", "aesthetic-score", "negative-aesthetic-score",
                         "preview-every", "preview-dir", "preview-taesd"};
 
-// Picks device and dtype ("auto" → CUDA with float16/bfloat16 when present, else CPU float32).
-sdk::Status resolve_device(const pipeline::JobSettings& s, pipeline::ModelSpec& spec) {
-  const bool cuda = at::hasCUDA();
-  if (s.device == "cuda" && !cuda) return sdk::invalid_argument("--device cuda: this build or machine has no CUDA");
-  spec.device = (s.device == "cuda" || (s.device == "auto" && cuda)) ? c10::Device(c10::kCUDA) : c10::Device(c10::kCPU);
-  if (s.dtype == "float32") spec.dtype = at::kFloat;
-  else if (s.dtype == "float16") spec.dtype = at::kHalf;
-  else if (s.dtype == "bfloat16") spec.dtype = at::kBFloat16;
-  else spec.dtype = spec.device.is_cuda() ? at::kHalf : at::kFloat;
-  if (spec.device.is_cpu() && spec.dtype == at::kHalf)
-    return sdk::invalid_argument("float16 on the CPU is not supported by libtorch's kernels; use float32 or bfloat16");
-  return {};
-}
 
 sdk::Result<at::Tensor> read_init_image(const std::string& path) {
   auto png = image::read_png(path);
@@ -156,7 +143,8 @@ int run_generate(Args& args, const GlobalOptions& global) {
     return kExitUsage;
   }
   pipeline::ModelSpec spec;
-  if (auto st = resolve_device(s, spec); !st.ok()) return util::log_error(st.message()), kExitUsage;
+  if (auto st = pipeline::resolve_device_and_dtype(s.device, s.dtype, "--device", spec); !st.ok())
+    return util::log_error(st.message()), kExitUsage;
   bool demo = false;
   if (s.model.empty()) {
     auto dir = models::demo::ensure_demo_model(models::demo::default_cache_dir());

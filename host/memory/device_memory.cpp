@@ -10,21 +10,30 @@ namespace {
 using MemGetInfo = int (*)(std::size_t* free, std::size_t* total);  // cudaError_t is an int enum
 using SetDevice = int (*)(int device);
 
-void* cuda_runtime() {
-  // Already loaded by a CUDA build of libtorch (RTLD_NOLOAD), else whichever the loader finds.
-  static const char* const kNames[] = {"libcudart.so.12", "libcudart.so.11.0", "libcudart.so"};
-  for (int flags : {RTLD_LAZY | RTLD_NOLOAD, RTLD_LAZY})
-    for (const char* name : kNames)
-      if (void* h = dlopen(name, flags)) return h;
-  return nullptr;
+// The two runtime functions, looked up once (the GPU memory sampler of `sdxl bench` asks every
+// 10 ms). Both null when there is no CUDA runtime.
+struct CudaRuntime {
+  SetDevice set_device = nullptr;
+  MemGetInfo mem_get_info = nullptr;
+};
+
+const CudaRuntime& cuda_runtime() {
+  static const CudaRuntime rt = [] {
+    // Already loaded by a CUDA build of libtorch (RTLD_NOLOAD), else whichever the loader finds.
+    static const char* const kNames[] = {"libcudart.so.12", "libcudart.so.11.0", "libcudart.so"};
+    for (int flags : {RTLD_LAZY | RTLD_NOLOAD, RTLD_LAZY})
+      for (const char* name : kNames)
+        if (void* h = dlopen(name, flags))  // kept open for the process's lifetime
+          return CudaRuntime{reinterpret_cast<SetDevice>(dlsym(h, "cudaSetDevice")),
+                             reinterpret_cast<MemGetInfo>(dlsym(h, "cudaMemGetInfo"))};
+    return CudaRuntime{};
+  }();
+  return rt;
 }
 
 bool memory_info(int index, std::size_t& free_bytes, std::size_t& total_bytes) {
-  void* rt = cuda_runtime();
-  if (!rt) return false;
-  auto set_device = reinterpret_cast<SetDevice>(dlsym(rt, "cudaSetDevice"));
-  auto mem_get_info = reinterpret_cast<MemGetInfo>(dlsym(rt, "cudaMemGetInfo"));
-  return set_device && mem_get_info && set_device(index) == 0 && mem_get_info(&free_bytes, &total_bytes) == 0;
+  const CudaRuntime& rt = cuda_runtime();
+  return rt.set_device && rt.mem_get_info && rt.set_device(index) == 0 && rt.mem_get_info(&free_bytes, &total_bytes) == 0;
 }
 
 }  // namespace

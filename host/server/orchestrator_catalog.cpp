@@ -96,16 +96,8 @@ sdk::Result<pipeline::ModelSpec> Orchestrator::Impl::model_spec(const ModelEntry
     if (!c.model_config.empty()) spec.model_config = config::config_path(c, c.model_config);
     if (!c.clip_vocab.empty()) spec.clip_vocab = config::config_path(c, c.clip_vocab);
   }
-  // Device and dtype as `sdxl generate` picks them ("auto": CUDA with float16 when present).
-  const bool cuda = at::hasCUDA();
-  if (c.device == "cuda" && !cuda) return sdk::invalid_argument("[model] device = \"cuda\": no CUDA on this machine");
-  spec.device = (c.device == "cuda" || (c.device == "auto" && cuda)) ? c10::Device(c10::kCUDA) : c10::Device(c10::kCPU);
-  if (c.dtype == "float32") spec.dtype = at::kFloat;
-  else if (c.dtype == "float16") spec.dtype = at::kHalf;
-  else if (c.dtype == "bfloat16") spec.dtype = at::kBFloat16;
-  else spec.dtype = spec.device.is_cuda() ? at::kHalf : at::kFloat;
-  if (spec.device.is_cpu() && spec.dtype == at::kHalf)
-    return sdk::invalid_argument("float16 on the CPU is not supported; use float32 or bfloat16");
+  // Device and dtype as `sdxl generate` picks them.
+  if (auto st = pipeline::resolve_device_and_dtype(c.device, c.dtype, "[model] device", spec); !st.ok()) return st;
   return spec;
 }
 

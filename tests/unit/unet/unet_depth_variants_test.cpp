@@ -7,20 +7,14 @@
 #include <catch2/catch.hpp>
 
 #include "models/loader/config_inference.h"
+#include "bench/random_sdxl.h"
 #include "models/unet/unet_model.h"
 
 using namespace sdxl;
 
 namespace {
 
-nlohmann::json base_config() {
-  return {{"block_out_channels", {32, 64, 64}}, {"layers_per_block", 2},
-          {"transformer_layers_per_block", {1, 1, 2}}, {"attention_head_dim", {2, 2, 4}},
-          {"down_block_types", {"DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"}},
-          {"up_block_types", {"CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"}},
-          {"cross_attention_dim", 64}, {"addition_time_embed_dim", 8},
-          {"projection_class_embeddings_input_dim", 80}, {"in_channels", 4}, {"out_channels", 4}};
-}
+nlohmann::json base_config() { return bench::tiny_unet_config(); }  // the golden tiny model's shape
 
 models::UNetConfig parse(const nlohmann::json& j) {
   auto c = models::UNetConfig::from_diffusers_json(j, "test config");
