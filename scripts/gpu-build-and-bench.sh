@@ -1,73 +1,151 @@
 #!/usr/bin/env bash
-# On the GPU machine (see ../shared/docs/gpu-machine.md), in one call: build the model code against
-# the torch wheel's libtorch (bench/gpu: no toml++/OpenCV/Catch2 needed), check the UNet golden on
-# CUDA, and measure the full-size SDXL UNet, VAE, a 30-step 1024² generation (eager and CUDA-graph
-# replay) and the fp16 single-file load. Writes $OUT/results.json, $OUT/log.txt, one
-# $OUT/<case>.txt per measurement and $OUT/gpu_memory.csv. Designed to finish in about 8 minutes.
+# On the GPU machine (see ../shared/docs/gpu-machine.md), in one call of at most 10 minutes:
+#
+#   1. builds bench/gpu (the model code only: needs none of toml++/OpenCV/Catch2) and, at the same
+#      time, the full host (bin/sdxl and its plugins; OpenCV plugins, server and tests off; toml++,
+#      and libpng/zlib where the system lacks them, from gpu-extra/);
+#   2. checks the UNet golden on CUDA (golden_gpu: float32 with TF32 off, bfloat16, float16);
+#   3. pauses the host build (SIGSTOP) and measures, on a quiet machine: the full-size UNet at
+#      1024²/512² batch 2 and 1024² batch 8, a 30-step 1024² generation eager and CUDA-graph
+#      replayed, the VAE decode, and the fp16 single-file load;
+#   4. resumes the host build and, if it finishes in time, runs `sdxl golden check` of the model
+#      cases and schedulers on CUDA in float32/bfloat16/float16 and `sdxl bench`.
+#
+# Every step gets what is left of DEADLINE seconds (default 560), so a slow build skips the last
+# steps instead of overrunning the call. Writes $OUT/results.json, $OUT/log.txt, one
+# $OUT/<step>.txt per step and $OUT/gpu_memory.csv.
 #
 #   scripts/gpu-prepare-extra.sh                         # on the CPU machine, once
 #   run(command="OUT=$OUT scripts/gpu-build-and-bench.sh", carry=["gpu-extra"], timeout_s=590)
 #
-# QUICK=1 runs only the build, the golden check and one UNet case (a first smoke test).
+# QUICK=1: one UNet measurement only. HOST=0: no host build. BENCH=0: host build and checks only.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+START=$(date +%s)
+DEADLINE=${DEADLINE:-560}
+left() { echo $(( DEADLINE - ($(date +%s) - START) )); }
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
 exec > >(tee "$OUT/log.txt") 2>&1
+X=$PWD/gpu-extra
+G=$X/golden
 echo "== machine"; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 TORCH_PREFIX=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
 python3 -c 'import torch;print("torch", torch.__version__, "cuda", torch.version.cuda)'
+[ -d "$G" ] || echo "gpu-extra/golden missing: run scripts/gpu-prepare-extra.sh here first"
 BUILD=${BUILD:-/tmp/sdxl-gpu-build}
-echo "== build"
-start=$(date +%s)
-cmake -G Ninja -S bench/gpu -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" \
-      -DSDXL_EXTRA_INCLUDE="$PWD/gpu-extra/include" -DCMAKE_CUDA_ARCHITECTURES=90 >"$OUT/cmake.txt" 2>&1 \
-  || { tail -40 "$OUT/cmake.txt"; exit 1; }
-grep -E "SDXL_HAVE_CUDA_GRAPH" "$OUT/cmake.txt"
-# -k 0: a target that fails (e.g. the CUDA-graph one against an unexpected torch) leaves the others.
-ninja -C "$BUILD" -k 0 -j"$(nproc)" bench_unet golden_gpu bench_generate bench_generate_graph bench_vae_gpu \
-  >"$OUT/ninja.txt" 2>&1 || grep -E "error|FAILED" -A3 "$OUT/ninja.txt" | head -40
-echo "build seconds: $(( $(date +%s) - start ))"
-[ -x "$BUILD/bench_unet" ] || { echo "bench_unet did not build"; exit 1; }
+HBUILD=${HBUILD:-/tmp/sdxl-host-build}
+JOBS=$(nproc)
 
-echo "== golden: the tiny UNet on CUDA"
-if [ -x "$BUILD/golden_gpu" ] && [ -d gpu-extra/golden ]; then
-  timeout 120 "$BUILD/golden_gpu" --golden gpu-extra/golden --device cuda --dtypes f32,bf16,f16 2>&1 | tee "$OUT/golden.txt"
-else
-  echo "skipped (golden_gpu not built or gpu-extra/golden missing: run scripts/gpu-prepare-extra.sh)"
+# ---- 1. builds ---------------------------------------------------------------------------------
+HOST_PID=
+if [ "${HOST:-1}" = 1 ]; then
+  png_args=()
+  [ -f /usr/include/png.h ] || png_args+=(-DPNG_PNG_INCLUDE_DIR="$X/png/include" -DPNG_LIBRARY="$X/png/lib/libpng16.so.16")
+  [ -f /usr/include/zlib.h ] || png_args+=(-DZLIB_INCLUDE_DIR="$X/png/include" -DZLIB_LIBRARY="$X/png/lib/libz.so.1")
+  echo "== host build (background; libpng/zlib carried: ${#png_args[@]} settings)"
+  # setsid: its own process group, so the whole build can be paused and resumed. nice: the
+  # bench/gpu build, which the measurements wait for, goes first.
+  setsid bash -c "cmake -G Ninja -S . -B '$HBUILD' -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH='$TORCH_PREFIX' \
+      -DSDXL_WITH_OPENCV=OFF -DSDXL_WITH_SERVER=OFF -DSDXL_BUILD_TESTS=OFF -DSDXL_BUILD_BENCH=OFF \
+      -DSDXL_TOMLPP_INCLUDE_DIR='$X/include' -DCMAKE_CUDA_ARCHITECTURES=90 ${png_args[*]} && \
+    nice -n 10 ninja -C '$HBUILD' -k 0 -j$JOBS" >"$OUT/host_build.txt" 2>&1 &
+  HOST_PID=$!
+fi
+host_state() { [ -n "$HOST_PID" ] && kill -0 "$HOST_PID" 2>/dev/null && echo running || echo finished; }
+
+if [ "${BENCH:-1}" = 1 ]; then
+  echo "== bench/gpu build"
+  t=$(date +%s)
+  cmake -G Ninja -S bench/gpu -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" \
+        -DSDXL_EXTRA_INCLUDE="$X/include" -DCMAKE_CUDA_ARCHITECTURES=90 >"$OUT/cmake.txt" 2>&1 \
+    || { tail -40 "$OUT/cmake.txt"; exit 1; }
+  grep -E "SDXL_HAVE_CUDA_GRAPH" "$OUT/cmake.txt"
+  # -k 0: a target that fails (e.g. the CUDA-graph one against an unexpected torch) leaves the others.
+  timeout "$(left)" ninja -C "$BUILD" -k 0 -j"$JOBS" bench_unet golden_gpu bench_generate bench_generate_graph \
+    bench_vae_gpu >"$OUT/ninja.txt" 2>&1 || grep -E "error|FAILED" -A3 "$OUT/ninja.txt" | head -40
+  echo "bench/gpu build seconds: $(( $(date +%s) - t ))"
+
+  echo "== golden: the tiny UNet on CUDA"
+  if [ -x "$BUILD/golden_gpu" ]; then
+    timeout 120 "$BUILD/golden_gpu" --golden "$G/models" --device cuda --dtypes f32,bf16,f16 2>&1 | tee "$OUT/golden.txt"
+  else
+    echo "skipped (golden_gpu not built)"
+  fi
+
+  [ "$(host_state)" = running ] && { echo "== host build paused for the measurements"; kill -STOP -- "-$HOST_PID"; }
+  nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader,nounits -lms 200 >"$OUT/gpu_memory.csv" 2>/dev/null &
+  SMI=$!
+  run() {  # name, seconds, binary, then its arguments
+    local name=$1 limit=$2 bin=$3; shift 3
+    [ -x "$BUILD/$bin" ] || { echo "== $name: $bin not built"; return; }
+    local budget=$(( $(left) - 150 ))  # keep time for the host checks
+    [ "$budget" -gt 20 ] || { echo "== $name: skipped, out of time"; return; }
+    [ "$limit" -le "$budget" ] || limit=$budget
+    echo "== $name: $bin $*"
+    timeout "$limit" "$BUILD/$bin" "$@" 2>&1 | tee "$OUT/$name.txt"
+  }
+  run unet_f16_1024_b2 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 2 --iters 10
+  if [ "${QUICK:-0}" != 1 ]; then
+    run unet_f16_512_b2 60 bench_unet --full --device cuda --dtype f16 --size 512 --batch 2 --iters 10
+    run unet_f16_1024_b8 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 8 --iters 5
+    run generate_f16_1024_30 90 bench_generate --device cuda --dtype f16 --size 1024 --steps 30 --runs 3
+    run generate_graph_f16_1024_30 90 bench_generate_graph --device cuda --dtype f16 --size 1024 --steps 30 --runs 3 --graph
+    run generate_graph_f16_512_30 60 bench_generate_graph --device cuda --dtype f16 --size 512 --steps 30 --runs 3 --graph
+    run vae_bf16 60 bench_vae_gpu --dtype bf16 --size 1024 --iters 5
+    run load_f16_checkpoint 120 bench_unet --checkpoint --device cuda --dtype f16 --layouts "$G/models/sdxl_full_layouts.json"
+  fi
+  kill $SMI 2>/dev/null
 fi
 
-nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader,nounits -lms 200 >"$OUT/gpu_memory.csv" 2>/dev/null &
-SMI=$!
-run() {  # name, seconds, binary, then its arguments
-  local name=$1 limit=$2 bin=$3; shift 3
-  [ -x "$BUILD/$bin" ] || { echo "== $name: $bin not built"; return; }
-  echo "== $name: $bin $*"
-  timeout "$limit" "$BUILD/$bin" "$@" 2>&1 | tee "$OUT/$name.txt"
-}
-run unet_f16_1024_b2 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 2 --iters 10
-if [ "${QUICK:-0}" != 1 ]; then
-  run unet_f16_512_b2 60 bench_unet --full --device cuda --dtype f16 --size 512 --batch 2 --iters 10
-  run unet_f16_1024_b8 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 8 --iters 5
-  run generate_f16_1024_30 90 bench_generate --device cuda --dtype f16 --size 1024 --steps 30 --runs 3
-  run generate_graph_f16_1024_30 90 bench_generate_graph --device cuda --dtype f16 --size 1024 --steps 30 --runs 3 --graph
-  run generate_graph_f16_512_30 60 bench_generate_graph --device cuda --dtype f16 --size 512 --steps 30 --runs 3 --graph
-  run vae_bf16 60 bench_vae_gpu --dtype bf16 --size 1024 --iters 5
-  run load_f16_checkpoint 120 bench_unet --checkpoint --device cuda --dtype f16 --layouts gpu-extra/golden/sdxl_full_layouts.json
+# ---- 4. the host: goldens on CUDA through `sdxl golden check`, then `sdxl bench` -----------------
+if [ -n "$HOST_PID" ]; then
+  kill -CONT -- "-$HOST_PID" 2>/dev/null
+  echo "== waiting for the host build ($(left) s left)"
+  while [ "$(host_state)" = running ] && [ "$(left)" -gt 60 ]; do sleep 2; done
+  if [ "$(host_state)" = running ]; then
+    echo "host build: not finished in time; stopped"; kill -- "-$HOST_PID" 2>/dev/null
+  fi
+  echo "host build: $(grep -cE '^FAILED' "$OUT/host_build.txt") failed targets; last lines:"; tail -3 "$OUT/host_build.txt"
+  grep -E "error|FAILED" -A3 "$OUT/host_build.txt" | head -60 >"$OUT/host_build_errors.txt"
+  SDXL=$HBUILD/bin/sdxl
+  if [ -x "$SDXL" ]; then
+    check() {  # name, then `sdxl golden check` arguments
+      local name=$1; shift
+      local budget=$(( $(left) - 5 ))
+      [ "$budget" -gt 10 ] || { echo "== $name: skipped, out of time"; return; }
+      echo "== $name"
+      timeout "$budget" "$SDXL" golden check "$@" 2>&1 | tee "$OUT/$name.txt" | grep -vE "^PASS"
+    }
+    check host_golden_f32 "$G/models/cases" "$G/schedulers" --model "$G/models/tiny-sdxl" --device cuda --dtype float32
+    check host_golden_bf16 "$G/models/cases" --model "$G/models/tiny-sdxl" --device cuda --dtype bfloat16
+    check host_golden_f16 "$G/models/cases" --model "$G/models/tiny-sdxl" --device cuda --dtype float16
+    budget=$(( $(left) - 5 ))
+    if [ "$budget" -gt 30 ]; then
+      echo "== host_bench: sdxl bench (unet, vae) on CUDA fp16"
+      timeout "$budget" "$SDXL" bench --device cuda --dtype f16 --parts unet,vae --iters 10 >"$OUT/host_bench.json" \
+        2>"$OUT/host_bench_log.txt"; cat "$OUT/host_bench.json"
+    fi
+  else
+    echo "bin/sdxl not built: see host_build_errors.txt"
+  fi
 fi
-kill $SMI 2>/dev/null
 
 python3 - "$OUT" <<'PY'
 import json, re, sys, pathlib, statistics
 out = pathlib.Path(sys.argv[1]); results = {}
 for f in sorted(out.glob("*.txt")):
-    if f.stem in ("log", "cmake", "ninja"): continue
+    if f.stem in ("log", "cmake", "ninja", "host_build", "host_build_errors", "host_bench_log"): continue
     text = f.read_text()
     lines = [l for l in text.splitlines() if "warm-up" not in l]
     ms = [float(m.group(1)) for l in lines for m in [re.search(r": ([0-9.]+) ms (wall|total)", l)] if m]
-    entry = {"lines": [l for l in lines if "ms" in l or "PASS" in l or "FAIL" in l][-6:]}
+    entry = {"lines": [l for l in lines if "ms" in l or "PASS" in l or "FAIL" in l or "passed" in l][-6:]}
     if ms: entry.update(ms_median=statistics.median(ms), ms_min=min(ms), runs=len(ms))
     results[f.stem] = entry
+bench = out / "host_bench.json"
+if bench.exists() and bench.read_text().strip():
+    try: results["host_bench"] = json.loads(bench.read_text())
+    except ValueError: results["host_bench"] = {"unparsed": bench.read_text()[-2000:]}
 mem = [int(l.split(",")[1]) for l in (out / "gpu_memory.csv").read_text().splitlines() if "," in l] \
       if (out / "gpu_memory.csv").exists() else []
 results["peak_gpu_memory_mib_any_run"] = max(mem) if mem else None
@@ -75,3 +153,4 @@ results["peak_gpu_memory_mib_any_run"] = max(mem) if mem else None
 print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "lines"} if isinstance(v, dict) else v
                   for k, v in results.items()}, indent=2))
 PY
+echo "total seconds: $(( $(date +%s) - START ))"

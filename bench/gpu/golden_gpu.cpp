@@ -6,12 +6,9 @@
 //   DIR: the golden models folder (tiny-sdxl/ and cases/unet.safetensors + unet.json); the GPU
 //   machine does not see ../shared, so scripts/gpu-prepare-extra.sh copies just those files.
 //
-// float32 is compared with the manifest's tolerances (the CPU ones). Half precisions compare each
-// sub-case's final eps by its relative RMS error, rms(got - want) / rms(want), because element-wise
-// bounds are dominated by a few near-zero values. Bounds: bf16 keeps 8 significant bits, and on
-// the tiny random model its eps differs from the float32 reference by 3.1 %, 7.4 % and 8.3 %
-// relative RMS on the three sub-cases (measured on the CPU, Debian libtorch 1.13, 2026-11-27):
-// bound 12 %. fp16 keeps 11 bits (8x finer): bound 3 %, not yet measured on a GPU.
+// float32 is compared with the manifest's tolerances (the CPU ones); bfloat16/float16 by relative
+// RMS error against the bounds of golden/precision_compare.h, like `sdxl golden check --dtype`.
+// This program needs none of toml++/OpenCV, so it runs even where the full host does not build.
 #include <ATen/ATen.h>
 
 #include <cstdio>
@@ -21,14 +18,13 @@
 #include <string>
 
 #include "golden/case_files.h"
+#include "golden/precision_compare.h"
 #include "models/unet/unet_golden.h"
 
 namespace fs = std::filesystem;
 using namespace sdxl;
 
 namespace {
-
-double relative_rms_bound(c10::ScalarType dtype) { return dtype == at::kBFloat16 ? 0.12 : 0.03; }
 
 c10::ScalarType dtype_of(const std::string& name) {
   return name == "f16" ? at::kHalf : name == "bf16" ? at::kBFloat16 : at::kFloat;
@@ -68,31 +64,12 @@ int main(int argc, char** argv) {
         ++failures;
         continue;
       }
-      if (opts.dtype == at::kFloat) {
-        const auto report = models::compare_unet_case(full.value(), produced.value());
-        std::printf("unet %s f32 (TF32 off, CPU tolerances): %s %s\n", device.c_str(), report.passed ? "PASS" : "FAIL",
-                    report.summary.c_str());
-        failures += report.passed ? 0 : 1;
-        continue;
-      }
-      const double bound = relative_rms_bound(opts.dtype);
-      double worst = 0;
-      std::string worst_key;
-      for (const auto& [key, got] : produced.value()) {
-        if (key.size() < 3 || key.compare(key.size() - 3, 3, "eps") != 0) continue;
-        auto want = full.value().tensors->tensor(key);
-        if (!want.ok()) continue;
-        const at::Tensor w = want.value().to(at::kFloat);
-        const double rel = (got - w).pow(2).mean().sqrt().item<double>() / w.pow(2).mean().sqrt().item<double>();
-        if (!(rel <= worst) || worst_key.empty()) {  // NaN counts as the worst
-          worst = rel;
-          worst_key = key;
-        }
-      }
-      const bool ok = !worst_key.empty() && worst <= bound;
-      std::printf("unet %s %s (eps relative RMS error, bound %g): %s worst %s %.4f\n", device.c_str(), name.c_str(), bound,
-                  ok ? "PASS" : "FAIL", worst_key.c_str(), worst);
-      failures += ok ? 0 : 1;
+      const bool f32 = opts.dtype == at::kFloat;
+      const auto report = f32 ? models::compare_unet_case(full.value(), produced.value())
+                              : golden::compare_relative_rms(full.value(), produced.value(), opts.dtype);
+      std::printf("unet %s %s%s: %s %s\n", device.c_str(), name.c_str(), f32 ? " (TF32 off, CPU tolerances)" : "",
+                  report.passed ? "PASS" : "FAIL", report.summary.c_str());
+      failures += report.passed ? 0 : 1;
     } catch (const std::exception& e) {
       std::printf("unet %s %s: ERROR %s\n", device.c_str(), name.c_str(), e.what());
       ++failures;

@@ -208,16 +208,11 @@ int run_bench(Args& args, const GlobalOptions& global) {
   if (!app) return kExitUsage;
   BenchOptions o;
   try {
-    // The generate command's device and dtype words; the short dtype names are accepted too.
-    std::string dtype = args.get_or("dtype", "auto");
-    dtype = dtype == "f32" ? "float32" : dtype == "f16" ? "float16" : dtype == "bf16" ? "bfloat16" : dtype;
-    const std::string device = args.get_or("device", "auto");
-    if (device != "auto" && device != "cpu" && device != "cuda")
-      return util::log_error("--device: expected auto, cpu or cuda (got '" + device + "')"), kExitUsage;
-    if (dtype != "auto" && dtype != "float32" && dtype != "float16" && dtype != "bfloat16")
-      return util::log_error("--dtype: expected auto, f32, f16 or bf16 (got '" + args.get_or("dtype", "") + "')"), kExitUsage;
+    // The generate command's device and dtype words.
     pipeline::ModelSpec placement;
-    if (auto st = pipeline::resolve_device_and_dtype(device, dtype, "--device", placement); !st.ok())
+    if (auto st = pipeline::resolve_device_and_dtype(args.get_or("device", "auto"), args.get_or("dtype", "auto"),
+                                                     "--device", "--dtype", placement);
+        !st.ok())
       return util::log_error(st.message()), kExitUsage;
     o.device = placement.device;
     o.dtype = placement.dtype;

@@ -143,7 +143,7 @@ int run_generate(Args& args, const GlobalOptions& global) {
     return kExitUsage;
   }
   pipeline::ModelSpec spec;
-  if (auto st = pipeline::resolve_device_and_dtype(s.device, s.dtype, "--device", spec); !st.ok())
+  if (auto st = pipeline::resolve_device_and_dtype(s.device, s.dtype, "--device", "--dtype", spec); !st.ok())
     return util::log_error(st.message()), kExitUsage;
   bool demo = false;
   if (s.model.empty()) {

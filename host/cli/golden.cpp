@@ -5,9 +5,12 @@
 #include <iostream>
 #include <map>
 
+#include <ATen/Context.h>
+
 #include "cli/startup.h"
 #include "golden/case_files.h"
 #include "golden/runner.h"
+#include "pipeline/sdxl_model.h"
 
 namespace sdxl::cli {
 namespace {
@@ -18,6 +21,8 @@ const char* const kPathOptions[] = {"model", "model-config", "controlnet", "taes
 
 void declare_options(Args& args) {
   for (const char* o : kPathOptions) args.option(o);
+  args.option("device");
+  args.option("dtype");
 }
 
 /// Sets one GoldenOptions field by its CLI name; false for an unknown name.
@@ -31,10 +36,26 @@ bool set_option(golden::GoldenOptions& o, const std::string& key, const std::str
   return true;
 }
 
-golden::GoldenOptions options_from(const Args& args) {
+/// --device cpu|cuda and --dtype float32|bfloat16|float16 (default: float32 on the CPU, where the
+/// reference tolerances hold). Outside float32 the runner compares by relative RMS error.
+std::optional<golden::GoldenOptions> options_from(const Args& args) {
   golden::GoldenOptions o;
   for (const char* k : kPathOptions)
     if (auto v = args.get(k)) set_option(o, k, *v);
+  pipeline::ModelSpec placement;
+  if (auto st = pipeline::resolve_device_and_dtype(args.get_or("device", "cpu"), args.get_or("dtype", "float32"),
+                                                   "--device", "--dtype", placement);
+      !st.ok()) {
+    std::cerr << "sdxl golden: " << st.message() << "\n";
+    return std::nullopt;
+  }
+  o.device = placement.device;
+  o.dtype = placement.dtype;
+  if (o.device.is_cuda()) {
+    // TF32 would give float32 matmuls and convolutions 10-bit mantissas: off for the comparison.
+    at::globalContext().setAllowTF32CuBLAS(false);
+    at::globalContext().setAllowTF32CuDNN(false);
+  }
   return o;
 }
 
@@ -57,9 +78,11 @@ int run_replay(Args& args, const GlobalOptions& global) {
     std::cerr << "sdxl golden replay: no handler accepts " << file.string() << "\n";
     return kExitUsage;
   }
+  auto parsed = options_from(args);
+  if (!parsed) return kExitUsage;
   auto app = start_app(global);
   if (!app) return kExitUsage;
-  auto opts = options_from(args);
+  auto opts = *parsed;
   opts.registry = app->registry.get();
   const auto out = args.get("out");
   if (out) {
@@ -127,12 +150,14 @@ int run_check(Args& args, const GlobalOptions& global) {
       return kExitUsage;
     }
   }
+  const auto parsed = options_from(args);
+  if (!parsed) return kExitUsage;
   auto app = start_app(global);
   if (!app) return kExitUsage;
   int passed = 0, failed = 0;
   for (std::size_t i = 1; i < args.positionals().size(); ++i) {
     const fs::path dir = args.positionals()[i];
-    auto opts = options_from(args);
+    auto opts = *parsed;
     opts.registry = app->registry.get();
     for (const auto& key : {dir.string(), fs::path(dir).lexically_normal().filename().string(),
                             dir.filename().string()}) {
@@ -168,6 +193,8 @@ int run_golden(Args& args, const GlobalOptions& global) {
   for (const char* o : kPathOptions) peek.option(o);
   peek.option("out");
   peek.option("defaults");
+  peek.option("device");
+  peek.option("dtype");
   peek.parse();
   const std::string sub = peek.positionals().empty() ? "" : peek.positionals()[0];
   if (sub == "replay") return run_replay(args, global);
@@ -182,13 +209,17 @@ SDXL_REGISTER_COMMAND(Command{
     "golden", "replay reference cases (../shared/golden) and compare",
     "usage: sdxl golden replay CASE.safetensors [--out RESULT.safetensors] [--model M] [--model-config DIR]\n"
     "                          [--controlnet C] [--taesd T] [--clip-vocab V]\n"
+    "                          [--device cpu|cuda] [--dtype float32|bfloat16|float16]\n"
     "       sdxl golden check DIR... [same options] [--defaults FOLDER:key=value]... [--verbose]\n\n"
     "replay: runs one case with the project's code from a copy stripped to its allowed inputs.\n"
     "  With --out, writes the produced tensors; without, compares them with the case's expected\n"
     "  values, prints the worst deviation and exits 0 iff it passes.\n"
     "check: replays every case in the folders that some handler accepts, one line per case, and\n"
     "  ends with `N passed, M failed`; exit 0 iff M = 0. --defaults sets an option for one folder\n"
-    "  (by name or path), e.g. --defaults models:model=/data/sdxl-tiny.",
+    "  (by name or path), e.g. --defaults models:model=/data/sdxl-tiny.\n"
+    "--device/--dtype: where the networks run (default cpu, float32). CUDA float32 runs with TF32\n"
+    "  off and the same tolerances; bfloat16/float16 compare each output by relative RMS error\n"
+    "  against a bound per dtype (docs/golden.md). Schedulers compute in float32 on the device.",
     run_golden})
 
 }  // namespace sdxl::cli

@@ -18,6 +18,7 @@ class ControlNetGoldenHandler : public GoldenHandler {
   std::set<std::string> allowed_tensors(const GoldenCase& c) const override {
     return models::controlnet_case_inputs(c.manifest);
   }
+  bool runs_in_dtype() const override { return true; }
   sdk::Result<TensorList> replay(const GoldenCase& c, const GoldenOptions& opts, nlohmann::json*) const override {
     return sdk::guard("controlnet golden replay", [&]() { return models::replay_controlnet_case(c, opts); });
   }

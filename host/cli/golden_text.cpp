@@ -44,6 +44,7 @@ class TextEncoderGoldenHandler : public GoldenHandler {
   std::set<std::string> allowed_tensors(const GoldenCase& c) const override {
     return models::clip::text_case_inputs(c.manifest);
   }
+  bool runs_in_dtype() const override { return true; }
   sdk::Result<TensorList> replay(const GoldenCase& c, const GoldenOptions& opts, nlohmann::json*) const override {
     return models::clip::replay_text_encoders_case(c, opts);
   }

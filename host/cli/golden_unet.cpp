@@ -22,6 +22,7 @@ class UNetGoldenHandler : public GoldenHandler {
   std::set<std::string> allowed_tensors(const GoldenCase& c) const override {
     return models::unet_case_inputs(c.manifest);
   }
+  bool runs_in_dtype() const override { return true; }
   sdk::Result<TensorList> replay(const GoldenCase& c, const GoldenOptions& opts, nlohmann::json*) const override {
     return sdk::guard("unet golden replay", [&]() { return models::replay_unet_case(c, opts); });
   }

@@ -18,6 +18,7 @@
 
 #include "golden/compare.h"
 #include "golden/golden_case.h"
+#include "golden/manifest_tolerance.h"
 #include "models/loader/checkpoint.h"
 #include "plugins/registry.h"
 
@@ -58,33 +59,6 @@ std::set<std::string> input_tensors(const nlohmann::json& manifest) {
   return out;
 }
 
-// '*' matches any run of characters; a pattern may list alternatives separated by '|'.
-bool glob_match(const char* p, const char* s) {
-  if (*p == '\0') return *s == '\0';
-  if (*p == '*') return glob_match(p + 1, s) || (*s && glob_match(p, s + 1));
-  return *p == *s && glob_match(p + 1, s + 1);
-}
-bool pattern_match(const std::string& pattern, const std::string& name) {
-  std::stringstream ss(pattern);
-  std::string alt;
-  while (std::getline(ss, alt, '|'))
-    if (glob_match(alt.c_str(), name.c_str())) return true;
-  return false;
-}
-
-void tolerance_for(const nlohmann::json& manifest, const std::string& name, double* atol, double* rtol) {
-  *atol = 5e-4;  // README section 6: VAE / TAESD images and latent statistics
-  *rtol = 1e-4;
-  auto it = manifest.find("suggested_tolerance");
-  if (it == manifest.end() || !it->is_object()) return;
-  for (const auto& [pattern, tol] : it->items()) {
-    if (!tol.is_object() || !pattern_match(pattern, name)) continue;
-    *atol = tol.value("atol", *atol);
-    *rtol = tol.value("rtol", *rtol);
-    return;
-  }
-}
-
 sdk::Result<at::Tensor> input(const GoldenCase& c, const std::string& name) {
   if (!c.tensors) return sdk::invalid_argument(c.file.string() + ": the case has no tensors");
   auto t = c.tensors->tensor(name);
@@ -108,9 +82,9 @@ CompareReport compare_all(const GoldenCase& full, const TensorList& produced) {
     if (!full.tensors || !full.tensors->contains(name)) continue;
     auto want = full.tensors->tensor(name);
     if (!want.ok()) return {false, want.status().message()};
-    double atol = 0, rtol = 0;
-    tolerance_for(full.manifest, name, &atol, &rtol);
-    worst.add(name, compare_tensors(got, want.value(), atol, rtol));
+    // README section 6's VAE / TAESD defaults where the manifest suggests nothing.
+    const auto tol = manifest_tolerance(full.manifest, name, {5e-4, 1e-4, false});
+    worst.add(name, compare_tensors(got, want.value(), tol.atol, tol.rtol));
   }
   for (const auto& [name, info] : tensor_table(full.manifest).items()) {
     if (info.is_object() && info.value("role", std::string()) == "output" && !seen.count(name)) {
@@ -130,10 +104,15 @@ std::string read_text(const fs::path& p) {
 
 sdk::Result<std::unique_ptr<sdk::VaeVariant>> create_untiled(const GoldenOptions& opts, const std::string& feature) {
   if (!opts.registry) return sdk::invalid_argument("the " + feature + " golden case needs the plugin registry");
-  // The references are untiled and unsliced, whatever the user's configuration says.
+  // The references are untiled and unsliced, whatever the user's configuration says. Outside
+  // float32 the check is of the 16-bit path itself, so no float32 upcast either.
   sdk::Options overrides;
-  if (feature == "kl") overrides.set("tiling", false);
-  return opts.registry->create_vae_variant(feature, feature == "kl" ? &overrides : nullptr);
+  if (feature == "kl") {
+    overrides.set("tiling", false);
+    if (opts.dtype != c10::kFloat) overrides.set("force_upcast", std::string("off"));
+  }
+  const plugins::Placement placement{opts.device, opts.dtype};
+  return opts.registry->create_vae_variant(feature, feature == "kl" ? &overrides : nullptr, &placement);
 }
 
 // Shared replay: decode every PREFIX.latents; encode every float PREFIX.image.
@@ -184,6 +163,7 @@ class VaeKlGoldenHandler : public GoldenHandler {
   }
   std::set<std::string> allowed_manifest_keys(const GoldenCase&) const override { return {"case", "params", "tensors"}; }
   std::set<std::string> allowed_tensors(const GoldenCase& c) const override { return input_tensors(c.manifest); }
+  bool runs_in_dtype() const override { return true; }
 
   sdk::Result<TensorList> replay(const GoldenCase& c, const GoldenOptions& opts, nlohmann::json*) const override {
     return sdk::guard("vae golden replay", [&]() -> sdk::Result<TensorList> {
@@ -218,6 +198,7 @@ class TaesdGoldenHandler : public GoldenHandler {
   }
   std::set<std::string> allowed_manifest_keys(const GoldenCase&) const override { return {"case", "params", "tensors"}; }
   std::set<std::string> allowed_tensors(const GoldenCase& c) const override { return input_tensors(c.manifest); }
+  bool runs_in_dtype() const override { return true; }
 
   sdk::Result<TensorList> replay(const GoldenCase& c, const GoldenOptions& opts, nlohmann::json*) const override {
     return sdk::guard("taesd golden replay", [&]() -> sdk::Result<TensorList> {

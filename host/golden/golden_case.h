@@ -50,8 +50,9 @@ struct GoldenOptions {
   std::string clip_vocab;    ///< bpe_simple_vocab_16e6.txt.gz for single-file checkpoints
   /// Loaded plugins (the CLI passes its registry); handlers that run plugin features need it.
   const plugins::PluginRegistry* registry = nullptr;
-  /// Where and in what precision the networks run (the UNet case honours it; outputs come back
-  /// as float32 on the CPU). Default: float32 on the CPU, where the tolerances were set.
+  /// Where the replay computes, and in what precision the networks run (handlers whose
+  /// runs_in_dtype() is true; the others compute in float32). The runner brings the outputs back
+  /// to the CPU. Default: float32 on the CPU, where the tolerances were set.
   c10::Device device = c10::Device(c10::kCPU);
   c10::ScalarType dtype = c10::kFloat;
 };
@@ -77,6 +78,13 @@ class GoldenHandler {
   /// empty TensorList and put its JSON result in `json_out`.
   virtual sdk::Result<TensorList> replay(const GoldenCase& c, const GoldenOptions& opts,
                                          nlohmann::json* json_out) const = 0;
+  /// True when the replay runs networks in GoldenOptions::dtype. Outside float32 the runner then
+  /// compares with golden/precision_compare.h instead of compare(), whose tolerances are for
+  /// float32. False (schedulers, tokenizer): the replay computes in float32 whatever the dtype.
+  virtual bool runs_in_dtype() const { return false; }
+  /// Multiplies the dtype's relative RMS bound for this handler's outputs. 1 for one network
+  /// call; more where outputs feed back (a denoising loop compounds each step's rounding).
+  virtual double reduced_precision_slack() const { return 1.0; }
   /// Compares a replay's outputs with the expected values in the full (unstripped) case.
   virtual CompareReport compare(const GoldenCase& full, const TensorList& produced,
                                 const nlohmann::json& json_out) const = 0;

@@ -96,6 +96,8 @@ sdk::Result<TensorList> PipelineGoldenHandler::replay(const GoldenCase& c, const
   spec.path = opts.model;
   spec.model_config = opts.model_config;
   spec.clip_vocab = opts.clip_vocab;
+  spec.device = opts.device;
+  spec.dtype = opts.dtype;
   auto model = pipeline::SdxlModel::load(spec, *opts.registry);
   if (!model.ok()) return model.status();
 

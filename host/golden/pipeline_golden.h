@@ -18,6 +18,10 @@ class PipelineGoldenHandler : public GoldenHandler {
   bool accepts(const GoldenCase& c) const override;
   std::set<std::string> allowed_manifest_keys(const GoldenCase& c) const override;
   std::set<std::string> allowed_tensors(const GoldenCase& c) const override;
+  bool runs_in_dtype() const override { return true; }
+  /// Each step's rounding changes the next step's input; on the tiny random model the bfloat16
+  /// error grows from 4 % (step 0) to 30 % (step 3 CFG eps) of the float32 values: bound ×4.
+  double reduced_precision_slack() const override { return 4.0; }
   sdk::Result<TensorList> replay(const GoldenCase& c, const GoldenOptions& opts, nlohmann::json* json_out) const override;
   CompareReport compare(const GoldenCase& full, const TensorList& produced, const nlohmann::json& json_out) const override;
 };

@@ -104,8 +104,10 @@ sdk::Result<TensorList> SchedulerGoldenHandler::replay(const GoldenCase& c, cons
   const auto steps = m["num_inference_steps"].get<std::int64_t>();
   if (auto st = s.set_timesteps(steps); !st.ok()) return st;
 
+  // Latents live on opts.device (schedulers compute in float32 whatever opts.dtype says).
   auto noise_init = need_tensor(c, "noise_init");
   if (!noise_init.ok()) return noise_init.status();
+  const at::Tensor initial_noise = noise_init.value().to(opts.device);
   at::Tensor x;
   const bool img2img = m.value("variant", std::string("txt2img")) == "img2img";
   if (img2img) {
@@ -114,11 +116,11 @@ sdk::Result<TensorList> SchedulerGoldenHandler::replay(const GoldenCase& c, cons
     if (!t_start.ok()) return t_start.status();
     auto clean = need_tensor(c, "x0_clean");
     if (!clean.ok()) return clean.status();
-    auto noised = s.add_noise(clean.value(), noise_init.value(), 0);
+    auto noised = s.add_noise(clean.value().to(opts.device), initial_noise, 0);
     if (!noised.ok()) return noised.status();
     x = noised.value();
   } else {
-    x = noise_init.value() * static_cast<float>(s.init_noise_sigma());
+    x = initial_noise * static_cast<float>(s.init_noise_sigma());
   }
 
   // Recorded draws, grouped per call.

@@ -12,17 +12,20 @@ const char* dtype_name(c10::ScalarType t) {
   return t == at::kHalf ? "float16" : t == at::kBFloat16 ? "bfloat16" : "float32";
 }
 
-sdk::Status resolve_device_and_dtype(const std::string& device, const std::string& dtype, const std::string& what,
-                                     ModelSpec& spec) {
+sdk::Status resolve_device_and_dtype(const std::string& device, const std::string& dtype, const std::string& device_key,
+                                     const std::string& dtype_key, ModelSpec& spec) {
+  if (device != "auto" && device != "cpu" && device != "cuda")
+    return sdk::invalid_argument(device_key + ": expected auto, cpu or cuda (got '" + device + "')");
   const bool cuda = at::hasCUDA();
-  if (device == "cuda" && !cuda) return sdk::invalid_argument(what + " cuda: this build or machine has no CUDA");
+  if (device == "cuda" && !cuda) return sdk::invalid_argument(device_key + " cuda: this build or machine has no CUDA");
   spec.device = (device == "cuda" || (device == "auto" && cuda)) ? c10::Device(c10::kCUDA) : c10::Device(c10::kCPU);
-  if (dtype == "float32") spec.dtype = at::kFloat;
-  else if (dtype == "float16") spec.dtype = at::kHalf;
-  else if (dtype == "bfloat16") spec.dtype = at::kBFloat16;
-  else spec.dtype = spec.device.is_cuda() ? at::kHalf : at::kFloat;
+  if (dtype == "float32" || dtype == "f32") spec.dtype = at::kFloat;
+  else if (dtype == "float16" || dtype == "f16") spec.dtype = at::kHalf;
+  else if (dtype == "bfloat16" || dtype == "bf16") spec.dtype = at::kBFloat16;
+  else if (dtype == "auto") spec.dtype = spec.device.is_cuda() ? at::kHalf : at::kFloat;
+  else return sdk::invalid_argument(dtype_key + ": expected auto, float32, float16 or bfloat16 (got '" + dtype + "')");
   if (spec.device.is_cpu() && spec.dtype == at::kHalf)
-    return sdk::invalid_argument("float16 on the CPU is not supported by libtorch's kernels; use float32 or bfloat16");
+    return sdk::invalid_argument(dtype_key + ": float16 on the CPU is not supported by libtorch's kernels; use float32 or bfloat16");
   return {};
 }
 

@@ -52,11 +52,12 @@ class SdxlModel {
 const char* dtype_name(c10::ScalarType t);
 
 /// Sets spec.device and spec.dtype from the configuration's words: device "auto" | "cpu" | "cuda"
-/// ("auto": CUDA when present), dtype "auto" | "float32" | "float16" | "bfloat16" ("auto":
-/// float16 on CUDA, float32 on the CPU). Errors (prefixed with `what`, e.g. "--device"): CUDA
-/// asked for without CUDA, float16 on the CPU (libtorch has no CPU kernels for it).
-sdk::Status resolve_device_and_dtype(const std::string& device, const std::string& dtype, const std::string& what,
-                                     ModelSpec& spec);
+/// ("auto": CUDA when present), dtype "auto" | "float32" | "float16" | "bfloat16" (or f32, f16,
+/// bf16; "auto": float16 on CUDA, float32 on the CPU). Errors name `device_key` or `dtype_key`
+/// (e.g. "--device", "[model] dtype"): an unknown word, CUDA asked for without CUDA, float16 on
+/// the CPU (libtorch has no CPU kernels for it).
+sdk::Status resolve_device_and_dtype(const std::string& device, const std::string& dtype, const std::string& device_key,
+                                     const std::string& dtype_key, ModelSpec& spec);
 
 /// SDXL base 1.0's scheduler configuration (EulerDiscreteScheduler, leading spacing).
 nlohmann::json sdxl_base_scheduler_config();

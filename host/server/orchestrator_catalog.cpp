@@ -97,7 +97,7 @@ sdk::Result<pipeline::ModelSpec> Orchestrator::Impl::model_spec(const ModelEntry
     if (!c.clip_vocab.empty()) spec.clip_vocab = config::config_path(c, c.clip_vocab);
   }
   // Device and dtype as `sdxl generate` picks them.
-  if (auto st = pipeline::resolve_device_and_dtype(c.device, c.dtype, "[model] device", spec); !st.ok()) return st;
+  if (auto st = pipeline::resolve_device_and_dtype(c.device, c.dtype, "[model] device", "[model] dtype", spec); !st.ok()) return st;
   return spec;
 }
 

@@ -151,7 +151,8 @@ sdk::Result<golden::TensorList> replay_text_encoders_case(const golden::GoldenCa
 sdk::Result<golden::TensorList> replay_text_encoders_case(const golden::GoldenCase& c,
                                                           const golden::GoldenOptions& opts) {
   if (opts.model.empty()) return sdk::invalid_argument("text encoder case needs --model (diffusers folder or single file)");
-  auto enc = SdxlTextEncoders::load(opts.model, opts.model_config, at::TensorOptions().dtype(at::kFloat));
+  auto enc = SdxlTextEncoders::load(opts.model, opts.model_config,
+                                    at::TensorOptions().dtype(opts.dtype).device(opts.device));
   if (!enc.ok()) return enc.status();
   return replay_text_encoders_case(c, enc.value());
 }

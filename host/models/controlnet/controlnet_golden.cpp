@@ -60,7 +60,7 @@ sdk::Result<golden::TensorList> replay_controlnet_case(const golden::GoldenCase&
                             {"controlnet_cond", &in.controlnet_cond}}) {
     auto t = input(name);
     if (!t.ok()) return t.status();
-    *slot = t.value();
+    *slot = t.value().to(opts.device);  // the networks cast to their dtype
   }
   if (inputs.count("conditioning_scale")) {
     auto s = input("conditioning_scale");
@@ -71,7 +71,7 @@ sdk::Result<golden::TensorList> replay_controlnet_case(const golden::GoldenCase&
   }
 
   const fs::path cn_path = opts.controlnet.empty() ? models_dir(c) / "controlnet-tiny" : fs::path(opts.controlnet);
-  auto cn = ControlNetModel::load(cn_path, controlnet_config_dir(opts.model_config), at::kFloat, at::kCPU);
+  auto cn = ControlNetModel::load(cn_path, controlnet_config_dir(opts.model_config), opts.dtype, opts.device);
   if (!cn.ok()) return cn.status();
   at::Tensor cond_embedding;
   auto res = (*cn)->forward(in, &cond_embedding);
@@ -98,7 +98,7 @@ sdk::Result<golden::TensorList> replay_controlnet_case(const golden::GoldenCase&
   if (!config.ok()) return config.status();
   auto st = (*cn)->check_compatible(*config, (*weights)->source);
   if (!st.ok()) return st;
-  auto unet = UNet2DConditionModel::load((*weights)->tensors, *config, (*weights)->source, at::kFloat, at::kCPU);
+  auto unet = UNet2DConditionModel::load((*weights)->tensors, *config, (*weights)->source, opts.dtype, opts.device);
   if (!unet.ok()) return unet.status();
   UNetInputs u{in.sample, in.timestep, in.encoder_hidden_states, in.text_embeds, in.time_ids, {}, {}};
   auto plain = (*unet)->forward(u);
