@@ -9,7 +9,8 @@
 #      1024²/512² batch 2 and 1024² batch 8, a 30-step 1024² generation eager and CUDA-graph
 #      replayed, the VAE decode, and the fp16 single-file load;
 #   4. resumes the host build and, if it finishes in time, runs `sdxl golden check` of the model
-#      cases and schedulers on CUDA in float32/bfloat16/float16 and `sdxl bench`.
+#      cases and schedulers on CUDA in float32/bfloat16/float16 and `sdxl bench` (UNet, VAE, and
+#      a 30-step generation from a random fp16 single file: load and start → first step).
 #
 # Every step gets what is left of DEADLINE seconds (default 560), so a slow build skips the last
 # steps instead of overrunning the call. Writes $OUT/results.json, $OUT/log.txt, one
@@ -122,9 +123,10 @@ if [ -n "$HOST_PID" ]; then
     check host_golden_f16 "$G/models/cases" --model "$G/models/tiny-sdxl" --device cuda --dtype float16
     budget=$(( $(left) - 5 ))
     if [ "$budget" -gt 30 ]; then
-      echo "== host_bench: sdxl bench (unet, vae) on CUDA fp16"
-      timeout "$budget" "$SDXL" bench --device cuda --dtype f16 --parts unet,vae --iters 10 >"$OUT/host_bench.json" \
-        2>"$OUT/host_bench_log.txt"; cat "$OUT/host_bench.json"
+      echo "== host_bench: sdxl bench (unet, vae, generate from a random fp16 single file) on CUDA fp16"
+      timeout "$budget" "$SDXL" bench --device cuda --dtype f16 --parts unet,vae,generate --iters 10 \
+        --layouts "$G/models/sdxl_full_layouts.json" --clip-vocab "$X/data/bpe_simple_vocab_16e6.txt.gz" \
+        >"$OUT/host_bench.json" 2>"$OUT/host_bench_log.txt"; cat "$OUT/host_bench.json"
     fi
   else
     echo "bin/sdxl not built: see host_build_errors.txt"
