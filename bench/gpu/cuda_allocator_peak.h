@@ -1,0 +1,31 @@
+#pragma once
+// Peak bytes held by tensors in libtorch's CUDA caching allocator since the last reset — what
+// torch.cuda.max_memory_allocated() reports, without the CUDA context or the allocator's cache
+// that nvidia-smi counts. Available where the torch headers have the allocator's statistics (the
+// configure check SDXL_HAVE_CUDA_ALLOCATOR_STATS in bench/gpu/CMakeLists.txt); elsewhere the
+// functions do nothing and the peak reads -1.
+#ifdef SDXL_HAVE_CUDA_ALLOCATOR_STATS
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
+namespace sdxl::bench {
+
+/// Returns cached blocks to the driver and restarts the peak (device 0).
+inline void reset_cuda_allocator_peak() {
+#ifdef SDXL_HAVE_CUDA_ALLOCATOR_STATS
+  c10::cuda::CUDACachingAllocator::emptyCache();
+  c10::cuda::CUDACachingAllocator::resetPeakStats(0);
+#endif
+}
+
+/// MiB at the peak since the last reset (device 0, all pools); -1 without the statistics.
+inline double cuda_allocator_peak_mib() {
+#ifdef SDXL_HAVE_CUDA_ALLOCATOR_STATS
+  const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(0);
+  return static_cast<double>(stats.allocated_bytes[0].peak) / 1048576.0;  // [0]: the aggregate over pools
+#else
+  return -1.0;
+#endif
+}
+
+}  // namespace sdxl::bench
