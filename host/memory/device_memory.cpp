@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 
 #include <cstddef>
+#include <initializer_list>
 
 namespace sdxl::memory {
 namespace {
@@ -20,7 +21,8 @@ struct CudaRuntime {
 const CudaRuntime& cuda_runtime() {
   static const CudaRuntime rt = [] {
     // Already loaded by a CUDA build of libtorch (RTLD_NOLOAD), else whichever the loader finds.
-    static const char* const kNames[] = {"libcudart.so.12", "libcudart.so.11.0", "libcudart.so"};
+    // The torch 2.11 cu130 wheel loads libcudart.so.13 and ships no unversioned link.
+    static const char* const kNames[] = {"libcudart.so.13", "libcudart.so.12", "libcudart.so.11.0", "libcudart.so"};
     for (int flags : {RTLD_LAZY | RTLD_NOLOAD, RTLD_LAZY})
       for (const char* name : kNames)
         if (void* h = dlopen(name, flags))  // kept open for the process's lifetime

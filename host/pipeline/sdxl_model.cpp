@@ -1,5 +1,7 @@
 #include "pipeline/sdxl_model.h"
 
+#include <ATen/Context.h>
+
 #include <fstream>
 
 #include "memory/ledger.h"
