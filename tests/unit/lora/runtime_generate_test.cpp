@@ -6,11 +6,9 @@
 
 #include <filesystem>
 
+#include "demo_model_fixture.h"
 #include "io/safetensors.h"
-#include "models/demo/demo_model.h"
 #include "models/common/layers.h"
-#include "noise/cpu_torch_noise.h"
-#include "pipeline/generate.h"
 #include "pipeline/lora_stack.h"
 
 namespace fs = std::filesystem;
@@ -32,19 +30,6 @@ fs::path write_lora(const fs::path& dir) {
   return p;
 }
 
-at::Tensor run(pipeline::SdxlModel& model, const plugins::PluginRegistry& reg) {
-  pipeline::GenerateRequest req;
-  req.prompts.prompts = {"a red boat"};
-  req.width = req.height = 64;
-  req.steps = 2;
-  noise::CpuTorchNoise noise(21);
-  pipeline::JobHooks hooks;
-  hooks.noise = &noise;
-  auto r = pipeline::generate(model, reg, req, hooks);
-  REQUIRE(r.ok());
-  return r.value().latents;
-}
-
 std::map<std::string, at::Tensor> snapshot(const pipeline::SdxlModel& m) {
   std::map<std::string, at::Tensor> out;
   for (const auto& [n, t] : m.unet->parameters()) out["unet." + n] = t.clone();
@@ -63,46 +48,38 @@ bool unchanged(const pipeline::SdxlModel& m, const std::map<std::string, at::Ten
 }  // namespace
 
 TEST_CASE("runtime LoRA mode generates what merge mode generates, weights untouched", "[lora][runtime]") {
-  plugins::PluginRegistry reg;
-  plugins::RegistrySettings settings;
-  settings.search_paths = {SDXL_PLUGIN_DIR};
-  reg.load(settings);
+  test_support::DemoModel demo("sdxl_lora_runtime_generate_test");
+  const auto& reg = *demo.registry;
+  auto& model = *demo.model;
   const fs::path dir = fs::temp_directory_path() / "sdxl_lora_runtime_generate_test";
-  fs::create_directories(dir);
-  auto demo = models::demo::ensure_demo_model(dir);
-  REQUIRE(demo.ok());
-  pipeline::ModelSpec spec;
-  spec.path = demo.value();
-  auto model = pipeline::SdxlModel::load(spec, reg);
-  REQUIRE(model.ok());
   const fs::path lora = write_lora(dir);
-  const auto snap = snapshot(*model.value());
-  const at::Tensor baseline = run(*model.value(), reg);
+  const auto snap = snapshot(model);
+  const at::Tensor baseline = test_support::generate_latents(model, reg);
 
   at::Tensor merged;
   {
-    auto m = pipeline::ModelLoras::create(*model.value(), reg, pipeline::LoraMode::merge);
+    auto m = pipeline::ModelLoras::create(model, reg, pipeline::LoraMode::merge);
     REQUIRE(m.ok());
     REQUIRE(m.value()->apply({{lora, 0.9, 0.6}}).ok());
-    merged = run(*model.value(), reg);
+    merged = test_support::generate_latents(model, reg);
     REQUIRE(m.value()->apply({}).ok());
   }
-  REQUIRE(unchanged(*model.value(), snap));
+  REQUIRE(unchanged(model, snap));
 
-  auto rt = pipeline::ModelLoras::create(*model.value(), reg, pipeline::LoraMode::runtime);
+  auto rt = pipeline::ModelLoras::create(model, reg, pipeline::LoraMode::runtime);
   REQUIRE(rt.ok());
   CHECK(rt.value()->mode() == pipeline::LoraMode::runtime);
   auto st = rt.value()->apply({{lora, 0.9, 0.6}});
   INFO((st.ok() ? "" : st.message()));
   REQUIRE(st.ok());
   CHECK(models::layer_adapter_count() == 2);
-  const at::Tensor runtime = run(*model.value(), reg);
-  CHECK(unchanged(*model.value(), snap));
+  const at::Tensor runtime = test_support::generate_latents(model, reg);
+  CHECK(unchanged(model, snap));
   CHECK_FALSE(at::allclose(merged, baseline, 1e-3, 1e-3));  // the LoRA matters
   const double err = (runtime - merged).abs().max().item<double>() / merged.abs().max().item<double>();
   CHECK(err < 1e-4);
 
   REQUIRE(rt.value()->apply({}).ok());
   CHECK(models::layer_adapter_count() == 0);
-  CHECK(at::equal(run(*model.value(), reg), baseline));
+  CHECK(at::equal(test_support::generate_latents(model, reg), baseline));
 }

@@ -5,13 +5,10 @@
 #include <ATen/ATen.h>
 #include <catch2/catch.hpp>
 
-#include <filesystem>
-
+#include "demo_model_fixture.h"
 #include "demo_unet_inputs.h"
 #include "memory/model_components.h"
-#include "models/demo/demo_model.h"
 
-namespace fs = std::filesystem;
 using namespace sdxl;
 
 namespace {
@@ -23,17 +20,9 @@ const void* storage_of(const at::Tensor& t) { return t.storage().data(); }
 }  // namespace
 
 TEST_CASE("model components move and drop and reload through the arbiter and compute the same", "[memory][arbiter]") {
-  plugins::PluginRegistry reg;
-  plugins::RegistrySettings s;
-  s.search_paths = {SDXL_PLUGIN_DIR};
-  reg.load(s);
-  auto dir = models::demo::ensure_demo_model(fs::temp_directory_path() / "sdxl_arbiter_test");
-  REQUIRE(dir.ok());
+  auto reg = test_support::built_plugins();
   pipeline::ModelSpec spec;
-  spec.path = dir.value();
-  auto loaded = pipeline::SdxlModel::load(spec, reg);
-  REQUIRE(loaded.ok());
-  auto model = loaded.value();
+  auto model = test_support::load_demo_model("sdxl_arbiter_test", *reg, &spec);
 
   const auto in = unet_inputs(model->unet->config());
   auto ref = model->unet->forward(in);

@@ -3,46 +3,36 @@
 #include <ATen/ATen.h>
 #include <catch2/catch.hpp>
 
-#include <filesystem>
-
+#include "demo_model_fixture.h"
 #include "memory/ledger.h"
 #include "memory/scratch_credit.h"
-#include "models/demo/demo_model.h"
 #include "pipeline/vae_choice.h"
 
-namespace fs = std::filesystem;
 using namespace sdxl;
 
 TEST_CASE("scratch credit lets the admitted job use its own reservation for the VAE decode", "[memory][arbiter]") {
-  plugins::PluginRegistry reg;
-  plugins::RegistrySettings s;
-  s.search_paths = {SDXL_PLUGIN_DIR};
-  reg.load(s);
-  auto dir = models::demo::ensure_demo_model(fs::temp_directory_path() / "sdxl_arbiter_credit_test");
-  REQUIRE(dir.ok());
-  pipeline::ModelSpec spec;
-  spec.path = dir.value();
-  auto model = pipeline::SdxlModel::load(spec, reg);
-  REQUIRE(model.ok());
+  test_support::DemoModel demo("sdxl_arbiter_credit_test");
+  const auto& reg = *demo.registry;
+  auto& model = *demo.model;
 
   const c10::Device cpu(c10::kCPU);
   auto& ledger = memory::process_ledger();
   const auto accounts = ledger.accounts();
   const std::uint64_t old_budget = accounts.count("cpu") ? accounts.at("cpu").budget : 0;
   const std::int64_t shape[] = {1, 4, 32, 32};
-  const std::uint64_t untiled = model.value()->vae->estimate_decode_bytes(shape);
+  const std::uint64_t untiled = model.vae->estimate_decode_bytes(shape);
   // The budget leaves exactly the untiled decode free; the job's lease (as the arbiter takes it)
   // then occupies all of it.
   ledger.set_budget(cpu, ledger.accounts().at("cpu").used + untiled);
   auto lease = ledger.acquire("job.test.scratch", cpu, untiled);
   REQUIRE(lease.ok());
-  auto without = pipeline::choose_vae_for_decode(*model.value(), reg, shape);
+  auto without = pipeline::choose_vae_for_decode(model, reg, shape);
   const bool untiled_without = without.ok() && without.value().owned == nullptr;
   CHECK_FALSE(untiled_without);  // tiled or refused: its own lease looks taken
   {
     memory::ScratchCredit credit(cpu, untiled);
     CHECK(memory::scratch_credit(cpu) == untiled);
-    auto with = pipeline::choose_vae_for_decode(*model.value(), reg, shape);
+    auto with = pipeline::choose_vae_for_decode(model, reg, shape);
     REQUIRE(with.ok());
     CHECK(with.value().owned == nullptr);  // the model's own, untiled VAE
     CHECK_THAT(with.value().reason, Catch::Contains("untiled"));

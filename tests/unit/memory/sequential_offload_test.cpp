@@ -6,16 +6,14 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
-#include <filesystem>
 #include <set>
 #include <stdexcept>
 
+#include "demo_model_fixture.h"
 #include "demo_unet_inputs.h"
 #include "memory/model_components.h"
 #include "memory/sequential_offload.h"
-#include "models/demo/demo_model.h"
 
-namespace fs = std::filesystem;
 using namespace sdxl;
 
 namespace {
@@ -28,17 +26,9 @@ struct Demo {
 };
 
 Demo load_demo() {
-  plugins::PluginRegistry reg;
-  plugins::RegistrySettings s;
-  s.search_paths = {SDXL_PLUGIN_DIR};
-  reg.load(s);
-  auto dir = models::demo::ensure_demo_model(fs::temp_directory_path() / "sdxl_sequential_test");
-  REQUIRE(dir.ok());
+  auto reg = test_support::built_plugins();
   Demo d;
-  d.spec.path = dir.value();
-  auto loaded = pipeline::SdxlModel::load(d.spec, reg);
-  REQUIRE(loaded.ok());
-  d.model = loaded.value();
+  d.model = test_support::load_demo_model("sdxl_sequential_test", *reg, &d.spec);
   return d;
 }
 

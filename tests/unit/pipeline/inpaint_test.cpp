@@ -5,33 +5,16 @@
 #include <ATen/ATen.h>
 #include <catch2/catch.hpp>
 
-#include <filesystem>
-
-#include "models/demo/demo_model.h"
-#include "noise/cpu_torch_noise.h"
+#include "demo_model_fixture.h"
 #include "memory/ledger.h"
-#include "pipeline/generate.h"
 #include "pipeline/vae_choice.h"
 
-namespace fs = std::filesystem;
 using namespace sdxl;
 
 namespace {
-struct Fixture {
-  std::unique_ptr<plugins::PluginRegistry> reg = std::make_unique<plugins::PluginRegistry>();
-  std::shared_ptr<pipeline::SdxlModel> model;
-  Fixture() {
-    plugins::RegistrySettings s;
-    s.search_paths = {SDXL_PLUGIN_DIR};
-    reg->load(s);
-    auto dir = models::demo::ensure_demo_model(fs::temp_directory_path() / "sdxl_inpaint_test");
-    REQUIRE(dir.ok());
-    pipeline::ModelSpec spec;
-    spec.path = dir.value();
-    auto m = pipeline::SdxlModel::load(spec, *reg);
-    REQUIRE(m.ok());
-    model = m.value();
-  }
+// The plugins and the demo model.
+struct Fixture : test_support::DemoModel {
+  Fixture() : DemoModel("sdxl_inpaint_test") {}
 };
 
 pipeline::GenerateRequest request(const at::Tensor& image, double strength) {
@@ -53,7 +36,7 @@ TEST_CASE("inpaint: a keep-everything mask returns the VAE round trip of the ima
   noise::CpuTorchNoise noise(99);
   pipeline::JobHooks hooks;
   hooks.noise = &noise;
-  auto out = pipeline::generate(*f.model, *f.reg, req, hooks);
+  auto out = pipeline::generate(*f.model, *f.registry, req, hooks);
   REQUIRE(out.ok());
   // Independently: the first draw of the same seed is the posterior sample of the encoding.
   noise::CpuTorchNoise same(99);
@@ -75,8 +58,8 @@ TEST_CASE("inpaint: a repaint-everything mask is img2img", "[inpaint]") {
   pipeline::JobHooks h1, h2;
   h1.noise = &n1;
   h2.noise = &n2;
-  auto a = pipeline::generate(*f.model, *f.reg, masked, h1);
-  auto b = pipeline::generate(*f.model, *f.reg, plain, h2);
+  auto a = pipeline::generate(*f.model, *f.registry, masked, h1);
+  auto b = pipeline::generate(*f.model, *f.registry, plain, h2);
   REQUIRE(a.ok());
   REQUIRE(b.ok());
   CHECK(at::equal(a.value().latents, b.value().latents));
@@ -89,12 +72,12 @@ TEST_CASE("inpaint: bad masks are refused before any work", "[inpaint]") {
   noise::CpuTorchNoise noise(1);
   pipeline::JobHooks hooks;
   hooks.noise = &noise;
-  auto r = pipeline::generate(*f.model, *f.reg, req, hooks);
+  auto r = pipeline::generate(*f.model, *f.registry, req, hooks);
   REQUIRE_FALSE(r.ok());
   CHECK_THAT(r.status().message(), Catch::Contains("mask must be one channel of the image's size"));
   req.init_image = at::Tensor();
   req.mask = at::zeros({1, 1, 64, 64});
-  CHECK_THAT(pipeline::generate(*f.model, *f.reg, req, hooks).status().message(), Catch::Contains("needs an init image"));
+  CHECK_THAT(pipeline::generate(*f.model, *f.registry, req, hooks).status().message(), Catch::Contains("needs an init image"));
 }
 
 TEST_CASE("VAE decode switches to tiles when the memory budget is short, and refuses when nothing fits",
@@ -106,15 +89,15 @@ TEST_CASE("VAE decode switches to tiles when the memory budget is short, and ref
   const auto untiled = f.model->vae->estimate_decode_bytes(latents.sizes());
   REQUIRE(untiled > 0);
   ledger.set_budget(cpu, 0);
-  auto plain = pipeline::choose_vae_for_decode(*f.model, *f.reg, latents.sizes());
+  auto plain = pipeline::choose_vae_for_decode(*f.model, *f.registry, latents.sizes());
   REQUIRE(plain.ok());
   CHECK(plain.value().vae == f.model->vae.get());
   // A budget below the untiled estimate: a tiled instance, whose result stays close.
   const auto used = ledger.accounts()[cpu.str()].used;
   ledger.set_budget(cpu, used + untiled * 3 / 4);
-  auto tiled = pipeline::choose_vae_for_decode(*f.model, *f.reg, latents.sizes());
+  auto tiled = pipeline::choose_vae_for_decode(*f.model, *f.registry, latents.sizes());
   ledger.set_budget(cpu, used + 1024);  // nothing fits
-  auto refused = pipeline::choose_vae_for_decode(*f.model, *f.reg, latents.sizes());
+  auto refused = pipeline::choose_vae_for_decode(*f.model, *f.registry, latents.sizes());
   ledger.set_budget(cpu, 0);
   INFO(tiled.status().message());
   REQUIRE(tiled.ok());

@@ -6,10 +6,8 @@
 
 #include <filesystem>
 
+#include "demo_model_fixture.h"
 #include "io/safetensors.h"
-#include "models/demo/demo_model.h"
-#include "noise/cpu_torch_noise.h"
-#include "pipeline/generate.h"
 #include "pipeline/lora_stack.h"
 
 namespace fs = std::filesystem;
@@ -36,65 +34,45 @@ fs::path write_lora(const fs::path& dir, at::Tensor& unet_up, at::Tensor& unet_d
   return p;
 }
 
-at::Tensor run(pipeline::SdxlModel& model, const plugins::PluginRegistry& reg) {
-  pipeline::GenerateRequest req;
-  req.prompts.prompts = {"a red boat"};
-  req.width = req.height = 64;
-  req.steps = 2;
-  noise::CpuTorchNoise noise(21);
-  pipeline::JobHooks hooks;
-  hooks.noise = &noise;
-  auto r = pipeline::generate(model, reg, req, hooks);
-  REQUIRE(r.ok());
-  return r.value().latents;
-}
 }  // namespace
 
 TEST_CASE("LoRAs merge into the live model and unmerge exactly", "[lora-generate]") {
-  plugins::PluginRegistry reg;
-  plugins::RegistrySettings settings;
-  settings.search_paths = {SDXL_PLUGIN_DIR};
-  reg.load(settings);
+  test_support::DemoModel demo("sdxl_lora_generate_test");
+  const auto& reg = *demo.registry;
+  auto& model = *demo.model;
   const fs::path dir = fs::temp_directory_path() / "sdxl_lora_generate_test";
-  fs::create_directories(dir);
-  auto demo = models::demo::ensure_demo_model(dir);
-  REQUIRE(demo.ok());
-  pipeline::ModelSpec spec;
-  spec.path = demo.value();
-  auto model = pipeline::SdxlModel::load(spec, reg);
-  REQUIRE(model.ok());
   at::Tensor up, down;
   const fs::path lora = write_lora(dir, up, down);
 
-  const at::Tensor w0 = model.value()->unet->parameters().at(kUnetModule + ".weight").clone();
-  const at::Tensor te0 = model.value()->text->te1().parameters().at(kTeModule + ".weight").clone();
-  const at::Tensor baseline = run(*model.value(), reg);
+  const at::Tensor w0 = model.unet->parameters().at(kUnetModule + ".weight").clone();
+  const at::Tensor te0 = model.text->te1().parameters().at(kTeModule + ".weight").clone();
+  const at::Tensor baseline = test_support::generate_latents(model, reg);
 
-  auto loras = pipeline::ModelLoras::create(*model.value(), reg);
+  auto loras = pipeline::ModelLoras::create(model, reg);
   REQUIRE(loras.ok());
   auto& state = *loras.value();
 
   SECTION("merged weight = W + m·(alpha/rank)·up·down") {
     REQUIRE(state.apply({{lora, 0.7, 0.7}}).ok());
     const at::Tensor expected = w0 + 0.7 * (2.0 / 4.0) * at::matmul(up, down);
-    CHECK(at::allclose(model.value()->unet->parameters().at(kUnetModule + ".weight"), expected, 1e-6, 1e-6));
-    CHECK_FALSE(at::equal(run(*model.value(), reg), baseline));
+    CHECK(at::allclose(model.unet->parameters().at(kUnetModule + ".weight"), expected, 1e-6, 1e-6));
+    CHECK_FALSE(at::equal(test_support::generate_latents(model, reg), baseline));
   }
   SECTION("multiplier 0 is the plain model") {
     REQUIRE(state.apply({{lora, 0.0, 0.0}}).ok());
-    CHECK(at::equal(run(*model.value(), reg), baseline));
+    CHECK(at::equal(test_support::generate_latents(model, reg), baseline));
   }
   SECTION("unet-only multiplier leaves the text encoder alone") {
     REQUIRE(state.apply({{lora, 1.0, 0.0}}).ok());
-    CHECK(at::equal(model.value()->text->te1().parameters().at(kTeModule + ".weight"), te0));
-    CHECK_FALSE(at::equal(model.value()->unet->parameters().at(kUnetModule + ".weight"), w0));
+    CHECK(at::equal(model.text->te1().parameters().at(kTeModule + ".weight"), te0));
+    CHECK_FALSE(at::equal(model.unet->parameters().at(kUnetModule + ".weight"), w0));
   }
   SECTION("switching back restores the weights bit-identically") {
     REQUIRE(state.apply({{lora, 1.0, 1.0}, {lora, -0.5, 0.25}}).ok());
     REQUIRE(state.apply({}).ok());
-    CHECK(at::equal(model.value()->unet->parameters().at(kUnetModule + ".weight"), w0));
-    CHECK(at::equal(model.value()->text->te1().parameters().at(kTeModule + ".weight"), te0));
-    CHECK(at::equal(run(*model.value(), reg), baseline));
+    CHECK(at::equal(model.unet->parameters().at(kUnetModule + ".weight"), w0));
+    CHECK(at::equal(model.text->te1().parameters().at(kTeModule + ".weight"), te0));
+    CHECK(at::equal(test_support::generate_latents(model, reg), baseline));
   }
   SECTION("a broken LoRA file changes nothing and says why") {
     const fs::path bad = dir / "bad.safetensors";
@@ -103,7 +81,7 @@ TEST_CASE("LoRAs merge into the live model and unmerge exactly", "[lora-generate
     auto st = state.apply({{bad, 1.0, 1.0}});
     CHECK_FALSE(st.ok());
     CHECK_THAT(st.message(), Catch::Contains("nonexistent"));
-    CHECK(at::equal(model.value()->unet->parameters().at(kUnetModule + ".weight"), w0));
+    CHECK(at::equal(model.unet->parameters().at(kUnetModule + ".weight"), w0));
   }
 }
 

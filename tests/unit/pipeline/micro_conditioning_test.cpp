@@ -3,26 +3,14 @@
 #include <ATen/ATen.h>
 #include <catch2/catch.hpp>
 
-#include <filesystem>
-
-#include "models/demo/demo_model.h"
-#include "noise/cpu_torch_noise.h"
-#include "pipeline/generate.h"
+#include "demo_model_fixture.h"
 #include "pipeline/job_settings.h"
 
 using namespace sdxl;
 
 TEST_CASE("micro-conditioning: time ids for positive and negative rows", "[micro]") {
-  plugins::PluginRegistry reg;
-  plugins::RegistrySettings settings;
-  settings.search_paths = {SDXL_PLUGIN_DIR};
-  reg.load(settings);
-  auto dir = models::demo::ensure_demo_model(std::filesystem::temp_directory_path() / "sdxl_micro_test");
-  REQUIRE(dir.ok());
-  pipeline::ModelSpec spec;
-  spec.path = dir.value();
-  auto model = pipeline::SdxlModel::load(spec, reg);
-  REQUIRE(model.ok());
+  test_support::DemoModel demo("sdxl_micro_test");
+  const auto& reg = *demo.registry;
 
   auto time_ids = [&](pipeline::GenerateRequest req) {
     req.prompts.prompts = {"x"};
@@ -37,7 +25,7 @@ TEST_CASE("micro-conditioning: time ids for positive and negative rows", "[micro
     pipeline::JobHooks hooks;
     hooks.noise = &noise;
     hooks.sink = &sink;
-    REQUIRE(pipeline::generate(*model.value(), reg, req, hooks).ok());
+    REQUIRE(pipeline::generate(*demo.model, reg, req, hooks).ok());
     return ids;
   };
   pipeline::GenerateRequest plain;

@@ -5,39 +5,18 @@
 
 #include <filesystem>
 
+#include "demo_model_fixture.h"
 #include "memory/ledger.h"
-#include "models/demo/demo_model.h"
 #include "pipeline/vae_choice.h"
 #include "pipeline/sdxl_model.h"
 #include "plugins/registry.h"
 
 using namespace sdxl;
 
-namespace {
-
-// The plugins and the demo model, loaded on the CPU in float32.
-struct DemoModel {
-  plugins::PluginRegistry registry;
-  std::shared_ptr<pipeline::SdxlModel> model;
-  DemoModel() {
-    plugins::RegistrySettings settings;
-    settings.search_paths = {SDXL_PLUGIN_DIR};
-    registry.load(settings);
-    auto dir = models::demo::ensure_demo_model(std::filesystem::temp_directory_path() / "sdxl_vae_placement_test");
-    REQUIRE(dir.ok());
-    pipeline::ModelSpec spec;
-    spec.path = dir.value();
-    auto loaded = pipeline::SdxlModel::load(spec, registry);
-    REQUIRE(loaded.ok());
-    model = loaded.value();
-  }
-};
-
-}  // namespace
 
 TEST_CASE("a VAE created for a placement computes in its dtype, without one in the registry's", "[pipeline][vae]") {
-  DemoModel demo;
-  const auto& reg = demo.registry;
+  test_support::DemoModel demo("sdxl_vae_placement_test");
+  const auto& reg = *demo.registry;
   const auto& m = *demo.model;
 
   sdk::Options no_upcast;  // the demo VAE asks for float32 upcasting, as SDXL's original VAE does
@@ -68,8 +47,8 @@ TEST_CASE("a VAE created for a placement computes in its dtype, without one in t
 }
 
 TEST_CASE("a GPU without room for the smallest VAE tile decodes on the host instead", "[pipeline][vae][vae-choice]") {
-  DemoModel demo;
-  const auto& reg = demo.registry;
+  test_support::DemoModel demo("sdxl_vae_placement_test");
+  const auto& reg = *demo.registry;
   auto& model = *demo.model;
   const at::Tensor latents = at::randn({1, 4, 32, 32});
   auto reference = model.vae->decode(latents, nullptr);
