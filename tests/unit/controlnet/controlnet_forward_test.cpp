@@ -21,20 +21,15 @@ int ledger_count(const std::string& tag, std::uint64_t* bytes = nullptr) {
 }  // namespace
 
 TEST_CASE("residuals are linear in conditioning_scale", "[controlnet]") {
-  if (!have_goldens()) {
-    WARN("golden models not found under " << kModels << ", skipping");
-    return;
-  }
-  auto cn = models::ControlNetModel::load(kFolder, {}, at::kFloat, at::kCPU);
-  REQUIRE(cn.ok());
-  auto f = io::SafetensorsFile::open(kCase);
-  REQUIRE(f.ok());
-  auto in = case_inputs(**f);
-  auto full = (*cn)->forward(in);
+  auto tiny = load_tiny_controlnet();
+  if (!tiny) return;
+  auto& cn = tiny->model;
+  auto in = tiny->inputs;
+  auto full = cn->forward(in);
   in.conditioning_scale = 0.5;
-  auto half = (*cn)->forward(in);
+  auto half = cn->forward(in);
   in.conditioning_scale = 0.0;
-  auto none = (*cn)->forward(in);
+  auto none = cn->forward(in);
   REQUIRE(full.ok());
   REQUIRE(half.ok());
   REQUIRE(none.ok());
@@ -49,15 +44,10 @@ TEST_CASE("residuals are linear in conditioning_scale", "[controlnet]") {
 }
 
 TEST_CASE("batch rows are independent (CFG batch with the picture repeated)", "[controlnet]") {
-  if (!have_goldens()) {
-    WARN("golden models not found under " << kModels << ", skipping");
-    return;
-  }
-  auto cn = models::ControlNetModel::load(kFolder, {}, at::kFloat, at::kCPU);
-  REQUIRE(cn.ok());
-  auto f = io::SafetensorsFile::open(kCase);
-  REQUIRE(f.ok());
-  auto one = case_inputs(**f);
+  auto tiny = load_tiny_controlnet();
+  if (!tiny) return;
+  auto& cn = tiny->model;
+  auto one = tiny->inputs;
   auto two = one;
   two.sample = at::cat({one.sample, one.sample}, 0);
   two.timestep = at::cat({one.timestep, one.timestep}, 0);
@@ -65,8 +55,8 @@ TEST_CASE("batch rows are independent (CFG batch with the picture repeated)", "[
   two.text_embeds = at::cat({at::zeros_like(one.text_embeds), one.text_embeds}, 0);
   two.time_ids = at::cat({one.time_ids, one.time_ids}, 0);
   two.controlnet_cond = one.controlnet_cond.repeat({2, 1, 1, 1});
-  auto a = (*cn)->forward(one);
-  auto b = (*cn)->forward(two);
+  auto a = cn->forward(one);
+  auto b = cn->forward(two);
   REQUIRE(a.ok());
   REQUIRE(b.ok());
   for (std::size_t i = 0; i < a->down.size(); ++i) CHECK(at::allclose(b->down[i][1], a->down[i][0], 1e-5, 1e-5));
@@ -75,17 +65,12 @@ TEST_CASE("batch rows are independent (CFG batch with the picture repeated)", "[
 }
 
 TEST_CASE("wrong input shapes are invalid_argument, not crashes", "[controlnet][errors]") {
-  if (!have_goldens()) {
-    WARN("golden models not found under " << kModels << ", skipping");
-    return;
-  }
-  auto cn = models::ControlNetModel::load(kFolder, {}, at::kFloat, at::kCPU);
-  REQUIRE(cn.ok());
-  auto f = io::SafetensorsFile::open(kCase);
-  REQUIRE(f.ok());
-  const auto good = case_inputs(**f);
+  auto tiny = load_tiny_controlnet();
+  if (!tiny) return;
+  auto& cn = tiny->model;
+  const auto good = tiny->inputs;
   auto expect_refusal = [&](models::ControlNetInputs in, const std::string& part) {
-    auto r = (*cn)->forward(in);
+    auto r = cn->forward(in);
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().code() == sdk::StatusCode::invalid_argument);
     CHECK(r.status().message().find(part) != std::string::npos);

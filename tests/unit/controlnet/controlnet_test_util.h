@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <memory>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -51,6 +53,25 @@ inline sdxl::models::ControlNetInputs case_inputs(const sdxl::io::SafetensorsFil
   in.time_ids = t("time_ids");
   in.controlnet_cond = t("controlnet_cond");
   return in;
+}
+
+/// The tiny ControlNet (float32, CPU) and the controlnet case's inputs.
+struct TinyControlNet {
+  std::shared_ptr<sdxl::models::ControlNetModel> model;
+  sdxl::models::ControlNetInputs inputs;
+};
+
+/// Loads them; without the golden folder, warns that the test is skipped and returns nothing.
+inline std::optional<TinyControlNet> load_tiny_controlnet() {
+  if (!have_goldens()) {
+    WARN("golden models not found under " << kModels << ", skipping");
+    return std::nullopt;
+  }
+  auto cn = sdxl::models::ControlNetModel::load(kFolder, {}, at::kFloat, at::kCPU);
+  REQUIRE(cn.ok());
+  auto f = sdxl::io::SafetensorsFile::open(kCase);
+  REQUIRE(f.ok());
+  return TinyControlNet{cn.value(), case_inputs(**f)};
 }
 
 }  // namespace cn_test
