@@ -20,6 +20,8 @@
 #   run(command="OUT=$OUT scripts/gpu-build-and-bench.sh", carry=["gpu-extra"], timeout_s=590)
 #
 # QUICK=1: one UNet measurement only. HOST=0: no host build. BENCH=0: host build and checks only.
+# The host build (about 165 translation units) may not finish inside the first call; call again
+# at once with BENCH=0 while the machine is still warm: ninja resumes in the same $HBUILD.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 START=$(date +%s)
