@@ -40,3 +40,7 @@ endif()
 # `sdxl bench` on small shapes and the demo model: every part runs and reports its figures.
 sdxl_cli_test(bench_tiny 0 "\"start_to_first_step_ms\"" bench --tiny --size 64 --steps 2 --iters 1 --device cpu)
 sdxl_cli_test(bench_bad_size 2 "--size must be a positive multiple of 8" bench --tiny --size 100)
+
+# The VAE decode cap is a size; a fraction (of what?) is a configuration error naming the key.
+sdxl_cli_test(memory_vae_decode_fraction 2 "\\[memory\\] vae_decode: '0.5' is a fraction; give a size"
+              --config ${CMAKE_CURRENT_SOURCE_DIR}/data/vae_decode_fraction.toml plugins)

@@ -7,6 +7,7 @@
 #include "memory/device_memory.h"
 #include "memory/arbiter.h"
 #include "memory/ledger.h"
+#include "pipeline/vae_choice.h"
 #include "util/logging.h"
 
 namespace sdxl::app {
@@ -59,6 +60,13 @@ sdk::Result<App> start(const StartupRequest& request) {
   // The arbiter decides eviction and admission against the same budgets.
   auto mode = memory::parse_arbiter_mode(app.config.memory_mode);
   if (!mode.ok()) return sdk::invalid_argument(app.config.file + ": [memory] mode: " + mode.status().message());
+  // A cap of one VAE decode: a size, not a fraction (of what would it be?).
+  const std::string& vae_cap = app.config.memory_vae_decode;
+  auto vae_limit = memory::parse_budget(vae_cap, 0);
+  if (!vae_cap.empty() && vae_cap.find_first_not_of("0123456789.") == std::string::npos)
+    vae_limit = sdk::invalid_argument("'" + vae_cap + "' is a fraction; give a size such as \"2GiB\"");
+  if (!vae_limit.ok()) return sdk::invalid_argument(app.config.file + ": [memory] vae_decode: " + vae_limit.status().message());
+  pipeline::set_vae_decode_limit(vae_limit.value());
   auto& arbiter = memory::process_arbiter();
   arbiter.set_mode(mode.value());
   arbiter.set_budget(c10::Device(c10::kCPU), cpu_budget.value());

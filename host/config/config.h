@@ -28,6 +28,7 @@ struct Config {
   std::string model_config;
   std::string clip_vocab;
   std::string memory_cpu, memory_gpu;     ///< [memory] budgets as written
+  std::string memory_vae_decode;          ///< [memory] vae_decode: cap of one VAE decode, as written
   std::string memory_mode = "resident";   ///< [memory] mode: resident | offload_idle | sequential
   std::vector<std::string> lora_folders;  ///< [lora] folders (relative to the config file)
   std::string lora_mode = "merge";        ///< [lora] mode: merge | runtime

@@ -37,6 +37,10 @@ const std::vector<ConfigKey>& config_keys() {
       {"memory", "gpu", KeyType::string, "\"\"",
        "Budget for GPU memory (cuda:0), as for cpu: a size, or a fraction of what is free at start\n"
        "(read from the CUDA runtime; an error on a machine without one). Empty: unlimited."},
+      {"memory", "vae_decode", KeyType::string, "\"\"",
+       "The most one VAE decode may use on the model's device, a size (\"2GiB\"). When the untiled\n"
+       "decode needs more, it tiles with the largest tile that fits (docs/vae.md). Empty: whatever the\n"
+       "device has free."},
       {"lora", "folders", KeyType::string_list, "[]",
        "Folders searched for `<lora:name:weight>` prompt tags and `sdxl lora list`; names never leave them."},
       {"lora", "mode", KeyType::string, "\"merge\"",

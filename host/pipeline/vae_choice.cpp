@@ -1,5 +1,6 @@
 #include "pipeline/vae_choice.h"
 
+#include <atomic>
 #include <iterator>
 
 #include "memory/ledger.h"
@@ -49,6 +50,8 @@ sdk::Result<std::unique_ptr<sdk::VaeVariant>> fitting_variant(const SdxlModel& m
   return std::unique_ptr<sdk::VaeVariant>();
 }
 
+std::atomic<std::uint64_t> g_decode_limit{0};
+
 std::uint64_t available_on(c10::Device device) {
   // Plus the running job's own admitted scratch (memory/scratch_credit.h), already leased for it.
   return memory::with_scratch_credit(memory::process_ledger().available(device), device);
@@ -56,15 +59,21 @@ std::uint64_t available_on(c10::Device device) {
 
 }  // namespace
 
+void set_vae_decode_limit(std::uint64_t bytes) { g_decode_limit = bytes; }
+std::uint64_t vae_decode_limit() { return g_decode_limit; }
+
 sdk::Result<VaeChoice> choose_vae_for_decode(SdxlModel& model, const plugins::PluginRegistry& registry,
                                              at::IntArrayRef latent_shape) {
   VaeChoice out;
   out.vae = model.vae.get();
   out.device = model.device;
-  const std::uint64_t available = available_on(model.device);
+  const std::uint64_t free_here = available_on(model.device);
+  const std::uint64_t limit = vae_decode_limit();
+  const bool capped = limit != 0 && limit < free_here;
+  const std::uint64_t available = capped ? limit : free_here;
   const std::uint64_t untiled = model.vae->estimate_decode_bytes(latent_shape);
   if (untiled <= available) {
-    out.reason = "untiled decode (estimate " + mib(untiled) + " fits)";
+    out.reason = "untiled decode (estimate " + mib(untiled) + " fits" + (capped ? " [memory] vae_decode" : "") + ")";
     return out;
   }
   const plugins::Placement here{model.device, model.dtype};
@@ -74,8 +83,8 @@ sdk::Result<VaeChoice> choose_vae_for_decode(SdxlModel& model, const plugins::Pl
   if (tiled.value()) {
     out.owned = std::move(tiled).value();
     out.vae = out.owned.get();
-    out.reason = "tiled decode, " + why + ": untiled needs " + mib(untiled) + ", " + mib(available) + " available on " +
-                 model.device.str();
+    out.reason = "tiled decode, " + why + ": untiled needs " + mib(untiled) + ", " + mib(available) +
+                 (capped ? " allowed by [memory] vae_decode on " : " available on ") + model.device.str();
     return out;
   }
   // A GPU without room even for the smallest tile: decode on the host in float32.

@@ -27,6 +27,12 @@ struct VaeChoice {
 sdk::Result<VaeChoice> choose_vae_for_decode(SdxlModel& model, const plugins::PluginRegistry& registry,
                                              at::IntArrayRef latent_shape);
 
+/// [memory] vae_decode: the most one decode may use on the model's device (0: no cap, only what the
+/// ledger has free there). Above it the decode tiles as if the device had only that much free;
+/// the host fallback is not capped. Process-wide, set at start (app/bootstrap.cpp).
+void set_vae_decode_limit(std::uint64_t bytes);
+std::uint64_t vae_decode_limit();
+
 /// The decode peak with the smallest tile choose_vae_for_decode would try (0 when the model's VAE
 /// variant cannot tile): what memory admission may plan for instead of refusing a job.
 std::uint64_t smallest_tiled_decode_bytes(const SdxlModel& model, const plugins::PluginRegistry& registry,

@@ -2,6 +2,7 @@
 
 #include "memory/activation_estimate.h"
 #include "pipeline/sdxl_model.h"
+#include "pipeline/vae_choice.h"
 
 namespace sdxl::server {
 
@@ -24,6 +25,9 @@ std::function<sdk::Result<Admission>(const AdmissionRequest&)> arbiter_admission
         const auto& info = r.model->vae->info();
         const std::int64_t shape[] = {r.images, info.latent_channels, r.height / info.downscale, r.width / info.downscale};
         f.vae_decode_bytes = r.model->vae->estimate_decode_bytes(shape);
+        // Under [memory] vae_decode the decode never uses more than the cap on the device.
+        if (const std::uint64_t cap = pipeline::vae_decode_limit(); cap != 0 && cap < f.vae_decode_bytes)
+          f.vae_decode_bytes = cap;
         f.vae_decode_tiled_bytes = r.vae_decode_tiled_bytes;
       }
     }
