@@ -44,3 +44,9 @@ sdxl_cli_test(bench_bad_size 2 "--size must be a positive multiple of 8" bench -
 # The VAE decode cap is a size; a fraction (of what?) is a configuration error naming the key.
 sdxl_cli_test(memory_vae_decode_fraction 2 "\\[memory\\] vae_decode: '0.5' is a fraction; give a size"
               --config ${CMAKE_CURRENT_SOURCE_DIR}/data/vae_decode_fraction.toml plugins)
+
+# [cpu] threads sets libtorch's intra-op pool (`sdxl bench` reports it); a negative count is refused.
+sdxl_cli_test(cpu_threads 0 "\"threads\": 2"
+              --config ${CMAKE_CURRENT_SOURCE_DIR}/data/cpu_threads.toml bench --tiny --parts unet --iters 1 --device cpu)
+sdxl_cli_test(cpu_threads_negative 2 "\\[cpu\\] threads = -1: expected 0"
+              --config ${CMAKE_CURRENT_SOURCE_DIR}/data/cpu_threads_negative.toml plugins)

@@ -1,5 +1,6 @@
 #include "app/bootstrap.h"
 
+#include <ATen/Parallel.h>
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <cstdlib>
 
@@ -60,6 +61,10 @@ sdk::Result<App> start(const StartupRequest& request) {
   // The arbiter decides eviction and admission against the same budgets.
   auto mode = memory::parse_arbiter_mode(app.config.memory_mode);
   if (!mode.ok()) return sdk::invalid_argument(app.config.file + ": [memory] mode: " + mode.status().message());
+  if (app.config.cpu_threads < 0)
+    return sdk::invalid_argument(app.config.file + ": [cpu] threads = " + std::to_string(app.config.cpu_threads) +
+                                 ": expected 0 (libtorch's default) or a positive count");
+  if (app.config.cpu_threads > 0) at::set_num_threads(static_cast<int>(app.config.cpu_threads));
   // A cap of one VAE decode: a size, not a fraction (of what would it be?).
   const std::string& vae_cap = app.config.memory_vae_decode;
   auto vae_limit = memory::parse_budget(vae_cap, 0);

@@ -5,6 +5,7 @@
 // feature) are kept as TOML and checked against the plugins' own schemas once they are loaded
 // (see plugin_options.h).
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -33,6 +34,7 @@ struct Config {
   std::vector<std::string> lora_folders;  ///< [lora] folders (relative to the config file)
   std::string lora_mode = "merge";        ///< [lora] mode: merge | runtime
   std::vector<std::string> controlnet_folders;  ///< [controlnet] folders (relative to the config file)
+  std::int64_t cpu_threads = 0;           ///< [cpu] threads (0: libtorch's default)
   std::string device = "auto";
   std::string dtype = "auto";
   /// [generate] defaults, as TOML values (read by pipeline/job_settings.h).

@@ -41,6 +41,9 @@ const std::vector<ConfigKey>& config_keys() {
        "The most one VAE decode may use on the model's device, a size (\"2GiB\"). When the untiled\n"
        "decode needs more, it tiles with the largest tile that fits (docs/vae.md). Empty: whatever the\n"
        "device has free."},
+      {"cpu", "threads", KeyType::integer, "0",
+       "Threads for CPU computation (libtorch's intra-op pool). 0: libtorch's default, one per\n"
+       "physical core as it counts them (half the logical CPUs), or OMP_NUM_THREADS when set."},
       {"lora", "folders", KeyType::string_list, "[]",
        "Folders searched for `<lora:name:weight>` prompt tags and `sdxl lora list`; names never leave them."},
       {"lora", "mode", KeyType::string, "\"merge\"",
