@@ -181,4 +181,12 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
+std::set<std::string> manifest_outputs(const GoldenCase& c) {
+  std::set<std::string> out;
+  if (!c.manifest.is_object()) return out;
+  for (const auto& [name, info] : c.manifest.value("tensors", nlohmann::json::object()).items())
+    if (info.is_object() && info.value("role", std::string()) == "output") out.insert(name);
+  return out;
+}
+
 }  // namespace sdxl::golden

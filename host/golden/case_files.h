@@ -38,6 +38,9 @@ sdk::Status write_result(const std::filesystem::path& out, const GoldenCase& c, 
 /// Display name of a case: manifest "name", else the file stem.
 std::string case_name(const GoldenCase& c);
 
+/// Names the manifest's tensor table marks with role "output".
+std::set<std::string> manifest_outputs(const GoldenCase& c);
+
 /// A fresh private temporary folder, removed by the destructor.
 class TempDir {
  public:

@@ -82,6 +82,9 @@ class GoldenHandler {
   /// compares with golden/precision_compare.h instead of compare(), whose tolerances are for
   /// float32. False (schedulers, tokenizer): the replay computes in float32 whatever the dtype.
   virtual bool runs_in_dtype() const { return false; }
+  /// Outputs a replay must produce for the case to pass (checked by the reduced-precision
+  /// comparison; compare() checks its own). Default: every tensor the manifest lists as "output".
+  virtual std::set<std::string> required_outputs(const GoldenCase& full) const;
   /// Multiplies the dtype's relative RMS bound for this handler's outputs. 1 for one network
   /// call; more where outputs feed back (a denoising loop compounds each step's rounding).
   virtual double reduced_precision_slack() const { return 1.0; }

@@ -151,6 +151,15 @@ sdk::Result<TensorList> PipelineGoldenHandler::replay(const GoldenCase& c, const
   return out;
 }
 
+std::set<std::string> PipelineGoldenHandler::required_outputs(const GoldenCase& full) const {
+  std::set<std::string> required = {"prompt.prompt_embeds", "prompt.pooled", "latents_final", "image"};
+  if (full.manifest.value("case", std::string()) == "controlnet_txt2img") {
+    required.insert("step0.cn_down.0");
+    required.insert("step0.cn_mid");
+  }
+  return required;
+}
+
 CompareReport PipelineGoldenHandler::compare(const GoldenCase& full, const TensorList& produced,
                                              const nlohmann::json&) const {
   CompareReport report;
@@ -165,12 +174,7 @@ CompareReport PipelineGoldenHandler::compare(const GoldenCase& full, const Tenso
     seen.insert(name);
   }
   std::string missing;
-  std::vector<std::string> required = {"prompt.prompt_embeds", "prompt.pooled", "latents_final", "image"};
-  if (full.manifest.value("case", std::string()) == "controlnet_txt2img") {
-    required.push_back("step0.cn_down.0");
-    required.push_back("step0.cn_mid");
-  }
-  for (const auto& r : required)
+  for (const auto& r : required_outputs(full))
     if (!seen.count(r)) missing += (missing.empty() ? "" : ", ") + r;
   report.passed = !worst.any_failed && missing.empty();
   report.summary = !missing.empty() ? "missing outputs: " + missing

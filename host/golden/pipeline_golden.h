@@ -19,6 +19,9 @@ class PipelineGoldenHandler : public GoldenHandler {
   std::set<std::string> allowed_manifest_keys(const GoldenCase& c) const override;
   std::set<std::string> allowed_tensors(const GoldenCase& c) const override;
   bool runs_in_dtype() const override { return true; }
+  /// The prompt embeddings, the final latents and image (+ step 0's ControlNet residuals): what
+  /// the replay produces of every case; the cases record more (img2img's encode statistics).
+  std::set<std::string> required_outputs(const GoldenCase& full) const override;
   /// Each step's rounding changes the next step's input; on the tiny random model the bfloat16
   /// error grows from 4 % (step 0) to 30 % (step 3 CFG eps) of the float32 values: bound ×4.
   double reduced_precision_slack() const override { return 4.0; }

@@ -29,7 +29,7 @@ double relative_rms_bound(c10::ScalarType dtype) {
 }
 
 CompareReport compare_relative_rms(const GoldenCase& full, const TensorList& produced, c10::ScalarType dtype,
-                                   double slack) {
+                                   const std::set<std::string>& required, double slack) {
   const double bound = relative_rms_bound(dtype) * slack;
   int compared = 0;
   bool failed = false;
@@ -50,6 +50,13 @@ CompareReport compare_relative_rms(const GoldenCase& full, const TensorList& pro
       worst_name = name;
     }
   }
+  std::string missing;
+  for (const auto& name : required) {
+    bool found = false;
+    for (const auto& p : produced) found = found || p.first == name;
+    if (!found) missing += (missing.empty() ? "" : ", ") + name;
+  }
+  if (!missing.empty()) return {false, "outputs not produced: " + missing};
   char buf[256];
   if (compared == 0) return {false, "no floating output of the case was produced"};
   std::snprintf(buf, sizeof buf, "%d tensors by relative RMS error (bound %.3g for %s); worst %s: %.4g", compared,

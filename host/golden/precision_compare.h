@@ -7,6 +7,9 @@
 
 #include <c10/core/ScalarType.h>
 
+#include <set>
+#include <string>
+
 #include "golden/golden_case.h"
 
 namespace sdxl::golden {
@@ -19,10 +22,11 @@ double relative_rms_error(const at::Tensor& got, const at::Tensor& want);
 double relative_rms_bound(c10::ScalarType dtype);
 
 /// Compares every floating tensor in `produced` that `full` records with relative_rms_error
-/// against relative_rms_bound(dtype) × `slack` (GoldenHandler::reduced_precision_slack()). Integer outputs (uint8 pictures, token ids) are skipped:
+/// against relative_rms_bound(dtype) × `slack` (GoldenHandler::reduced_precision_slack()), and
+/// fails when a name in `required` (GoldenHandler::required_outputs()) was not produced. Integer outputs (uint8 pictures, token ids) are skipped:
 /// their rounding makes them follow the float tensors they are made from. Fails when nothing
 /// was compared.
 CompareReport compare_relative_rms(const GoldenCase& full, const TensorList& produced, c10::ScalarType dtype,
-                                   double slack = 1.0);
+                                   const std::set<std::string>& required = {}, double slack = 1.0);
 
 }  // namespace sdxl::golden

@@ -80,10 +80,14 @@ TEST_CASE("compare_relative_rms checks the case's float outputs against the dtyp
   const auto f16 = golden::compare_relative_rms(c, five_percent, at::kHalf);
   CHECK_FALSE(f16.passed);
   CHECK(f16.summary.find("out") != std::string::npos);
-  CHECK(golden::compare_relative_rms(c, five_percent, at::kHalf, 2.0).passed);  // slack doubles the bound
+  CHECK(golden::compare_relative_rms(c, five_percent, at::kHalf, {}, 2.0).passed);  // slack doubles the bound
   // Integer outputs and tensors the case does not record are not compared: nothing left fails.
   CHECK_FALSE(golden::compare_relative_rms(c, {{"ids", at::arange(4)}}, at::kBFloat16).passed);
   CHECK_FALSE(golden::compare_relative_rms(c, {{"out", at::zeros({3})}}, at::kBFloat16).passed);  // wrong shape
+  // A required output that was not produced fails, however close the rest is.
+  const auto missing = golden::compare_relative_rms(c, {{"out", want}}, at::kBFloat16, {"out", "eps"});
+  CHECK_FALSE(missing.passed);
+  CHECK_THAT(missing.summary, Catch::Contains("eps"));
 }
 
 TEST_CASE("run_case compares by relative RMS only outside float32 and only for handlers that run in the dtype",
