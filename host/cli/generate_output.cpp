@@ -45,20 +45,11 @@ sdk::Status GenerateOutput::write_batch(const pipeline::GenerateResult& r, std::
   at::Tensor pixels = pipeline::to_uint8_images(r.images);
   for (std::int64_t i = 0; i < pixels.size(0); ++i) {
     const std::int64_t seed = first_seed + i;
-    pipeline::ImageParameters p;
-    p.prompt = s_.prompt;
-    p.negative = s_.negative;
-    p.steps = s_.steps;
-    p.seed = seed;
-    p.width = s_.width;
-    p.height = s_.height;
+    pipeline::ImageParameters p = pipeline::job_image_parameters(s_, seed);
     p.sampler_feature = r.sampler;
-    p.cfg = s_.cfg;
     p.model_name = model_name_;
     p.model_hash = model_hash_;
     p.demo_model = demo_;
-    if (!s_.init_image.empty()) p.denoising_strength = s_.strength;
-    p.guidance_rescale = s_.guidance_rescale;
     p.loras = pipeline::lora_list_text(loras_);
     p.extra = extra_fields_;
     p.device = device_;

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "golden/case_files.h"
 #include "golden/compare.h"
 #include "golden/golden_case.h"
 #include "golden/manifest_tolerance.h"
@@ -52,12 +53,6 @@ std::vector<std::string> prefixes_with_input(const nlohmann::json& manifest, con
   return out;
 }
 
-std::set<std::string> input_tensors(const nlohmann::json& manifest) {
-  std::set<std::string> out;
-  for (const auto& [name, info] : tensor_table(manifest).items())
-    if (info.is_object() && info.value("role", std::string()) == "input") out.insert(name);
-  return out;
-}
 
 sdk::Result<at::Tensor> input(const GoldenCase& c, const std::string& name) {
   if (!c.tensors) return sdk::invalid_argument(c.file.string() + ": the case has no tensors");
@@ -162,7 +157,7 @@ class VaeKlGoldenHandler : public GoldenHandler {
     return c.file.stem() == "vae";
   }
   std::set<std::string> allowed_manifest_keys(const GoldenCase&) const override { return {"case", "params", "tensors"}; }
-  std::set<std::string> allowed_tensors(const GoldenCase& c) const override { return input_tensors(c.manifest); }
+  std::set<std::string> allowed_tensors(const GoldenCase& c) const override { return manifest_tensors_with_role(c.manifest, "input"); }
   bool runs_in_dtype() const override { return true; }
 
   sdk::Result<TensorList> replay(const GoldenCase& c, const GoldenOptions& opts, nlohmann::json*) const override {
@@ -197,7 +192,7 @@ class TaesdGoldenHandler : public GoldenHandler {
     return c.file.stem() == "taesd";
   }
   std::set<std::string> allowed_manifest_keys(const GoldenCase&) const override { return {"case", "params", "tensors"}; }
-  std::set<std::string> allowed_tensors(const GoldenCase& c) const override { return input_tensors(c.manifest); }
+  std::set<std::string> allowed_tensors(const GoldenCase& c) const override { return manifest_tensors_with_role(c.manifest, "input"); }
   bool runs_in_dtype() const override { return true; }
 
   sdk::Result<TensorList> replay(const GoldenCase& c, const GoldenOptions& opts, nlohmann::json*) const override {

@@ -181,11 +181,13 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
-std::set<std::string> manifest_outputs(const GoldenCase& c) {
+std::set<std::string> manifest_tensors_with_role(const nlohmann::json& manifest, const std::string& role) {
   std::set<std::string> out;
-  if (!c.manifest.is_object()) return out;
-  for (const auto& [name, info] : c.manifest.value("tensors", nlohmann::json::object()).items())
-    if (info.is_object() && info.value("role", std::string()) == "output") out.insert(name);
+  if (!manifest.is_object()) return out;
+  const auto table = manifest.value("tensors", nlohmann::json::object());
+  if (!table.is_object()) return out;
+  for (const auto& [name, info] : table.items())
+    if (info.is_object() && info.value("role", std::string()) == role) out.insert(name);
   return out;
 }
 

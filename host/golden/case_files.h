@@ -38,8 +38,9 @@ sdk::Status write_result(const std::filesystem::path& out, const GoldenCase& c, 
 /// Display name of a case: manifest "name", else the file stem.
 std::string case_name(const GoldenCase& c);
 
-/// Names the manifest's tensor table marks with role "output".
-std::set<std::string> manifest_outputs(const GoldenCase& c);
+/// Names the manifest's tensor table ("tensors": {name: {"role": …}}) marks with `role`
+/// ("input", "output", "intermediate"); empty when there is no table.
+std::set<std::string> manifest_tensors_with_role(const nlohmann::json& manifest, const std::string& role);
 
 /// A fresh private temporary folder, removed by the destructor.
 class TempDir {

@@ -10,7 +10,9 @@ std::vector<std::unique_ptr<GoldenHandler>>& golden_handlers() {
   return all;
 }
 
-std::set<std::string> GoldenHandler::required_outputs(const GoldenCase& full) const { return manifest_outputs(full); }
+std::set<std::string> GoldenHandler::required_outputs(const GoldenCase& full) const {
+  return manifest_tensors_with_role(full.manifest, "output");
+}
 
 const GoldenHandler* find_handler(const GoldenCase& c) {
   for (const auto& h : golden_handlers())

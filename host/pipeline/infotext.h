@@ -46,6 +46,24 @@ struct ImageParameters {
 };
 InfoText image_infotext(const ImageParameters& p);
 
+/// The fields a job's settings carry, whichever spelling (pipeline::JobSettings for the CLI,
+/// server::JobSpec for the server): prompts, steps, size, CFG, rescale, and the strength when an
+/// init image is given. The caller adds what the run decided (sampler, model, LoRAs, device…).
+template <class Job>
+ImageParameters job_image_parameters(const Job& job, std::int64_t seed) {
+  ImageParameters p;
+  p.prompt = job.prompt;
+  p.negative = job.negative;
+  p.steps = job.steps;
+  p.seed = seed;
+  p.width = job.width;
+  p.height = job.height;
+  p.cfg = job.cfg;
+  if (!job.init_image.empty()) p.denoising_strength = job.strength;
+  p.guidance_rescale = job.guidance_rescale;
+  return p;
+}
+
 /// A1111's LoRA list, "name:weight" or "name:te:unet" when the weights differ, comma-separated.
 std::string lora_list_text(const std::vector<LoraRequest>& loras);
 

@@ -33,18 +33,26 @@ inline std::filesystem::path demo_model_dir(const std::string& folder) {
   return dir.value();
 }
 
+/// The model at `path` (a diffusers folder or single file) loaded with `registry`; `spec`
+/// (optional) gives the device, dtype and VAE, and receives the path.
+inline std::shared_ptr<pipeline::SdxlModel> load_model(const std::filesystem::path& path,
+                                                      const plugins::PluginRegistry& registry,
+                                                      pipeline::ModelSpec* spec = nullptr) {
+  pipeline::ModelSpec defaults;
+  pipeline::ModelSpec& s = spec ? *spec : defaults;
+  s.path = path;
+  auto model = pipeline::SdxlModel::load(s, registry);
+  INFO(model.status().message());
+  REQUIRE(model.ok());
+  return model.value();
+}
+
 /// The demo model loaded with `registry`, a fresh copy per call. `spec` (optional) gives the
 /// device, dtype and VAE, and receives the model's path for later reloads.
 inline std::shared_ptr<pipeline::SdxlModel> load_demo_model(const std::string& folder,
                                                            const plugins::PluginRegistry& registry,
                                                            pipeline::ModelSpec* spec = nullptr) {
-  pipeline::ModelSpec defaults;
-  pipeline::ModelSpec& s = spec ? *spec : defaults;
-  s.path = demo_model_dir(folder);
-  auto model = pipeline::SdxlModel::load(s, registry);
-  INFO(model.status().message());
-  REQUIRE(model.ok());
-  return model.value();
+  return load_model(demo_model_dir(folder), registry, spec);
 }
 
 /// The plugins and the demo model together (the model goes before the plugins that made its VAE).

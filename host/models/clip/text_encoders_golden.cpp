@@ -6,6 +6,7 @@
 #include <regex>
 #include <sstream>
 
+#include "golden/case_files.h"
 #include "golden/compare.h"
 #include "golden/manifest_tolerance.h"
 
@@ -69,11 +70,7 @@ void tolerance_for(const nlohmann::json& manifest, const std::string& name, doub
 }  // namespace
 
 std::set<std::string> text_case_inputs(const nlohmann::json& manifest) {
-  std::set<std::string> names;
-  if (!manifest.contains("tensors") || !manifest["tensors"].is_object()) return names;
-  for (const auto& [name, info] : manifest["tensors"].items())
-    if (info.is_object() && info.value("role", "") == "input") names.insert(name);
-  return names;
+  return golden::manifest_tensors_with_role(manifest, "input");
 }
 
 bool is_text_encoder_case(const nlohmann::json& manifest) {

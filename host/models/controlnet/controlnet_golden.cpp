@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "golden/case_files.h"
 #include "models/controlnet/controlnet_model.h"
 #include "models/loader/checkpoint.h"
 #include "models/unet/unet_golden.h"
@@ -38,10 +39,7 @@ bool is_controlnet_case(const golden::GoldenCase& c) {
 }
 
 std::set<std::string> controlnet_case_inputs(const nlohmann::json& manifest) {
-  std::set<std::string> out;
-  for (const auto& [name, info] : tensor_table(manifest).items())
-    if (info.value("role", std::string()) == "input") out.insert(name);
-  return out;
+  return golden::manifest_tensors_with_role(manifest, "input");
 }
 
 sdk::Result<golden::TensorList> replay_controlnet_case(const golden::GoldenCase& c, const golden::GoldenOptions& opts) {

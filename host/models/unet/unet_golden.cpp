@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "golden/case_files.h"
 #include "golden/compare.h"
 #include "golden/manifest_tolerance.h"
 #include "models/loader/checkpoint.h"
@@ -46,10 +47,7 @@ std::vector<std::string> unet_case_prefixes(const nlohmann::json& manifest) {
 }
 
 std::set<std::string> unet_case_inputs(const nlohmann::json& manifest) {
-  std::set<std::string> out;
-  for (const auto& [name, info] : tensor_table(manifest).items())
-    if (info.value("role", std::string()) == "input") out.insert(name);
-  return out;
+  return golden::manifest_tensors_with_role(manifest, "input");
 }
 
 sdk::Result<golden::TensorList> replay_unet_case(const golden::GoldenCase& c, const golden::GoldenOptions& opts) {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "demo_model_fixture.h"
 #include "io/safetensors.h"
 #include "models/controlnet/controlnet_model.h"
 #include "noise/cpu_torch_noise.h"
@@ -36,14 +37,6 @@ at::Tensor case_tensor(const io::SafetensorsFile& f, const std::string& name) {
 void check_same(const at::Tensor& a, const at::Tensor& b, double atol = 1e-6) {
   REQUIRE(a.sizes() == b.sizes());
   CHECK((a - b).abs().max().item<double>() <= atol);
-}
-
-std::shared_ptr<plugins::PluginRegistry> plugin_registry() {
-  auto reg = std::make_shared<plugins::PluginRegistry>();
-  plugins::RegistrySettings settings;
-  settings.search_paths = {SDXL_PLUGIN_DIR};
-  reg->load(settings);
-  return reg;
 }
 
 }  // namespace
@@ -127,11 +120,8 @@ TEST_CASE("control units: residuals of several units are the sum of their own ca
 
 TEST_CASE("control units: weight 0 is no ControlNet, units naming one model share it", "[controlunits]") {
   if (!have_goldens()) return;
-  auto reg = plugin_registry();
-  pipeline::ModelSpec spec;
-  spec.path = kModels / "tiny-sdxl";
-  auto model = pipeline::SdxlModel::load(spec, *reg);
-  REQUIRE(model.ok());
+  auto reg = test_support::built_plugins();
+  const auto model = test_support::load_model(kModels / "tiny-sdxl", *reg);
 
   pipeline::ControlUnitRequest r;
   r.model = (kModels / "controlnet-tiny").string();
@@ -140,7 +130,7 @@ TEST_CASE("control units: weight 0 is no ControlNet, units naming one model shar
   r.scale = 0.0;
   pipeline::ControlUnitRequest strong = r;
   strong.scale = 1.0;
-  auto units = pipeline::resolve_control_units({r, strong}, *model.value()->unet, *reg, 64, 64);
+  auto units = pipeline::resolve_control_units({r, strong}, *model->unet, *reg, 64, 64);
   REQUIRE(units.ok());
   CHECK(units.value()[0].model.get() == units.value()[1].model.get());  // one copy of the weights
 
@@ -153,7 +143,7 @@ TEST_CASE("control units: weight 0 is no ControlNet, units naming one model shar
     noise::CpuTorchNoise noise(7);
     pipeline::JobHooks hooks;
     hooks.noise = &noise;
-    auto res = pipeline::generate(*model.value(), *reg, req, hooks);
+    auto res = pipeline::generate(*model, *reg, req, hooks);
     REQUIRE(res.ok());
     return res.value();
   };

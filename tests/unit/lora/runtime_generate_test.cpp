@@ -6,8 +6,8 @@
 
 #include <filesystem>
 
+#include "demo_kohya_lora.h"
 #include "demo_model_fixture.h"
-#include "io/safetensors.h"
 #include "models/common/layers.h"
 #include "pipeline/lora_stack.h"
 
@@ -15,20 +15,6 @@ namespace fs = std::filesystem;
 using namespace sdxl;
 
 namespace {
-
-// A kohya LoRA on one UNet attention projection, one UNet conv and one text-encoder projection.
-fs::path write_lora(const fs::path& dir) {
-  at::manual_seed(5);
-  const std::string q = "lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn1_to_q";
-  const std::string te = "lora_te1_text_model_encoder_layers_0_self_attn_q_proj";
-  std::vector<std::pair<std::string, at::Tensor>> t = {
-      {q + ".lora_down.weight", at::randn({4, 64}) * 0.2},  {q + ".lora_up.weight", at::randn({64, 4}) * 0.2},
-      {q + ".alpha", at::full({}, 2.0)},                    {te + ".lora_down.weight", at::randn({4, 32}) * 0.2},
-      {te + ".lora_up.weight", at::randn({32, 4}) * 0.2},   {te + ".alpha", at::full({}, 4.0)}};
-  const fs::path p = dir / "runtime_kohya.safetensors";
-  REQUIRE(io::write_safetensors(p, t, {{"ss_network_module", "networks.lora"}}).ok());
-  return p;
-}
 
 std::map<std::string, at::Tensor> snapshot(const pipeline::SdxlModel& m) {
   std::map<std::string, at::Tensor> out;
@@ -52,7 +38,8 @@ TEST_CASE("runtime LoRA mode generates what merge mode generates, weights untouc
   const auto& reg = *demo.registry;
   auto& model = *demo.model;
   const fs::path dir = fs::temp_directory_path() / "sdxl_lora_runtime_generate_test";
-  const fs::path lora = write_lora(dir);
+  const fs::path lora = dir / "runtime_kohya.safetensors";
+  test_support::write_demo_kohya_lora(lora, {5, 0.2, 2.0, true, 4.0});
   const auto snap = snapshot(model);
   const at::Tensor baseline = test_support::generate_latents(model, reg);
 

@@ -34,6 +34,22 @@ Demo load_demo() {
 
 models::UNetInputs unet_inputs(const models::UNetConfig& c) { return memory_test::unet_inputs(c, 11, 321.0); }
 
+// The demo model, the UNet's inputs, and its output before anything streams.
+struct Baseline : Demo {
+  models::UNetInputs in;
+  at::Tensor ref;
+};
+
+Baseline load_baseline() {
+  Baseline b;
+  static_cast<Demo&>(b) = load_demo();
+  b.in = unet_inputs(b.model->unet->config());
+  auto ref = b.model->unet->forward(b.in);
+  REQUIRE(ref.ok());
+  b.ref = ref.value();
+  return b;
+}
+
 const void* storage_of(const at::Tensor& t) { return t.storage().data(); }
 
 std::map<std::string, const void*> storages(const models::UNet2DConditionModel& unet) {
@@ -83,11 +99,9 @@ std::vector<std::string> expected_blocks(const models::UNetConfig& c) {
 }  // namespace
 
 TEST_CASE("sequential streamer moves one UNet block at a time and computes exactly the same", "[memory][sequential]") {
-  auto demo = load_demo();
-  auto& unet = *demo.model->unet;
-  const auto in = unet_inputs(unet.config());
-  auto ref = unet.forward(in);
-  REQUIRE(ref.ok());
+  const auto base = load_baseline();
+  auto& unet = *base.model->unet;
+  const auto& in = base.in;
   const auto host = storages(unet);
 
   CHECK_FALSE(memory::SequentialStreamer::for_unet(unet, c10::Device(c10::kCPU)).ok());
@@ -105,7 +119,7 @@ TEST_CASE("sequential streamer moves one UNet block at a time and computes exact
   unet.set_block_observer(rec);
   auto out = unet.forward(in);
   REQUIRE(out.ok());
-  CHECK(at::equal(out.value(), ref.value()));                        // (a)
+  CHECK(at::equal(out.value(), base.ref));                           // (a)
   CHECK(rec->seen == blocks);                                        // (b)
   CHECK(rec->ended == blocks);
   CHECK(rec->misplaced.empty());                                     // one block off the host at a time
@@ -121,7 +135,7 @@ TEST_CASE("sequential streamer moves one UNet block at a time and computes exact
   unet.set_block_observer(streamer);
   auto again = unet.forward(in);
   REQUIRE(again.ok());
-  CHECK(at::equal(again.value(), ref.value()));
+  CHECK(at::equal(again.value(), base.ref));
   CHECK(storages(unet) == host);
   CHECK(streamer->stats().bytes_copied == 2 * streamer->total_bytes());
   CHECK(streamer->stats().peak_device_bytes == streamer->largest_block_bytes());
@@ -135,11 +149,9 @@ TEST_CASE("sequential streamer moves one UNet block at a time and computes exact
 }
 
 TEST_CASE("a failing forward leaves every streamed weight on its host storage", "[memory][sequential]") {
-  auto demo = load_demo();
-  auto& unet = *demo.model->unet;
-  const auto in = unet_inputs(unet.config());
-  auto ref = unet.forward(in);
-  REQUIRE(ref.ok());
+  const auto base = load_baseline();
+  auto& unet = *base.model->unet;
+  const auto& in = base.in;
   const auto host = storages(unet);
   auto streamer = memory::SequentialStreamer::for_unet(unet, kGpu).value();
 
@@ -170,34 +182,32 @@ TEST_CASE("a failing forward leaves every streamed weight on its host storage", 
   unet.set_block_observer(streamer);
   auto out = unet.forward(in);
   REQUIRE(out.ok());
-  CHECK(at::equal(out.value(), ref.value()));
+  CHECK(at::equal(out.value(), base.ref));
   CHECK(storages(unet) == host);
   unet.set_block_observer(nullptr);
 }
 
 TEST_CASE("sequential registration reserves the UNet's largest block and admits what resident mode refuses",
           "[memory][sequential][arbiter]") {
-  auto demo = load_demo();
-  auto model = demo.model;
+  const auto base = load_baseline();
+  auto model = base.model;
   auto& unet = *model->unet;
-  const auto in = unet_inputs(unet.config());
-  auto ref = unet.forward(in);
-  REQUIRE(ref.ok());
+  const auto& in = base.in;
 
   // Resident mode, or sequential on the CPU: no streamer.
   {
     memory::Ledger ledger;
     memory::MemoryArbiter resident(ledger);
-    REQUIRE(memory::register_model_components(resident, model, demo.spec, kGpu).ok());
+    REQUIRE(memory::register_model_components(resident, model, base.spec, kGpu).ok());
     CHECK(unet.block_observer() == nullptr);
     memory::MemoryArbiter seq_cpu(ledger, memory::ArbiterMode::sequential);
-    REQUIRE(memory::register_model_components(seq_cpu, model, demo.spec, c10::Device(c10::kCPU)).ok());
+    REQUIRE(memory::register_model_components(seq_cpu, model, base.spec, c10::Device(c10::kCPU)).ok());
     CHECK(unet.block_observer() == nullptr);
   }
 
   memory::Ledger ledger;
   memory::MemoryArbiter arbiter(ledger, memory::ArbiterMode::sequential);
-  auto names = memory::register_model_components(arbiter, model, demo.spec, kGpu);
+  auto names = memory::register_model_components(arbiter, model, base.spec, kGpu);
   REQUIRE(names.ok());
   auto streamer = std::dynamic_pointer_cast<memory::SequentialStreamer>(unet.block_observer());
   REQUIRE(streamer);
@@ -234,7 +244,7 @@ TEST_CASE("sequential registration reserves the UNet's largest block and admits 
   const auto host = storages(unet);
   auto out = unet.forward(in);
   REQUIRE(out.ok());
-  CHECK(at::equal(out.value(), ref.value()));
+  CHECK(at::equal(out.value(), base.ref));
   CHECK(storages(unet) == host);
   CHECK(streamer->stats().blocks_streamed == unet.block_names().size());
   CHECK(streamer->stats().peak_device_bytes == window);

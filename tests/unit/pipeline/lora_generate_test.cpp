@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "demo_kohya_lora.h"
 #include "demo_model_fixture.h"
 #include "io/safetensors.h"
 #include "pipeline/lora_stack.h"
@@ -13,39 +14,21 @@
 namespace fs = std::filesystem;
 using namespace sdxl;
 
-namespace {
-const std::string kUnetModule = "down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q";
-const std::string kTeModule = "text_model.encoder.layers.0.self_attn.q_proj";
-
-// A kohya LoRA of rank 4 on one UNet and one text-encoder-1 module.
-fs::path write_lora(const fs::path& dir, at::Tensor& unet_up, at::Tensor& unet_down) {
-  at::manual_seed(3);
-  unet_down = at::randn({4, 64}) * 0.1;
-  unet_up = at::randn({64, 4}) * 0.1;
-  std::vector<std::pair<std::string, at::Tensor>> t = {
-      {"lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn1_to_q.lora_down.weight", unet_down},
-      {"lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn1_to_q.lora_up.weight", unet_up},
-      {"lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn1_to_q.alpha", at::full({}, 2.0)},
-      {"lora_te1_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight", at::randn({4, 32}) * 0.1},
-      {"lora_te1_text_model_encoder_layers_0_self_attn_q_proj.lora_up.weight", at::randn({32, 4}) * 0.1},
-      {"lora_te1_text_model_encoder_layers_0_self_attn_q_proj.alpha", at::full({}, 4.0)}};
-  const fs::path p = dir / "tiny_kohya.safetensors";
-  REQUIRE(io::write_safetensors(p, t, {{"ss_network_module", "networks.lora"}}).ok());
-  return p;
-}
-
-}  // namespace
+using test_support::kDemoLoraTextModule;
+using test_support::kDemoLoraUnetModule;
 
 TEST_CASE("LoRAs merge into the live model and unmerge exactly", "[lora-generate]") {
   test_support::DemoModel demo("sdxl_lora_generate_test");
   const auto& reg = *demo.registry;
   auto& model = *demo.model;
   const fs::path dir = fs::temp_directory_path() / "sdxl_lora_generate_test";
-  at::Tensor up, down;
-  const fs::path lora = write_lora(dir, up, down);
+  const fs::path lora = dir / "tiny_kohya.safetensors";
+  const auto factors = test_support::write_demo_kohya_lora(lora, {3, 0.1, 2.0, true, 4.0});
+  const at::Tensor& up = factors.unet_up;
+  const at::Tensor& down = factors.unet_down;
 
-  const at::Tensor w0 = model.unet->parameters().at(kUnetModule + ".weight").clone();
-  const at::Tensor te0 = model.text->te1().parameters().at(kTeModule + ".weight").clone();
+  const at::Tensor w0 = model.unet->parameters().at(kDemoLoraUnetModule + ".weight").clone();
+  const at::Tensor te0 = model.text->te1().parameters().at(kDemoLoraTextModule + ".weight").clone();
   const at::Tensor baseline = test_support::generate_latents(model, reg);
 
   auto loras = pipeline::ModelLoras::create(model, reg);
@@ -55,7 +38,7 @@ TEST_CASE("LoRAs merge into the live model and unmerge exactly", "[lora-generate
   SECTION("merged weight = W + m·(alpha/rank)·up·down") {
     REQUIRE(state.apply({{lora, 0.7, 0.7}}).ok());
     const at::Tensor expected = w0 + 0.7 * (2.0 / 4.0) * at::matmul(up, down);
-    CHECK(at::allclose(model.unet->parameters().at(kUnetModule + ".weight"), expected, 1e-6, 1e-6));
+    CHECK(at::allclose(model.unet->parameters().at(kDemoLoraUnetModule + ".weight"), expected, 1e-6, 1e-6));
     CHECK_FALSE(at::equal(test_support::generate_latents(model, reg), baseline));
   }
   SECTION("multiplier 0 is the plain model") {
@@ -64,14 +47,14 @@ TEST_CASE("LoRAs merge into the live model and unmerge exactly", "[lora-generate
   }
   SECTION("unet-only multiplier leaves the text encoder alone") {
     REQUIRE(state.apply({{lora, 1.0, 0.0}}).ok());
-    CHECK(at::equal(model.text->te1().parameters().at(kTeModule + ".weight"), te0));
-    CHECK_FALSE(at::equal(model.unet->parameters().at(kUnetModule + ".weight"), w0));
+    CHECK(at::equal(model.text->te1().parameters().at(kDemoLoraTextModule + ".weight"), te0));
+    CHECK_FALSE(at::equal(model.unet->parameters().at(kDemoLoraUnetModule + ".weight"), w0));
   }
   SECTION("switching back restores the weights bit-identically") {
     REQUIRE(state.apply({{lora, 1.0, 1.0}, {lora, -0.5, 0.25}}).ok());
     REQUIRE(state.apply({}).ok());
-    CHECK(at::equal(model.unet->parameters().at(kUnetModule + ".weight"), w0));
-    CHECK(at::equal(model.text->te1().parameters().at(kTeModule + ".weight"), te0));
+    CHECK(at::equal(model.unet->parameters().at(kDemoLoraUnetModule + ".weight"), w0));
+    CHECK(at::equal(model.text->te1().parameters().at(kDemoLoraTextModule + ".weight"), te0));
     CHECK(at::equal(test_support::generate_latents(model, reg), baseline));
   }
   SECTION("a broken LoRA file changes nothing and says why") {
@@ -81,7 +64,7 @@ TEST_CASE("LoRAs merge into the live model and unmerge exactly", "[lora-generate
     auto st = state.apply({{bad, 1.0, 1.0}});
     CHECK_FALSE(st.ok());
     CHECK_THAT(st.message(), Catch::Contains("nonexistent"));
-    CHECK(at::equal(model.unet->parameters().at(kUnetModule + ".weight"), w0));
+    CHECK(at::equal(model.unet->parameters().at(kDemoLoraUnetModule + ".weight"), w0));
   }
 }
 

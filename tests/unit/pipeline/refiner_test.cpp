@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "demo_model_fixture.h"
 #include "io/safetensors.h"
 #include "models/demo/demo_model.h"
 #include "models/demo/demo_shapes.h"
@@ -27,7 +28,7 @@ using namespace sdxl;
 namespace {
 
 struct Models {
-  std::unique_ptr<plugins::PluginRegistry> reg = std::make_unique<plugins::PluginRegistry>();
+  std::unique_ptr<plugins::PluginRegistry> reg = test_support::built_plugins();
   std::shared_ptr<pipeline::SdxlModel> base, refiner;
   fs::path demo;
 };
@@ -64,22 +65,10 @@ fs::path make_tiny_refiner(const fs::path& demo, const fs::path& out) {
 Models& shared_models() {
   static Models m = [] {
     Models x;
-    plugins::RegistrySettings s;
-    s.search_paths = {SDXL_PLUGIN_DIR};
-    x.reg->load(s);
-    auto dir = models::demo::ensure_demo_model(fs::temp_directory_path() / "sdxl_refiner_test");
-    REQUIRE(dir.ok());
-    x.demo = dir.value();
-    pipeline::ModelSpec spec;
-    spec.path = x.demo;
-    auto b = pipeline::SdxlModel::load(spec, *x.reg);
-    REQUIRE(b.ok());
-    x.base = b.value();
-    spec.path = make_tiny_refiner(x.demo, fs::temp_directory_path() / "sdxl_refiner_test" / "tiny-refiner");
-    auto r = pipeline::SdxlModel::load(spec, *x.reg);
-    INFO(r.status().message());
-    REQUIRE(r.ok());
-    x.refiner = r.value();
+    x.demo = test_support::demo_model_dir("sdxl_refiner_test");
+    x.base = test_support::load_model(x.demo, *x.reg);
+    x.refiner = test_support::load_model(
+        make_tiny_refiner(x.demo, fs::temp_directory_path() / "sdxl_refiner_test" / "tiny-refiner"), *x.reg);
     return x;
   }();
   return m;

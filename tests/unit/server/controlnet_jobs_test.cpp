@@ -47,15 +47,12 @@ void use_golden_model(server::OrchestratorOptions& o) {
 // What the pipeline gives for the same unit resolved directly (the CLI's path).
 at::Tensor reference_image(const std::string& prompt, std::int64_t seed, double scale) {
   auto reg = test::loaded_registry();
-  pipeline::ModelSpec spec;
-  spec.path = kModels / "tiny-sdxl";
-  auto model = pipeline::SdxlModel::load(spec, *reg);
-  REQUIRE(model.ok());
+  const auto model = test_support::load_model(kModels / "tiny-sdxl", *reg);
   pipeline::ControlUnitRequest r;
   r.model = (kModels / "controlnet-tiny").string();
   r.image = square_picture();
   r.scale = scale;
-  auto units = pipeline::resolve_control_units({r}, *model.value()->unet, *reg, 64, 64);
+  auto units = pipeline::resolve_control_units({r}, *model->unet, *reg, 64, 64);
   REQUIRE(units.ok());
   server::BatchShape shape;
   shape.width = shape.height = 64;
@@ -66,7 +63,7 @@ at::Tensor reference_image(const std::string& prompt, std::int64_t seed, double 
   job.prompt = prompt;
   job.seed = seed;
   job.cfg = 5.0;
-  auto out = server::run_batch(*model.value(), *reg, shape, {job}, {});
+  auto out = server::run_batch(*model, *reg, shape, {job}, {});
   REQUIRE(out.ok());
   return out.value().images[0][0];
 }

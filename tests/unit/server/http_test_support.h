@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "demo_model_fixture.h"
 #include "image/png.h"
 #include "plugins/registry.h"
 #include "server/http_server.h"
@@ -23,13 +24,7 @@
 namespace sdxl::test {
 
 inline std::shared_ptr<plugins::PluginRegistry> loaded_registry() {
-  static std::shared_ptr<plugins::PluginRegistry> reg = [] {
-    auto r = std::make_shared<plugins::PluginRegistry>();
-    plugins::RegistrySettings s;
-    s.search_paths = {SDXL_PLUGIN_DIR};
-    r->load(s);
-    return r;
-  }();
+  static std::shared_ptr<plugins::PluginRegistry> reg = test_support::built_plugins();
   return reg;
 }
 

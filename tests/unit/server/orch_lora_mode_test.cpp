@@ -6,24 +6,18 @@
 #include <filesystem>
 
 #include "image/png.h"
-#include "io/safetensors.h"
+#include "demo_kohya_lora.h"
 #include "orch_support.h"
 
 using namespace sdxl;
 
 namespace {
 
-const std::string kModule = "down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q.weight";
+const std::string kModule = test_support::kDemoLoraUnetModule + ".weight";
 
 std::filesystem::path write_lora() {
   const auto dir = std::filesystem::temp_directory_path() / "sdxl_orch_lora_mode";
-  std::filesystem::create_directories(dir);
-  at::manual_seed(5);
-  const std::string m = "lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn1_to_q";
-  std::vector<std::pair<std::string, at::Tensor>> t = {{m + ".lora_down.weight", at::randn({4, 64}) * 0.2},
-                                                       {m + ".lora_up.weight", at::randn({64, 4}) * 0.2},
-                                                       {m + ".alpha", at::full({}, 4.0)}};
-  REQUIRE(io::write_safetensors(dir / "style.safetensors", t, {{"ss_network_module", "networks.lora"}}).ok());
+  test_support::write_demo_kohya_lora(dir / "style.safetensors", {5, 0.2, 4.0});
   return dir;
 }
 

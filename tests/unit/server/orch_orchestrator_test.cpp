@@ -8,7 +8,7 @@
 #include <mutex>
 
 #include "image/png.h"
-#include "io/safetensors.h"
+#include "demo_kohya_lora.h"
 #include "pipeline/infotext.h"
 #include "memory/arbiter.h"
 #include "orch_support.h"
@@ -248,13 +248,7 @@ TEST_CASE("orch: memory admission through the arbiter refuses what cannot fit an
 TEST_CASE("orch: affinity groups jobs by LoRA set so the set switches once", "[orch][affinity]") {
   // A kohya LoRA of rank 4 on one UNet module of the demo model.
   const auto dir = std::filesystem::temp_directory_path() / "sdxl_orch_affinity_lora";
-  std::filesystem::create_directories(dir);
-  at::manual_seed(3);
-  const std::string m = "lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn1_to_q";
-  std::vector<std::pair<std::string, at::Tensor>> t = {{m + ".lora_down.weight", at::randn({4, 64}) * 0.1},
-                                                       {m + ".lora_up.weight", at::randn({64, 4}) * 0.1},
-                                                       {m + ".alpha", at::full({}, 2.0)}};
-  REQUIRE(io::write_safetensors(dir / "style.safetensors", t, {{"ss_network_module", "networks.lora"}}).ok());
+  test_support::write_demo_kohya_lora(dir / "style.safetensors", {3, 0.1, 2.0});
   auto opt = orch_test::options();
   opt.config.lora_folders = {dir.string()};
   opt.start_paused = true;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <thread>
 
+#include "demo_model_fixture.h"
 #include "models/demo/demo_model.h"
 #include "pipeline/sdxl_model.h"
 #include "plugins/registry.h"
@@ -18,13 +19,7 @@ namespace orch_test {
 inline std::filesystem::path demo_cache() { return std::filesystem::temp_directory_path() / "sdxl_orch_test"; }
 
 inline std::shared_ptr<sdxl::plugins::PluginRegistry> registry() {
-  static std::shared_ptr<sdxl::plugins::PluginRegistry> reg = [] {
-    auto r = std::make_shared<sdxl::plugins::PluginRegistry>();
-    sdxl::plugins::RegistrySettings s;
-    s.search_paths = {SDXL_PLUGIN_DIR};
-    r->load(s);
-    return r;
-  }();
+  static std::shared_ptr<sdxl::plugins::PluginRegistry> reg = sdxl::test_support::built_plugins();
   return reg;
 }
 
