@@ -50,3 +50,10 @@ sdxl_cli_test(cpu_threads 0 "\"threads\": 2"
               --config ${CMAKE_CURRENT_SOURCE_DIR}/data/cpu_threads.toml bench --tiny --parts unet --iters 1 --device cpu)
 sdxl_cli_test(cpu_threads_negative 2 "\\[cpu\\] threads = -1: expected 0"
               --config ${CMAKE_CURRENT_SOURCE_DIR}/data/cpu_threads_negative.toml plugins)
+
+# [gpu] cuda_graphs reaches the pipeline (`sdxl bench` reports it; on the CPU the job runs eagerly);
+# a word where the boolean belongs is refused naming the file, line and key.
+sdxl_cli_test(cuda_graphs 0 "\"cuda_graphs\": true"
+              --config ${CMAKE_CURRENT_SOURCE_DIR}/data/cuda_graphs.toml bench --tiny --parts generate --size 64 --steps 1 --device cpu)
+sdxl_cli_test(cuda_graphs_bad 2 "cuda_graphs_bad.toml:3:[0-9]+: \\[gpu\\] cuda_graphs"
+              --config ${CMAKE_CURRENT_SOURCE_DIR}/data/cuda_graphs_bad.toml plugins)

@@ -7,7 +7,7 @@
 //   bench_generate [--device cuda] [--dtype f16|bf16|f32] [--size 1024] [--steps 30] [--cfg 5]
 //                  [--runs 3] [--tiny] [--graph]
 //   --tiny   the golden tiny UNet's shape (quick CPU check of the loop)
-//   --graph  replay the UNet as a CUDA graph (builds with SDXL_HAVE_CUDA_GRAPH only)
+//   --graph  replay the UNet as a CUDA graph (host/gpu/unet_cuda_graph.h; needs SDXL_HAVE_CUDA_GRAPH)
 #include <ATen/ATen.h>
 
 #include <algorithm>
@@ -21,9 +21,7 @@
 #include "bench/random_sdxl.h"
 #include "models/unet/unet_model.h"
 #include "random_vae.h"
-#ifdef SDXL_HAVE_CUDA_GRAPH
-#include "unet_graph.h"
-#endif
+#include "gpu/unet_cuda_graph.h"
 
 using namespace sdxl;
 using Clock = std::chrono::steady_clock;
@@ -87,20 +85,14 @@ int run(const Options& opt) {
   in.sample = at::zeros({2, 4, lat, lat}, o);
   in.timestep = at::zeros({2}, at::TensorOptions().dtype(at::kFloat).device(opt.device));
 
-#ifdef SDXL_HAVE_CUDA_GRAPH
-  std::unique_ptr<bench::UNetGraph> graph;
+  std::unique_ptr<gpu::UNetCudaGraph> graph;
   if (opt.graph) {
-    auto g = bench::UNetGraph::capture(*unet.value(), in);
-    if (!g.ok()) return std::cerr << g.status().message() << "\n", 1;
+    auto g = gpu::UNetCudaGraph::capture(*unet.value(), in);
+    if (!g.ok()) return std::cerr << "--graph: " << g.status().message() << "\n", 2;
     graph = std::move(g).value();
   }
-#else
-  if (opt.graph) return std::cerr << "--graph: this build has no CUDA graphs (SDXL_HAVE_CUDA_GRAPH)\n", 2;
-#endif
   auto unet_call = [&](const models::UNetInputs& x) -> sdk::Result<at::Tensor> {
-#ifdef SDXL_HAVE_CUDA_GRAPH
     if (graph) return graph->replay(x);
-#endif
     return unet.value()->forward(x);
   };
 

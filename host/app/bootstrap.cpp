@@ -1,5 +1,6 @@
 #include "app/bootstrap.h"
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <cstdlib>
@@ -8,6 +9,7 @@
 #include "memory/device_memory.h"
 #include "memory/arbiter.h"
 #include "memory/ledger.h"
+#include "pipeline/unet_graph_cache.h"
 #include "pipeline/vae_choice.h"
 #include "util/logging.h"
 
@@ -72,6 +74,8 @@ sdk::Result<App> start(const StartupRequest& request) {
     vae_limit = sdk::invalid_argument("'" + vae_cap + "' is a fraction; give a size such as \"2GiB\"");
   if (!vae_limit.ok()) return sdk::invalid_argument(app.config.file + ": [memory] vae_decode: " + vae_limit.status().message());
   pipeline::set_vae_decode_limit(vae_limit.value());
+  pipeline::set_cuda_graphs(app.config.gpu_cuda_graphs);
+  at::globalContext().setBenchmarkCuDNN(app.config.gpu_cudnn_benchmark);
   auto& arbiter = memory::process_arbiter();
   arbiter.set_mode(mode.value());
   arbiter.set_budget(c10::Device(c10::kCPU), cpu_budget.value());

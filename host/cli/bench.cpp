@@ -3,7 +3,8 @@
 //   vae       ms per decode, untiled and tiled, through the VAE plugin on the chosen device
 //   generate  a whole `generate` run: a random full-size fp16 single-file checkpoint written from
 //             sdxl_full_layouts.json, loaded (load time, time to the first UNet step), then
-//             --steps steps at --size with CFG and the decode (--tiny: the built-in demo model)
+//             --steps steps at --size with CFG and the decode (--tiny: the built-in demo model);
+//             on CUDA the job runs twice more, eager and with the UNet replayed from a CUDA graph
 // Figures go to stdout as one JSON object; progress goes to the log. GPU memory is the device's
 // used memory sampled every 10 ms (total − free, as nvidia-smi shows it), host memory the peak RSS.
 #include <ATen/ATen.h>
@@ -19,6 +20,7 @@
 #include "bench/random_checkpoint.h"
 #include "bench/random_sdxl.h"
 #include "cli/startup.h"
+#include "gpu/unet_cuda_graph.h"
 #include "memory/device_memory.h"
 #include "models/demo/demo_model.h"
 #include "models/demo/demo_shapes.h"
@@ -188,14 +190,32 @@ sdk::Result<json> bench_generate(const BenchOptions& o, const plugins::PluginReg
   hooks.progress = [&](std::int64_t done, std::int64_t) {
     if (done == 1 && first_step_ms < 0) first_step_ms = ms_since(start);
   };
-  const auto t = Clock::now();
-  auto result = pipeline::generate(*model.value(), registry, req, hooks);
-  if (!result.ok()) return result.status();
-  const double total_ms = ms_since(t);
-  const auto& s = result.value().seconds;
-  out.update({{"load_ms", load_ms}, {"start_to_first_step_ms", first_step_ms}, {"generate_ms", total_ms},
-              {"text_ms", s.text * 1e3}, {"denoise_ms", s.denoise * 1e3}, {"unet_ms", s.unet * 1e3},
-              {"ms_per_step", s.denoise * 1e3 / o.steps}, {"vae_ms", s.vae * 1e3}});
+  auto timed_job = [&]() -> sdk::Result<json> {
+    const auto t = Clock::now();
+    auto result = pipeline::generate(*model.value(), registry, req, hooks);
+    if (!result.ok()) return result.status();
+    const auto& s = result.value().seconds;
+    return json{{"generate_ms", ms_since(t)}, {"text_ms", s.text * 1e3}, {"denoise_ms", s.denoise * 1e3},
+                {"unet_ms", s.unet * 1e3}, {"ms_per_step", s.denoise * 1e3 / o.steps}, {"vae_ms", s.vae * 1e3}};
+  };
+  // As configured ([gpu] cuda_graphs), then, on CUDA, side by side: the same job again eager
+  // and with the UNet replayed from a CUDA graph (its first call warms up, the second captures).
+  auto first = timed_job();
+  if (!first.ok()) return first.status();
+  out.update({{"load_ms", load_ms}, {"start_to_first_step_ms", first_step_ms}});
+  out.update(first.value());
+  out["cuda_graphs"] = pipeline::cuda_graphs_enabled();
+  if (o.device.is_cuda() && gpu::UNetCudaGraph::available()) {
+    const bool configured = pipeline::cuda_graphs_enabled();
+    for (const bool graphs : {false, true}) {
+      pipeline::set_cuda_graphs(graphs);
+      auto again = timed_job();
+      if (!again.ok()) return pipeline::set_cuda_graphs(configured), again.status();
+      again.value()["graph_replays"] = model.value()->unet_graphs->replays();
+      out[graphs ? "again_cuda_graphs" : "again_eager"] = again.value();
+    }
+    pipeline::set_cuda_graphs(configured);
+  }
   return out;
 }
 

@@ -35,6 +35,8 @@ struct Config {
   std::string lora_mode = "merge";        ///< [lora] mode: merge | runtime
   std::vector<std::string> controlnet_folders;  ///< [controlnet] folders (relative to the config file)
   std::int64_t cpu_threads = 0;           ///< [cpu] threads (0: libtorch's default)
+  bool gpu_cuda_graphs = false;           ///< [gpu] cuda_graphs
+  bool gpu_cudnn_benchmark = false;       ///< [gpu] cudnn_benchmark
   std::string device = "auto";
   std::string dtype = "auto";
   /// [generate] defaults, as TOML values (read by pipeline/job_settings.h).

@@ -44,6 +44,13 @@ const std::vector<ConfigKey>& config_keys() {
       {"cpu", "threads", KeyType::integer, "0",
        "Threads for CPU computation (libtorch's intra-op pool). 0: libtorch's default, one per\n"
        "physical core as it counts them (half the logical CPUs), or OMP_NUM_THREADS when set."},
+      {"gpu", "cuda_graphs", KeyType::boolean, "false",
+       "Replay the UNet call from a captured CUDA graph when nothing it depends on changes (no\n"
+       "ControlNet, runtime LoRA or sequential offload; same shapes): removes the kernel-launch\n"
+       "overhead of each step. Costs one extra warm-up call per new shape (docs/performance.md)."},
+      {"gpu", "cudnn_benchmark", KeyType::boolean, "false",
+       "Let cuDNN time its convolution algorithms on the first call of each shape and keep the\n"
+       "fastest (torch.backends.cudnn.benchmark)."},
       {"lora", "folders", KeyType::string_list, "[]",
        "Folders searched for `<lora:name:weight>` prompt tags and `sdxl lora list`; names never leave them."},
       {"lora", "mode", KeyType::string, "\"merge\"",

@@ -87,7 +87,7 @@ sdk::Result<at::Tensor> denoise(const DenoiseRequest& req) {
       }
     }
     const auto t0 = std::chrono::steady_clock::now();
-    auto eps = unet.forward(in);
+    auto eps = req.unet_graphs ? req.unet_graphs->forward(unet, in) : unet.forward(in);
     if (!eps.ok()) return eps.status();
     at::Tensor e = eps.value().to(at::kFloat).to(x.device());  // .to(CPU) also waits for the GPU
     if (req.unet_seconds) *req.unet_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

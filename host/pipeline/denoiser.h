@@ -16,6 +16,7 @@
 #include "models/unet/unet_model.h"
 #include "pipeline/conditioning.h"
 #include "pipeline/control_units.h"
+#include "pipeline/unet_graph_cache.h"
 #include "sdxl/sdk/scheduler.h"
 
 namespace sdxl::pipeline {
@@ -52,6 +53,8 @@ struct DenoiseRequest {
   const StepSink* sink = nullptr;
   const InpaintInputs* inpaint = nullptr;  ///< optional
   double* unet_seconds = nullptr;          ///< optional: accumulates wall time inside UNet calls
+  /// Optional: UNet calls go through it (replayed from a CUDA graph where it allows; eager otherwise).
+  UNetGraphCache* unet_graphs = nullptr;
   /// Optional ControlNet units (pipeline/control_units.h): called before every UNet call with the
   /// UNet's own inputs; the summed residuals of the active units go into that call.
   ControlStepFn control;

@@ -222,6 +222,7 @@ sdk::Result<GenerateResult> generate(SdxlModel& model, const plugins::PluginRegi
   d.sink = hooks.sink;
   d.inpaint = req.mask.defined() ? &inpaint : nullptr;
   d.unet_seconds = &result.seconds.unet;
+  if (cuda_graphs_enabled()) d.unet_graphs = model.unet_graphs.get();
   if (!req.controls.empty()) {
     d.control = make_control_step(req.controls);
     d.control_seconds = &result.seconds.controlnet;

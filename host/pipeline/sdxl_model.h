@@ -13,6 +13,7 @@
 
 #include "models/clip/sdxl_text_encoders.h"
 #include "models/unet/unet_model.h"
+#include "pipeline/unet_graph_cache.h"
 #include "plugins/registry.h"
 #include "sdxl/sdk/vae_variant.h"
 #include "tokenizer/sdxl_tokenizers.h"
@@ -36,6 +37,8 @@ class SdxlModel {
   tokenizer::SdxlTokenizers tokenizers;
   std::optional<models::clip::SdxlTextEncoders> text;
   std::shared_ptr<models::UNet2DConditionModel> unet;
+  /// The UNet's captured CUDA graph, when [gpu] cuda_graphs is on (pipeline/unet_graph_cache.h).
+  std::shared_ptr<UNetGraphCache> unet_graphs = std::make_shared<UNetGraphCache>();
   std::unique_ptr<sdk::VaeVariant> vae;
   std::string vae_feature = "kl";
   /// The VAE's weights as loaded (views of the file), kept so a differently configured VAE

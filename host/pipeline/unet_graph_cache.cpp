@@ -1,0 +1,92 @@
+#include "pipeline/unet_graph_cache.h"
+
+#include <atomic>
+
+#include "gpu/unet_cuda_graph.h"
+#include "models/common/layers.h"
+#include "util/logging.h"
+
+namespace sdxl::pipeline {
+namespace {
+
+std::atomic<bool> g_cuda_graphs{false};
+
+// Changes whenever any weight is re-seated on new storage (moved, dropped and re-read).
+std::int64_t weights_fingerprint(const models::UNet2DConditionModel& unet) {
+  std::uint64_t h = 1469598103934665603ull;  // FNV-1a over the data pointers, in name order
+  for (const auto& [name, t] : unet.parameters()) {
+    h ^= reinterpret_cast<std::uintptr_t>(t.data_ptr());
+    h *= 1099511628211ull;
+  }
+  return static_cast<std::int64_t>(h);
+}
+
+std::vector<std::int64_t> graph_key(const models::UNet2DConditionModel& unet, const models::UNetInputs& in) {
+  std::vector<std::int64_t> key{static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(&unet)),
+                                weights_fingerprint(unet)};
+  for (const at::Tensor* t : {&in.sample, &in.timestep, &in.encoder_hidden_states, &in.text_embeds, &in.time_ids}) {
+    key.push_back(static_cast<std::int64_t>(t->scalar_type()));
+    key.push_back(t->dim());
+    for (auto s : t->sizes()) key.push_back(s);
+  }
+  return key;
+}
+
+}  // namespace
+
+void set_cuda_graphs(bool enabled) { g_cuda_graphs = enabled; }
+bool cuda_graphs_enabled() { return g_cuda_graphs; }
+
+std::string unet_graph_refusal(const models::UNet2DConditionModel& unet, const models::UNetInputs& in,
+                               bool graphs_in_build) {
+  if (!graphs_in_build) return "this build's libtorch has no CUDA graphs";
+  if (!in.down_residuals.empty() || in.mid_residual.defined()) return "ControlNet residuals change every call";
+  if (unet.block_observer()) return "the UNet streams its weights block by block (sequential offload)";
+  if (models::layer_adapter_count() != 0) return "runtime LoRA adapters are attached";
+  if (!unet.device().is_cuda() || !in.sample.is_cuda()) return "the UNet is not on a CUDA device";
+  return {};
+}
+
+UNetGraphCache::UNetGraphCache() = default;
+UNetGraphCache::~UNetGraphCache() = default;
+
+std::int64_t UNetGraphCache::replays() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return replays_;
+}
+
+std::int64_t UNetGraphCache::captures() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return captures_;
+}
+
+sdk::Result<at::Tensor> UNetGraphCache::forward(const models::UNet2DConditionModel& unet,
+                                                const models::UNetInputs& in) {
+  if (!unet_graph_refusal(unet, in, gpu::UNetCudaGraph::available()).empty()) return unet.forward(in);
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (failed_) return unet.forward(in);
+  auto key = graph_key(unet, in);
+  if (key != key_) {  // new shape or moved weights: drop the old graph, warm up eagerly once
+    graph_.reset();
+    key_ = std::move(key);
+    return unet.forward(in);
+  }
+  if (!graph_) {
+    auto captured = gpu::UNetCudaGraph::capture(unet, in);
+    if (!captured.ok()) {
+      failed_ = true;
+      util::log_warn("UNet CUDA graph: " + captured.status().message() + "; running eagerly from now on");
+      return unet.forward(in);
+    }
+    graph_ = std::move(captured.value());
+    ++captures_;
+    util::log_info("UNet CUDA graph captured for sample " + std::to_string(in.sample.size(0)) + "x" +
+                   std::to_string(in.sample.size(2)) + "x" + std::to_string(in.sample.size(3)));
+  }
+  auto eps = graph_->replay(in);
+  if (!eps.ok()) return eps.status();
+  ++replays_;
+  return eps.value().clone();  // the static output is overwritten by the next replay
+}
+
+}  // namespace sdxl::pipeline
