@@ -5,7 +5,8 @@
 //
 //   bench_vae_decode [--size PIXELS]... [--tile LATENT_PX] [--overlap LATENT_PX] [--repeat N]
 //                    (default tile: half the latent side, overlap a quarter tile)
-//                    [--plugin-dir DIR] [--threads N]
+//                    [--plugin-dir DIR] [--threads N] [--channels-last 0|1]
+//   --channels-last 1: the kl plugin's channels_last option (NHWC convolutions)
 // Default: --size 256 (quick). The SDXL figures: --size 1024 (several GiB and minutes on 2 cores).
 //
 // Peak memory is the process's resident high-water mark (VmHWM), reset before each decode through
@@ -134,6 +135,7 @@ double mib(double bytes) { return bytes / (1024.0 * 1024.0); }
 int main(int argc, char** argv) {
   std::vector<std::int64_t> sizes;
   std::int64_t tile = 0, overlap = -1, repeat = 1, threads = 0;
+  bool channels_last = false;
   fs::path plugin_dir = sdxl::app::builtin_plugin_dir();
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
@@ -142,6 +144,7 @@ int main(int argc, char** argv) {
     else if (k == "--overlap") overlap = std::stoll(v);
     else if (k == "--repeat") repeat = std::stoll(v);
     else if (k == "--threads") threads = std::stoll(v);
+    else if (k == "--channels-last") channels_last = v == "1";
     else if (k == "--plugin-dir") plugin_dir = v;
     else {
       std::cerr << "unknown option " << k << "\n";
@@ -166,7 +169,8 @@ int main(int argc, char** argv) {
           "norm_num_groups": 32, "scaling_factor": 0.13025, "force_upcast": true})";
   std::printf("SDXL VAE, random weights: %zu tensors, %lld parameters (released file: 248, 83653863)\n",
               weights.size(), static_cast<long long>(params));
-  std::printf("CPU threads %d, oneDNN %s\n", at::get_num_threads(), at::hasMKLDNN() ? "yes" : "no");
+  std::printf("CPU threads %d, oneDNN %s, layout %s\n", at::get_num_threads(), at::hasMKLDNN() ? "yes" : "no",
+              channels_last ? "channels-last" : "contiguous");
   std::printf("%-10s %-22s %10s %10s %12s %14s\n", "image", "mode", "wall ms", "cpu ms", "peak MiB", "estimate MiB");
 
   for (const auto size : sizes) {
@@ -179,6 +183,7 @@ int main(int argc, char** argv) {
       o.set("tiling", tiled);
       o.set("tile_size", t);
       o.set("tile_overlap", ov);
+      o.set("channels_last", channels_last);
       auto vae = registry.create_vae_variant("kl", &o);
       if (!vae.ok()) {
         std::cerr << vae.status().message() << "\n";

@@ -6,11 +6,12 @@
 // "≤ 60 ms, ≤ 2 GiB" is read from these lines.
 //
 //   bench_vae_gpu [--dtype bf16|f16|f32] [--size PX] [--iters N] [--device cuda|cpu]
-//                 [--tiles 0,64,96] [--overlap 16]
+//                 [--tiles 0,64,96] [--overlap 16] [--channels-last 0|1]
 #include <ATen/ATen.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@
 int main(int argc, char** argv) {
   std::string dtype_name = "bf16", device = "cuda", tiles = "0,64";
   std::int64_t size = 1024, iters = 5, overlap = 16;
+  bool channels_last = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
     if (a == "--dtype") dtype_name = v;
@@ -29,6 +31,7 @@ int main(int argc, char** argv) {
     else if (a == "--device") device = v;
     else if (a == "--tiles") tiles = v;
     else if (a == "--overlap") overlap = std::stoll(v);
+    else if (a == "--channels-last") channels_last = v == "1";
     else return std::fprintf(stderr, "unknown option %s\n", a.c_str()), 2;
   }
   const auto dtype = dtype_name == "f16" ? at::kHalf : dtype_name == "f32" ? at::kFloat : at::kBFloat16;
@@ -41,14 +44,16 @@ int main(int argc, char** argv) {
     o.set("tile_size", std::max<std::int64_t>(tile, 8));
     o.set("tile_overlap", overlap);
     o.set("force_upcast", std::string("off"));
+    o.set("channels_last", channels_last);
     sdxl::bench::reset_cuda_allocator_peak();
     auto random = sdxl::bench::random_kl_vae(c10::Device(device), dtype, o);
     if (!random.ok()) return std::fprintf(stderr, "%s\n", random.status().message().c_str()), 1;
     auto& vae = random.value()->vae;
     at::Tensor z = (at::randn({1, 4, lat, lat}) * 0.13025 * 5).to(c10::Device(device));
-    char mode[48];
+    char mode[64];
     if (tile > 0) std::snprintf(mode, sizeof mode, "tiled %lld/%lld", (long long)tile, (long long)overlap);
     else std::snprintf(mode, sizeof mode, "untiled");
+    if (channels_last) std::strncat(mode, " channels-last", sizeof mode - std::strlen(mode) - 1);
     for (std::int64_t i = -1; i < iters; ++i) {
       const auto t0 = std::chrono::steady_clock::now();
       auto img = vae->decode(z, nullptr);

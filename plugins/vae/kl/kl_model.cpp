@@ -17,8 +17,9 @@ std::string shape_string(at::IntArrayRef s) {
 // the binding code below reads as a plain description of the architecture.
 class Binder {
  public:
-  Binder(const std::map<std::string, at::Tensor>& w, std::string source, c10::Device device, c10::ScalarType dtype)
-      : w_(w), source_(std::move(source)), device_(device), dtype_(dtype) {}
+  Binder(const std::map<std::string, at::Tensor>& w, std::string source, c10::Device device, c10::ScalarType dtype,
+         bool channels_last)
+      : w_(w), source_(std::move(source)), device_(device), dtype_(dtype), channels_last_(channels_last) {}
 
   const sdk::Status& status() const { return status_; }
   bool has(const std::string& name) const { return w_.count(name) != 0; }
@@ -43,7 +44,8 @@ class Binder {
       status_ = sdk::corrupt_data(source_ + ": tensor '" + name + "' is not floating point");
       return {};
     }
-    return t.to(device_, dtype_).contiguous();
+    const bool nhwc = channels_last_ && shape.size() == 4;  // convolution weights
+    return t.to(device_, dtype_).contiguous(nhwc ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous);
   }
 
   Conv conv(const std::string& p, std::int64_t cin, std::int64_t cout, std::int64_t k, std::int64_t stride,
@@ -89,6 +91,7 @@ class Binder {
   std::string source_;
   c10::Device device_;
   c10::ScalarType dtype_;
+  bool channels_last_;
   sdk::Status status_;
 };
 
@@ -143,7 +146,8 @@ Decoder bind_decoder(Binder& b, const KlConfig& c) {
 }  // namespace
 
 sdk::Result<KlModel> KlModel::bind(const KlConfig& config, const std::map<std::string, at::Tensor>& weights,
-                                   const std::string& source, c10::Device device, c10::ScalarType dtype) {
+                                   const std::string& source, c10::Device device, c10::ScalarType dtype,
+                                   bool channels_last) {
   if (config.block_out_channels.empty()) return sdk::invalid_argument(source + ": block_out_channels is empty");
   for (auto ch : config.block_out_channels) {
     if (ch % config.norm_num_groups != 0) {
@@ -151,12 +155,13 @@ sdk::Result<KlModel> KlModel::bind(const KlConfig& config, const std::map<std::s
                                    " is not divisible by norm_num_groups " + std::to_string(config.norm_num_groups));
     }
   }
-  Binder b(weights, source, device, dtype);
+  Binder b(weights, source, device, dtype, channels_last);
   KlModel m;
   m.config_ = config;
   m.norm_ = NormSettings{config.norm_num_groups, 1e-6};
   m.device_ = device;
   m.dtype_ = dtype;
+  m.channels_last_ = channels_last;
   m.decoder_ = bind_decoder(b, config);
   if (!b.status().ok()) return b.status();
   if (b.has("encoder.conv_in.weight")) {
@@ -168,7 +173,7 @@ sdk::Result<KlModel> KlModel::bind(const KlConfig& config, const std::map<std::s
 
 at::Tensor KlModel::encode_moments(const at::Tensor& x) const {
   const Encoder& e = *encoder_;
-  at::Tensor h = conv(x, e.conv_in);
+  at::Tensor h = conv(channels_last_ ? x.contiguous(at::MemoryFormat::ChannelsLast) : x, e.conv_in);
   for (const auto& d : e.down_blocks) {
     for (const auto& r : d.resnets) h = resnet(h, r, norm_);
     if (d.downsample) h = downsample(h, *d.downsample);
@@ -177,12 +182,13 @@ at::Tensor KlModel::encode_moments(const at::Tensor& x) const {
   h = norm_silu(h, e.conv_norm_out, norm_);
   h = conv(h, e.conv_out);
   if (e.quant_conv) h = conv(h, *e.quant_conv);
-  return h;
+  return h.contiguous();
 }
 
 at::Tensor KlModel::decode(const at::Tensor& z) const {
   const Decoder& d = decoder_;
-  at::Tensor h = d.post_quant_conv ? conv(z, *d.post_quant_conv) : z;
+  at::Tensor h = channels_last_ ? z.contiguous(at::MemoryFormat::ChannelsLast) : z;
+  if (d.post_quant_conv) h = conv(h, *d.post_quant_conv);
   h = conv(h, d.conv_in);
   h = mid_block(h, d.mid_block, norm_, max_score_elements);
   for (const auto& u : d.up_blocks) {
@@ -190,7 +196,7 @@ at::Tensor KlModel::decode(const at::Tensor& z) const {
     if (u.upsample) h = upsample(h, *u.upsample);
   }
   h = norm_silu(h, d.conv_norm_out, norm_);
-  return conv(h, d.conv_out);
+  return conv(h, d.conv_out).contiguous();
 }
 
 }  // namespace sdxl::vae_kl

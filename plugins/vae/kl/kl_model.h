@@ -38,8 +38,11 @@ class KlModel {
   /// Binds every tensor the config calls for, checking its shape, and converts them to
   /// `dtype` on `device`. Errors name `source`, the tensor and both shapes. The encoder is
   /// optional (decoder-only files exist); encode() then fails with `unsupported`.
+  /// `channels_last`: convolution weights and activations in NHWC memory layout (the layout
+  /// tensor-core convolution kernels read natively; the results are the same numbers).
   static sdk::Result<KlModel> bind(const KlConfig& config, const std::map<std::string, at::Tensor>& weights,
-                                   const std::string& source, c10::Device device, c10::ScalarType dtype);
+                                   const std::string& source, c10::Device device, c10::ScalarType dtype,
+                                   bool channels_last = false);
 
   const KlConfig& config() const { return config_; }
   bool has_encoder() const { return encoder_.has_value(); }
@@ -62,6 +65,7 @@ class KlModel {
   Decoder decoder_;
   c10::Device device_ = c10::Device(c10::kCPU);
   c10::ScalarType dtype_ = c10::kFloat;
+  bool channels_last_ = false;
 };
 
 }  // namespace sdxl::vae_kl

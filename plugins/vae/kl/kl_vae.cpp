@@ -35,6 +35,9 @@ std::vector<sdk::OptionSpec> kl_option_schema() {
   s.push_back({"force_upcast", sdk::OptionType::string, std::string("auto"), {}, {}, {"auto", "on", "off"},
                "Run in float32 when the host's dtype is 16-bit: auto follows config.json's force_upcast "
                "(true for the original SDXL VAE, which overflows in float16)"});
+  s.push_back({"channels_last", sdk::OptionType::boolean, false, {}, {}, {},
+               "Convolutions in channels-last (NHWC) memory layout, which tensor-core GPU kernels read "
+               "natively; the same numbers either way"});
   return s;
 }
 
@@ -44,6 +47,7 @@ KlVae::KlVae(const sdk::Options& options, const sdk::HostServices& services) : s
   tile_overlap_ = std::max<std::int64_t>(0, options.get_int("tile_overlap", 16));
   slice_batch_ = options.get_bool("slice_batch", false);
   force_upcast_ = options.get_string("force_upcast", "auto");
+  channels_last_ = options.get_bool("channels_last", false);
 }
 
 c10::ScalarType KlVae::compute_dtype_for(bool config_force_upcast) const {
@@ -64,7 +68,7 @@ sdk::Status KlVae::load(const sdk::WeightSet& weights) {
                                               : parse_kl_config(weights.config_json, weights.source + "/config.json");
     if (!config.ok()) return config.status();
     const auto dtype = compute_dtype_for(config->force_upcast);
-    auto model = KlModel::bind(*config, *weights.tensors, weights.source, services_.device, dtype);
+    auto model = KlModel::bind(*config, *weights.tensors, weights.source, services_.device, dtype, channels_last_);
     if (!model.ok()) return model.status();
     model_ = std::move(model).value();
     if (!config->from_config_json) {

@@ -48,6 +48,7 @@ class KlVae final : public sdk::VaeVariant {
   std::int64_t tile_overlap_ = 16;
   bool slice_batch_ = false;
   std::string force_upcast_ = "auto";
+  bool channels_last_ = false;
   std::string source_;
   std::optional<KlModel> model_;
 };

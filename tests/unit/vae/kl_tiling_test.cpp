@@ -119,6 +119,32 @@ TEST_CASE("kl batch slicing equals the batched decode and encode", "[vae][kl]") 
   CHECK(max_abs_diff(ea.value(), eb.value()) < 1e-4);
 }
 
+TEST_CASE("kl channels_last gives the plain layout's decode and encode", "[vae][kl]") {
+  if (!have_goldens()) {
+    WARN("goldens not found; skipping");
+    return;
+  }
+  auto w = load_folder(models_dir() / "tiny-sdxl" / "vae");
+  sdxl::sdk::Options nhwc;
+  nhwc.set("channels_last", true);
+  auto plain = make_kl(w, {});
+  auto last = make_kl(w, nhwc);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(11);
+  at::Tensor z = at::normal(0.0, 1.0, {2, 4, 12, 8}, gen);
+  auto dp = plain->decode(z, nullptr), dl = last->decode(z, nullptr);
+  REQUIRE(dp.ok());
+  REQUIRE(dl.ok());
+  CHECK(dl.value().sizes() == dp.value().sizes());
+  CHECK(dl.value().is_contiguous());  // callers get the usual layout back
+  // The same sums in another memory order: equal to float32 rounding (outputs are O(1)-O(5)).
+  CHECK(max_abs_diff(dp.value(), dl.value()) < 1e-4);
+  at::Tensor img = at::rand({1, 3, 48, 32}, gen) * 2 - 1;
+  auto ep = plain->encode(img, nullptr, nullptr), el = last->encode(img, nullptr, nullptr);
+  REQUIRE(ep.ok());
+  REQUIRE(el.ok());
+  CHECK(max_abs_diff(ep.value(), el.value()) < 1e-4);
+}
+
 TEST_CASE("kl tiled decode of a smooth latent stays close to untiled, without seams", "[vae][kl][tiling]") {
   if (!have_goldens()) {
     WARN("goldens not found; skipping");
