@@ -93,30 +93,39 @@ TEST_CASE("blending is exact for a network that is tile-local", "[vae][tiling]")
   CHECK(max_abs_diff(pooled.value(), pool(img)) < 1e-5);
 }
 
+namespace {
+
+// The tiny VAE with default options and with `changed`: decodes of `z` and encodes of `img`
+// agree to float32 rounding (outputs are O(1)-O(5)): the option changes how, not what, is summed.
+void check_same_decode_and_encode(const sdxl::sdk::Options& changed, const at::Tensor& z, const at::Tensor& img) {
+  auto w = load_folder(models_dir() / "tiny-sdxl" / "vae");
+  auto plain = make_kl(w, {});
+  auto other = make_kl(w, changed);
+  auto dp = plain->decode(z, nullptr), d = other->decode(z, nullptr);
+  REQUIRE(dp.ok());
+  REQUIRE(d.ok());
+  CHECK(d.value().sizes() == at::IntArrayRef({z.size(0), 3, z.size(2) * 8, z.size(3) * 8}));
+  CHECK(d.value().is_contiguous());  // callers get the usual layout back
+  CHECK(max_abs_diff(dp.value(), d.value()) < 1e-4);
+  auto ep = plain->encode(img, nullptr, nullptr), e = other->encode(img, nullptr, nullptr);
+  REQUIRE(ep.ok());
+  REQUIRE(e.ok());
+  CHECK(max_abs_diff(ep.value(), e.value()) < 1e-4);
+}
+
+}  // namespace
+
 TEST_CASE("kl batch slicing equals the batched decode and encode", "[vae][kl]") {
   if (!have_goldens()) {
     WARN("goldens not found; skipping");
     return;
   }
-  auto w = load_folder(models_dir() / "tiny-sdxl" / "vae");
+  // Same arithmetic per picture; only the kernels' blocking may differ with the batch size.
   sdxl::sdk::Options sliced;
   sliced.set("slice_batch", true);
-  auto a = make_kl(w, {});
-  auto b = make_kl(w, sliced);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(7);
-  at::Tensor z = at::normal(0.0, 1.0, {3, 4, 8, 12}, gen);
-  auto da = a->decode(z, nullptr), db = b->decode(z, nullptr);
-  REQUIRE(da.ok());
-  REQUIRE(db.ok());
-  CHECK(da.value().sizes() == at::IntArrayRef({3, 3, 64, 96}));
-  // Same arithmetic per picture; only the kernels' blocking may differ with the batch size, so
-  // equal to float32 rounding (outputs are O(1)-O(5)).
-  CHECK(max_abs_diff(da.value(), db.value()) < 1e-4);
-  at::Tensor img = at::rand({2, 3, 32, 48}, gen) * 2 - 1;
-  auto ea = a->encode(img, nullptr, nullptr), eb = b->encode(img, nullptr, nullptr);
-  REQUIRE(ea.ok());
-  REQUIRE(eb.ok());
-  CHECK(max_abs_diff(ea.value(), eb.value()) < 1e-4);
+  const at::Tensor z = at::normal(0.0, 1.0, {3, 4, 8, 12}, gen);
+  check_same_decode_and_encode(sliced, z, at::rand({2, 3, 32, 48}, gen) * 2 - 1);
 }
 
 TEST_CASE("kl channels_last gives the plain layout's decode and encode", "[vae][kl]") {
@@ -124,25 +133,12 @@ TEST_CASE("kl channels_last gives the plain layout's decode and encode", "[vae][
     WARN("goldens not found; skipping");
     return;
   }
-  auto w = load_folder(models_dir() / "tiny-sdxl" / "vae");
+  // The same sums in another memory order (NHWC convolutions, the mid-block attention included).
   sdxl::sdk::Options nhwc;
   nhwc.set("channels_last", true);
-  auto plain = make_kl(w, {});
-  auto last = make_kl(w, nhwc);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(11);
-  at::Tensor z = at::normal(0.0, 1.0, {2, 4, 12, 8}, gen);
-  auto dp = plain->decode(z, nullptr), dl = last->decode(z, nullptr);
-  REQUIRE(dp.ok());
-  REQUIRE(dl.ok());
-  CHECK(dl.value().sizes() == dp.value().sizes());
-  CHECK(dl.value().is_contiguous());  // callers get the usual layout back
-  // The same sums in another memory order: equal to float32 rounding (outputs are O(1)-O(5)).
-  CHECK(max_abs_diff(dp.value(), dl.value()) < 1e-4);
-  at::Tensor img = at::rand({1, 3, 48, 32}, gen) * 2 - 1;
-  auto ep = plain->encode(img, nullptr, nullptr), el = last->encode(img, nullptr, nullptr);
-  REQUIRE(ep.ok());
-  REQUIRE(el.ok());
-  CHECK(max_abs_diff(ep.value(), el.value()) < 1e-4);
+  const at::Tensor z = at::normal(0.0, 1.0, {2, 4, 12, 8}, gen);
+  check_same_decode_and_encode(nhwc, z, at::rand({1, 3, 48, 32}, gen) * 2 - 1);
 }
 
 TEST_CASE("kl tiled decode of a smooth latent stays close to untiled, without seams", "[vae][kl][tiling]") {
