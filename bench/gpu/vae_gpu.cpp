@@ -6,7 +6,7 @@
 // "≤ 60 ms, ≤ 2 GiB" is read from these lines.
 //
 //   bench_vae_gpu [--dtype bf16|f16|f32] [--size PX] [--iters N] [--device cuda|cpu]
-//                 [--tiles 0,64,96] [--overlap 16] [--channels-last 0|1]
+//                 [--tiles 0,64,96] [--overlap 16] [--channels-last 0|1] [--cudnn-benchmark 0|1]
 #include <ATen/ATen.h>
 
 #include <chrono>
@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
     else if (a == "--tiles") tiles = v;
     else if (a == "--overlap") overlap = std::stoll(v);
     else if (a == "--channels-last") channels_last = v == "1";
+    else if (a == "--cudnn-benchmark") at::globalContext().setBenchmarkCuDNN(v == "1");  // [gpu] cudnn_benchmark
     else return std::fprintf(stderr, "unknown option %s\n", a.c_str()), 2;
   }
   const auto dtype = dtype_name == "f16" ? at::kHalf : dtype_name == "f32" ? at::kFloat : at::kBFloat16;
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
     if (tile > 0) std::snprintf(mode, sizeof mode, "tiled %lld/%lld", (long long)tile, (long long)overlap);
     else std::snprintf(mode, sizeof mode, "untiled");
     if (channels_last) std::strncat(mode, " channels-last", sizeof mode - std::strlen(mode) - 1);
+    if (at::globalContext().benchmarkCuDNN()) std::strncat(mode, " cudnn-benchmark", sizeof mode - std::strlen(mode) - 1);
     for (std::int64_t i = -1; i < iters; ++i) {
       const auto t0 = std::chrono::steady_clock::now();
       auto img = vae->decode(z, nullptr);
