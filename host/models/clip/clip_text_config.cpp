@@ -1,23 +1,17 @@
 #include "models/clip/clip_text_config.h"
 
+#include "sdxl/sdk/shape_text.h"
+
 namespace sdxl::models::clip {
 namespace {
-
-std::string shape_str(const at::Tensor& t) {
-  std::string s = "[";
-  for (std::int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
-  return s + "]";
-}
 
 sdk::Status expect_shape(const std::map<std::string, at::Tensor>& w, const std::string& name,
                          std::vector<std::int64_t> shape) {
   auto it = w.find(name);
   if (it == w.end()) return sdk::not_found("text encoder weights: missing tensor " + name);
   if (it->second.sizes().vec() != shape) {
-    std::string want = "[";
-    for (std::size_t i = 0; i < shape.size(); ++i) want += (i ? ", " : "") + std::to_string(shape[i]);
-    return sdk::corrupt_data("text encoder weights: " + name + " has shape " + shape_str(it->second) +
-                             ", expected " + want + "]");
+    return sdk::corrupt_data("text encoder weights: " + name + " has shape " + sdk::shape_text(it->second.sizes()) +
+                             ", expected " + sdk::shape_text(shape));
   }
   return sdk::Status::Ok();
 }
@@ -40,14 +34,14 @@ sdk::Result<ClipTextConfig> ClipTextConfig::infer(const std::map<std::string, at
   if (tok == w.end()) return sdk::not_found("text encoder weights: missing tensor " + names::kTokenEmbedding);
   if (tok->second.dim() != 2)
     return sdk::corrupt_data("text encoder weights: " + names::kTokenEmbedding + " has shape " +
-                             shape_str(tok->second) + ", expected [vocab, width]");
+                             sdk::shape_text(tok->second.sizes()) + ", expected [vocab, width]");
   c.vocab_size = tok->second.size(0);
   c.hidden = tok->second.size(1);
   auto pos = w.find(names::kPositionEmbedding);
   if (pos == w.end()) return sdk::not_found("text encoder weights: missing tensor " + names::kPositionEmbedding);
   if (pos->second.dim() != 2 || pos->second.size(1) != c.hidden)
     return sdk::corrupt_data("text encoder weights: " + names::kPositionEmbedding + " has shape " +
-                             shape_str(pos->second) + ", expected [positions, " + std::to_string(c.hidden) + "]");
+                             sdk::shape_text(pos->second.sizes()) + ", expected [positions, " + std::to_string(c.hidden) + "]");
   c.max_positions = pos->second.size(0);
 
   while (w.count(names::layer(c.layers) + "layer_norm1.weight")) ++c.layers;
@@ -58,7 +52,7 @@ sdk::Result<ClipTextConfig> ClipTextConfig::infer(const std::map<std::string, at
   if (auto proj = w.find(names::kTextProjection); proj != w.end()) {
     if (proj->second.dim() != 2 || proj->second.size(1) != c.hidden)
       return sdk::corrupt_data("text encoder weights: " + names::kTextProjection + " has shape " +
-                               shape_str(proj->second) + ", expected [projection, " + std::to_string(c.hidden) + "]");
+                               sdk::shape_text(proj->second.sizes()) + ", expected [projection, " + std::to_string(c.hidden) + "]");
     c.projection_dim = proj->second.size(0);
   }
 

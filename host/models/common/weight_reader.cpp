@@ -2,17 +2,9 @@
 
 #include <ATen/ATen.h>
 
-#include <sstream>
+#include "sdxl/sdk/shape_text.h"
 
 namespace sdxl::models {
-
-std::string shape_to_string(at::IntArrayRef shape) {
-  std::ostringstream s;
-  s << "[";
-  for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
-  s << "]";
-  return s.str();
-}
 
 WeightReader::WeightReader(const std::map<std::string, at::Tensor>& tensors, std::string source,
                            c10::ScalarType dtype, c10::Device device)
@@ -37,7 +29,7 @@ at::Tensor WeightReader::take(const std::string& key, const std::vector<std::int
   }
   auto it = tensors_.find(key);
   if (it == tensors_.end()) {
-    errors_.push_back(source_ + ": missing tensor '" + key + "' (expected shape " + shape_to_string(shape) + ")");
+    errors_.push_back(source_ + ": missing tensor '" + key + "' (expected shape " + sdk::shape_text(shape) + ")");
     return {};
   }
   if (!taken_.insert(key).second) {
@@ -46,8 +38,8 @@ at::Tensor WeightReader::take(const std::string& key, const std::vector<std::int
   }
   const at::Tensor& t = it->second;
   if (t.sizes() != at::IntArrayRef(shape)) {
-    errors_.push_back(source_ + ": tensor '" + key + "' has shape " + shape_to_string(t.sizes()) +
-                      ", expected " + shape_to_string(shape));
+    errors_.push_back(source_ + ": tensor '" + key + "' has shape " + sdk::shape_text(t.sizes()) +
+                      ", expected " + sdk::shape_text(shape));
     return {};
   }
   if (!at::isFloatingType(t.scalar_type())) {

@@ -62,7 +62,4 @@ class WeightReader {
   std::map<std::string, std::vector<std::int64_t>>* record_ = nullptr;
 };
 
-/// "[1, 2, 3]" for messages.
-std::string shape_to_string(at::IntArrayRef shape);
-
 }  // namespace sdxl::models

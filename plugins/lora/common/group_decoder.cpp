@@ -4,6 +4,8 @@
 
 #include <set>
 
+#include "sdxl/sdk/shape_text.h"
+
 namespace sdxl::lora {
 namespace {
 
@@ -36,8 +38,8 @@ sdk::Result<DoraSpec> make_dora(const at::Tensor& scale, const std::vector<std::
     d.output_axis = false;
     d.scale = scale.to(at::kFloat).reshape(in_axis);
   } else {
-    return bad(group, "dora_scale shape " + shape_string(s) + " fits neither the output axis " + shape_string(out_axis) +
-                          " nor the input axis " + shape_string(in_axis) + " of weight " + shape_string(w));
+    return bad(group, "dora_scale shape " + sdk::shape_text(s) + " fits neither the output axis " + sdk::shape_text(out_axis) +
+                          " nor the input axis " + sdk::shape_text(in_axis) + " of weight " + sdk::shape_text(w));
   }
   return d;
 }
@@ -84,8 +86,8 @@ class DeltaPatch final : public sdk::WeightPatch {
   sdk::Result<at::Tensor> apply_unguarded(const at::Tensor& base, double m) const {
     return sdk::guard("LoRA patch for " + module_ + "." + parameter_, [&]() -> sdk::Result<at::Tensor> {
       if (base.sizes().vec() != target_)
-        return sdk::invalid_argument(module_ + "." + parameter_ + ": base has shape " + shape_string(base.sizes()) +
-                                     ", the patch was built for " + shape_string(target_));
+        return sdk::invalid_argument(module_ + "." + parameter_ + ": base has shape " + sdk::shape_text(base.sizes()) +
+                                     ", the patch was built for " + sdk::shape_text(target_));
       const at::Tensor w = base.to(at::kFloat);
       const at::Tensor dw = compute_delta(factors_, target_, w.device());
       if (!dora_) return w.add(dw, m * scale_);  // W + m s dW in one pass
@@ -184,7 +186,7 @@ sdk::Status decode_group(const GroupTensors& g, const sdk::ModuleInfo& module, D
   const std::vector<std::int64_t>& target = module.weight_shape;
   std::optional<double> alpha;
   if (at::Tensor a = part(g, "alpha"); a.defined()) {
-    if (a.numel() != 1) return bad(g.group, "alpha must be a scalar, got shape " + shape_string(a.sizes()));
+    if (a.numel() != 1) return bad(g.group, "alpha must be a scalar, got shape " + sdk::shape_text(a.sizes()));
     alpha = a.to(at::kDouble).item<double>();
   }
   DeltaFactors f;
@@ -212,7 +214,7 @@ sdk::Status decode_group(const GroupTensors& g, const sdk::ModuleInfo& module, D
   if (f.algorithm == Algorithm::full && diff_b.defined()) {
     // Full bias difference: b' = b + m * diff_b.
     if (target.empty() || diff_b.dim() != 1 || diff_b.size(0) != target[0])
-      return bad(g.group, "diff_b " + shape_string(diff_b.sizes()) + " does not match the bias [" +
+      return bad(g.group, "diff_b " + sdk::shape_text(diff_b.sizes()) + " does not match the bias [" +
                               std::to_string(target.empty() ? 0 : target[0]) + "]");
     DeltaFactors fb;
     fb.algorithm = Algorithm::full;

@@ -3,7 +3,8 @@
 #include <ATen/ATen.h>
 
 #include <numeric>
-#include <sstream>
+
+#include "sdxl/sdk/shape_text.h"
 
 namespace sdxl::lora {
 namespace {
@@ -31,25 +32,25 @@ bool is_matrix_like(const at::Tensor& t) {
 sdk::Result<DeltaInfo> validate_low_rank(const DeltaFactors& f, const Shape& target, const std::string& g) {
   if (!f.up.defined() || !f.down.defined())
     return bad(g, std::string("incomplete LoRA group, missing ") + (f.up.defined() ? "lora_down.weight" : "lora_up.weight"));
-  if (!is_matrix_like(f.up)) return bad(g, "lora_up.weight has shape " + shape_string(f.up.sizes()) + ", expected [out, r] or [out, r, 1, 1]");
+  if (!is_matrix_like(f.up)) return bad(g, "lora_up.weight has shape " + sdk::shape_text(f.up.sizes()) + ", expected [out, r] or [out, r, 1, 1]");
   if (f.down.dim() != 2 && f.down.dim() != 4)
-    return bad(g, "lora_down.weight has shape " + shape_string(f.down.sizes()) + ", expected [r, in] or [r, in, kh, kw]");
+    return bad(g, "lora_down.weight has shape " + sdk::shape_text(f.down.sizes()) + ", expected [r, in] or [r, in, kh, kw]");
   const std::int64_t r = f.down.size(0);
   const std::int64_t out = f.up.size(0);
   if (f.mid.defined()) {
     // Tucker: dW[o,c,y,x] = sum_ij up[o,i] mid[i,j,y,x] down[j,c]
-    if (f.mid.dim() != 4) return bad(g, "lora_mid.weight must be [r, r, kh, kw], got " + shape_string(f.mid.sizes()));
-    if (!is_matrix_like(f.down)) return bad(g, "with lora_mid, lora_down must be [r, in, 1, 1], got " + shape_string(f.down.sizes()));
+    if (f.mid.dim() != 4) return bad(g, "lora_mid.weight must be [r, r, kh, kw], got " + sdk::shape_text(f.mid.sizes()));
+    if (!is_matrix_like(f.down)) return bad(g, "with lora_mid, lora_down must be [r, in, 1, 1], got " + sdk::shape_text(f.down.sizes()));
     if (f.up.size(1) != f.mid.size(0) || f.mid.size(1) != r)
-      return bad(g, "lora_up " + shape_string(f.up.sizes()) + ", lora_mid " + shape_string(f.mid.sizes()) + " and lora_down " +
-                        shape_string(f.down.sizes()) + " have incompatible ranks");
+      return bad(g, "lora_up " + sdk::shape_text(f.up.sizes()) + ", lora_mid " + sdk::shape_text(f.mid.sizes()) + " and lora_down " +
+                        sdk::shape_text(f.down.sizes()) + " have incompatible ranks");
     const Shape got = {out, f.down.size(1), f.mid.size(2), f.mid.size(3)};
-    if (got != target) return bad(g, "LoCon Tucker product " + shape_string(got) + " does not fit weight " + shape_string(target));
+    if (got != target) return bad(g, "LoCon Tucker product " + sdk::shape_text(got) + " does not fit weight " + sdk::shape_text(target));
     return DeltaInfo{r};
   }
   if (f.up.size(1) != r)
-    return bad(g, "lora_up " + shape_string(f.up.sizes()) + " has rank " + std::to_string(f.up.size(1)) + " but lora_down " +
-                      shape_string(f.down.sizes()) + " has rank " + std::to_string(r) + " (weight " + shape_string(target) + ")");
+    return bad(g, "lora_up " + sdk::shape_text(f.up.sizes()) + " has rank " + std::to_string(f.up.size(1)) + " but lora_down " +
+                      sdk::shape_text(f.down.sizes()) + " has rank " + std::to_string(r) + " (weight " + sdk::shape_text(target) + ")");
   const std::int64_t cols = r == 0 ? 0 : f.down.numel() / r;
   bool fits = !target.empty() && target[0] == out && product(target, 1) == cols;
   // A conv down factor carries the layer's kernel; a 1x1 one may also target a Linear.
@@ -61,7 +62,7 @@ sdk::Result<DeltaInfo> validate_low_rank(const DeltaFactors& f, const Shape& tar
     Shape got = {out};
     if (f.down.dim() == 4) got.insert(got.end(), down_shape.begin() + 1, down_shape.end());
     else got.push_back(cols);
-    return bad(g, "LoRA product " + shape_string(got) + " does not fit weight " + shape_string(target));
+    return bad(g, "LoRA product " + sdk::shape_text(got) + " does not fit weight " + sdk::shape_text(target));
   }
   if (r <= 0) return bad(g, "rank 0");
   return DeltaInfo{r};
@@ -73,16 +74,16 @@ sdk::Result<Shape> hadamard_factor(const at::Tensor& a, const at::Tensor& b, con
   const std::string an = std::string("hada_w") + n + "_a", bn = std::string("hada_w") + n + "_b";
   if (!a.defined() || !b.defined()) return bad(g, "incomplete LoHa group, missing " + (a.defined() ? bn : an));
   if (a.dim() != 2 || b.dim() != 2)
-    return bad(g, "LoHa " + an + " " + shape_string(a.sizes()) + " and " + bn + " " + shape_string(b.sizes()) + " must be 2-D");
+    return bad(g, "LoHa " + an + " " + sdk::shape_text(a.sizes()) + " and " + bn + " " + sdk::shape_text(b.sizes()) + " must be 2-D");
   if (!t.defined()) {
     if (a.size(1) != b.size(0))
-      return bad(g, "LoHa " + an + " " + shape_string(a.sizes()) + " cannot multiply " + bn + " " + shape_string(b.sizes()));
+      return bad(g, "LoHa " + an + " " + sdk::shape_text(a.sizes()) + " cannot multiply " + bn + " " + sdk::shape_text(b.sizes()));
     return Shape{a.size(0), b.size(1)};
   }
   const std::string tn = std::string("hada_t") + n;
   if (t.dim() != 4 || t.size(0) != a.size(0) || t.size(1) != b.size(0))
-    return bad(g, "LoHa Tucker " + tn + " " + shape_string(t.sizes()) + " does not match " + an + " " + shape_string(a.sizes()) +
-                      " / " + bn + " " + shape_string(b.sizes()) + " (expected [r, r, kh, kw] with _a [r, out], _b [r, in])");
+    return bad(g, "LoHa Tucker " + tn + " " + sdk::shape_text(t.sizes()) + " does not match " + an + " " + sdk::shape_text(a.sizes()) +
+                      " / " + bn + " " + sdk::shape_text(b.sizes()) + " (expected [r, r, kh, kw] with _a [r, out], _b [r, in])");
   return Shape{a.size(1), b.size(1), t.size(2), t.size(3)};
 }
 
@@ -93,11 +94,11 @@ sdk::Result<DeltaInfo> validate_hadamard(const DeltaFactors& f, const Shape& tar
   auto p2 = hadamard_factor(f.w2a, f.w2b, f.t2, "2", g);
   if (!p2.ok()) return p2.status();
   if (p1.value() != p2.value())
-    return bad(g, "LoHa products " + shape_string(p1.value()) + " and " + shape_string(p2.value()) + " differ");
+    return bad(g, "LoHa products " + sdk::shape_text(p1.value()) + " and " + sdk::shape_text(p2.value()) + " differ");
   const Shape& p = p1.value();
   const bool fits = f.t1.defined() ? p == target
                                    : (!target.empty() && p[0] == target[0] && p[1] == product(target, 1));
-  if (!fits) return bad(g, "LoHa product " + shape_string(p) + " does not fit weight " + shape_string(target));
+  if (!fits) return bad(g, "LoHa product " + sdk::shape_text(p) + " does not fit weight " + sdk::shape_text(target));
   if (f.w1b.size(0) <= 0) return bad(g, "rank 0");
   return DeltaInfo{f.w1b.size(0)};
 }
@@ -105,19 +106,19 @@ sdk::Result<DeltaInfo> validate_hadamard(const DeltaFactors& f, const Shape& tar
 // LoKr's first factor [a, c].
 sdk::Result<Shape> kron_w1(const DeltaFactors& f, const std::string& g) {
   if (f.k_w1.defined()) {
-    if (!is_matrix_like(f.k_w1)) return bad(g, "lokr_w1 " + shape_string(f.k_w1.sizes()) + " must be 2-D");
+    if (!is_matrix_like(f.k_w1)) return bad(g, "lokr_w1 " + sdk::shape_text(f.k_w1.sizes()) + " must be 2-D");
     return Shape{f.k_w1.size(0), f.k_w1.size(1)};
   }
   if (!f.k_w1a.defined() || !f.k_w1b.defined()) return bad(g, "incomplete LoKr group, missing lokr_w1 (or lokr_w1_a + lokr_w1_b)");
   if (f.k_w1a.dim() != 2 || f.k_w1b.dim() != 2 || f.k_w1a.size(1) != f.k_w1b.size(0))
-    return bad(g, "LoKr lokr_w1_a " + shape_string(f.k_w1a.sizes()) + " cannot multiply lokr_w1_b " + shape_string(f.k_w1b.sizes()));
+    return bad(g, "LoKr lokr_w1_a " + sdk::shape_text(f.k_w1a.sizes()) + " cannot multiply lokr_w1_b " + sdk::shape_text(f.k_w1b.sizes()));
   return Shape{f.k_w1a.size(0), f.k_w1b.size(1)};
 }
 
 // LoKr's second factor [b, d] or [b, d, kh, kw]; `target` supplies the kernel for flattened w2_b.
 sdk::Result<Shape> kron_w2(const DeltaFactors& f, const Shape& target, const std::string& g) {
   if (f.k_w2.defined()) {
-    if (f.k_w2.dim() != 2 && f.k_w2.dim() != 4) return bad(g, "lokr_w2 " + shape_string(f.k_w2.sizes()) + " must be 2-D or 4-D");
+    if (f.k_w2.dim() != 2 && f.k_w2.dim() != 4) return bad(g, "lokr_w2 " + sdk::shape_text(f.k_w2.sizes()) + " must be 2-D or 4-D");
     // A 2-D full factor for a 1x1 conv acts as [b, d, 1, 1].
     if (f.k_w2.dim() == 2 && target.size() == 4 && target[2] == 1 && target[3] == 1)
       return Shape{f.k_w2.size(0), f.k_w2.size(1), 1, 1};
@@ -125,15 +126,15 @@ sdk::Result<Shape> kron_w2(const DeltaFactors& f, const Shape& target, const std
   }
   if (!f.k_w2a.defined() || !f.k_w2b.defined()) return bad(g, "incomplete LoKr group, missing lokr_w2 (or lokr_w2_a + lokr_w2_b)");
   if (f.k_w2a.dim() != 2 || f.k_w2b.dim() != 2)
-    return bad(g, "LoKr lokr_w2_a " + shape_string(f.k_w2a.sizes()) + " and lokr_w2_b " + shape_string(f.k_w2b.sizes()) + " must be 2-D");
+    return bad(g, "LoKr lokr_w2_a " + sdk::shape_text(f.k_w2a.sizes()) + " and lokr_w2_b " + sdk::shape_text(f.k_w2b.sizes()) + " must be 2-D");
   if (f.k_t2.defined()) {
     if (f.k_t2.dim() != 4 || f.k_t2.size(0) != f.k_w2a.size(0) || f.k_t2.size(1) != f.k_w2b.size(0))
-      return bad(g, "LoKr Tucker lokr_t2 " + shape_string(f.k_t2.sizes()) + " does not match lokr_w2_a " +
-                        shape_string(f.k_w2a.sizes()) + " / lokr_w2_b " + shape_string(f.k_w2b.sizes()));
+      return bad(g, "LoKr Tucker lokr_t2 " + sdk::shape_text(f.k_t2.sizes()) + " does not match lokr_w2_a " +
+                        sdk::shape_text(f.k_w2a.sizes()) + " / lokr_w2_b " + sdk::shape_text(f.k_w2b.sizes()));
     return Shape{f.k_w2a.size(1), f.k_w2b.size(1), f.k_t2.size(2), f.k_t2.size(3)};
   }
   if (f.k_w2a.size(1) != f.k_w2b.size(0))
-    return bad(g, "LoKr lokr_w2_a " + shape_string(f.k_w2a.sizes()) + " cannot multiply lokr_w2_b " + shape_string(f.k_w2b.sizes()));
+    return bad(g, "LoKr lokr_w2_a " + sdk::shape_text(f.k_w2a.sizes()) + " cannot multiply lokr_w2_b " + sdk::shape_text(f.k_w2b.sizes()));
   const std::int64_t b = f.k_w2a.size(0), n = f.k_w2b.size(1);
   if (target.size() == 4) {
     const std::int64_t k = target[2] * target[3];
@@ -149,7 +150,7 @@ sdk::Result<DeltaInfo> validate_kronecker(const DeltaFactors& f, const Shape& ta
   if (!w2.ok()) return w2.status();
   Shape got = {w1.value()[0] * w2.value()[0], w1.value()[1] * w2.value()[1]};
   got.insert(got.end(), w2.value().begin() + 2, w2.value().end());
-  if (got != target) return bad(g, "LoKr kron product " + shape_string(got) + " does not match weight " + shape_string(target));
+  if (got != target) return bad(g, "LoKr kron product " + sdk::shape_text(got) + " does not match weight " + sdk::shape_text(target));
   // Both factors full: LyCORIS stores alpha but the scale is 1.
   if (f.k_w1.defined() && f.k_w2.defined()) return DeltaInfo{0};
   const std::int64_t r = f.k_w2b.defined() ? f.k_w2b.size(0) : f.k_w1b.size(0);
@@ -169,17 +170,9 @@ const char* to_string(Algorithm a) {
   return "unknown";
 }
 
-std::string shape_string(at::IntArrayRef shape) {
-  std::ostringstream os;
-  os << "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) os << (i ? ", " : "") << shape[i];
-  os << "]";
-  return os.str();
-}
-
 sdk::Result<DeltaInfo> validate_delta(const DeltaFactors& f, const Shape& target, const std::string& group) {
   if (target.size() != 2 && target.size() != 4)
-    return bad(group, "target weight " + shape_string(target) + " is neither a Linear nor a Conv2d weight");
+    return bad(group, "target weight " + sdk::shape_text(target) + " is neither a Linear nor a Conv2d weight");
   switch (f.algorithm) {
     case Algorithm::low_rank: return validate_low_rank(f, target, group);
     case Algorithm::hadamard: return validate_hadamard(f, target, group);
@@ -187,8 +180,8 @@ sdk::Result<DeltaInfo> validate_delta(const DeltaFactors& f, const Shape& target
     case Algorithm::full:
       // Same shape, or the same rows flattened differently (a 1x1 conv stored as a matrix).
       if (!f.diff.defined() || f.diff.dim() < 1 || f.diff.size(0) != target[0] || f.diff.numel() != product(target))
-        return bad(group, "diff " + (f.diff.defined() ? shape_string(f.diff.sizes()) : std::string("missing")) +
-                              " does not match weight " + shape_string(target));
+        return bad(group, "diff " + (f.diff.defined() ? sdk::shape_text(f.diff.sizes()) : std::string("missing")) +
+                              " does not match weight " + sdk::shape_text(target));
       return DeltaInfo{0};
   }
   return bad(group, "unknown algorithm");

@@ -50,7 +50,4 @@ sdk::Result<DeltaInfo> validate_delta(const DeltaFactors& f, const std::vector<s
 /// validate_delta accepted.
 at::Tensor compute_delta(const DeltaFactors& f, at::IntArrayRef target, c10::Device device = c10::Device(c10::kCPU));
 
-/// "[64, 4, 3, 3]"
-std::string shape_string(at::IntArrayRef shape);
-
 }  // namespace sdxl::lora

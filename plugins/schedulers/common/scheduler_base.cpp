@@ -2,15 +2,9 @@
 
 #include <cmath>
 
-namespace sdxl::schedulers {
+#include "sdxl/sdk/shape_text.h"
 
-namespace {
-std::string shape_str(const at::Tensor& t) {
-  std::string s = "[";
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? "," : "") + std::to_string(t.size(i));
-  return s + "]";
-}
-}  // namespace
+namespace sdxl::schedulers {
 
 SchedulerBase::SchedulerBase(std::string feature, SamplerConfig cfg) : feature_(std::move(feature)), cfg_(std::move(cfg)) {
   ac_tensor_ = alphas_cumprod(cfg_.train);
@@ -81,8 +75,8 @@ sdk::Result<sdk::StepResult> SchedulerBase::step(const at::Tensor& out, std::int
     if (!out.defined() || !sample.defined())
       return sdk::invalid_argument("scheduler '" + feature_ + "': step needs a model output and a sample");
     if (out.sizes() != sample.sizes())
-      return sdk::invalid_argument("scheduler '" + feature_ + "': model output " + shape_str(out) +
-                                   " does not match sample " + shape_str(sample));
+      return sdk::invalid_argument("scheduler '" + feature_ + "': model output " + sdk::shape_text(out.sizes()) +
+                                   " does not match sample " + sdk::shape_text(sample.sizes()));
     // diffusers upcasts the sample to float32 inside step(); the arithmetic is float32 throughout.
     auto r = advance(out.to(at::kFloat), offset_ + call, sample.to(at::kFloat), noise);
     r.prev_sample = r.prev_sample.to(sample.scalar_type());

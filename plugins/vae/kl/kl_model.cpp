@@ -1,17 +1,9 @@
 #include "kl_model.h"
 
-#include <sstream>
+#include "sdxl/sdk/shape_text.h"
 
 namespace sdxl::vae_kl {
 namespace {
-
-std::string shape_string(at::IntArrayRef s) {
-  std::ostringstream o;
-  o << '[';
-  for (std::size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << s[i];
-  o << ']';
-  return o.str();
-}
 
 // Looks tensors up by diffusers name, checks shapes, converts them; remembers the first error so
 // the binding code below reads as a plain description of the architecture.
@@ -28,7 +20,7 @@ class Binder {
     if (!status_.ok()) return {};
     auto it = w_.find(name);
     if (it == w_.end()) {
-      status_ = sdk::not_found(source_ + ": missing tensor '" + name + "' (expected shape " + shape_string(shape) + ")");
+      status_ = sdk::not_found(source_ + ": missing tensor '" + name + "' (expected shape " + sdk::shape_text(shape) + ")");
       return {};
     }
     at::Tensor t = it->second;
@@ -36,8 +28,8 @@ class Binder {
     // diffusers layout as Linear [C, C]. Accept both.
     if (shape.size() == 2 && t.dim() == 4 && t.size(2) == 1 && t.size(3) == 1) t = t.flatten(1);
     if (t.sizes() != at::IntArrayRef(shape)) {
-      status_ = sdk::corrupt_data(source_ + ": tensor '" + name + "' has shape " + shape_string(t.sizes()) +
-                                  ", expected " + shape_string(shape));
+      status_ = sdk::corrupt_data(source_ + ": tensor '" + name + "' has shape " + sdk::shape_text(t.sizes()) +
+                                  ", expected " + sdk::shape_text(shape));
       return {};
     }
     if (!t.is_floating_point()) {

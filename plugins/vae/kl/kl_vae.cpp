@@ -2,20 +2,12 @@
 
 #include <functional>
 #include <c10/core/GradMode.h>
-#include <sstream>
 
 #include "kl_memory.h"
+#include "sdxl/sdk/shape_text.h"
 
 namespace sdxl::vae_kl {
 namespace {
-
-std::string shape_string(at::IntArrayRef s) {
-  std::ostringstream o;
-  o << '[';
-  for (std::size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << s[i];
-  o << ']';
-  return o.str();
-}
 
 bool is_16bit(c10::ScalarType t) { return t == c10::kHalf || t == c10::kBFloat16; }
 
@@ -130,7 +122,7 @@ sdk::Result<at::Tensor> KlVae::encode_moments(const at::Tensor& images, sdk::Job
     const auto f = c.downscale();
     if (!images.defined() || images.dim() != 4) {
       return sdk::invalid_argument("vae kl encode: images must be [N, C, H, W], got " +
-                                   (images.defined() ? shape_string(images.sizes()) : std::string("an undefined tensor")));
+                                   (images.defined() ? sdk::shape_text(images.sizes()) : std::string("an undefined tensor")));
     }
     if (images.size(1) != c.in_channels) {
       return sdk::invalid_argument("vae kl encode: images have " + std::to_string(images.size(1)) +
@@ -160,8 +152,8 @@ sdk::Result<at::Tensor> KlVae::encode(const at::Tensor& images, sdk::NoiseSource
       at::Tensor std_dev = at::exp(m.slice(1, c.latent_channels, 2 * c.latent_channels).clamp(-30.0, 20.0) * 0.5);
       at::Tensor n = noise->randn(mean.sizes(), at::kFloat, mean.device());
       if (n.sizes() != mean.sizes()) {
-        return sdk::internal_error("vae kl encode: noise source returned " + shape_string(n.sizes()) +
-                                   ", asked for " + shape_string(mean.sizes()));
+        return sdk::internal_error("vae kl encode: noise source returned " + sdk::shape_text(n.sizes()) +
+                                   ", asked for " + sdk::shape_text(mean.sizes()));
       }
       z = mean + std_dev * n.to(mean.device(), at::kFloat);
     }
@@ -175,7 +167,7 @@ sdk::Result<at::Tensor> KlVae::decode(const at::Tensor& latents, sdk::JobContext
     const auto& c = model_->config();
     if (!latents.defined() || latents.dim() != 4) {
       return sdk::invalid_argument("vae kl decode: latents must be [N, C, h, w], got " +
-                                   (latents.defined() ? shape_string(latents.sizes()) : std::string("an undefined tensor")));
+                                   (latents.defined() ? sdk::shape_text(latents.sizes()) : std::string("an undefined tensor")));
     }
     if (latents.size(1) != c.latent_channels) {
       return sdk::invalid_argument("vae kl decode: latents have " + std::to_string(latents.size(1)) +
@@ -183,7 +175,7 @@ sdk::Result<at::Tensor> KlVae::decode(const at::Tensor& latents, sdk::JobContext
                                    " latent channels");
     }
     if (latents.size(0) == 0 || latents.size(2) == 0 || latents.size(3) == 0) {
-      return sdk::invalid_argument("vae kl decode: empty latents " + shape_string(latents.sizes()));
+      return sdk::invalid_argument("vae kl decode: empty latents " + sdk::shape_text(latents.sizes()));
     }
     if (!latents.is_floating_point()) return sdk::invalid_argument("vae kl decode: latents must be floating point");
     c10::NoGradGuard no_grad;

@@ -2,20 +2,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include <sstream>
+#include "sdxl/sdk/shape_text.h"
 
 namespace sdxl::vae_taesd {
 namespace {
 
 using nlohmann::json;
-
-std::string shape_string(at::IntArrayRef s) {
-  std::ostringstream o;
-  o << '[';
-  for (std::size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << s[i];
-  o << ']';
-  return o.str();
-}
 
 sdk::Status read_int_list(const json& j, const std::string& source, const char* key, std::vector<std::int64_t>* out) {
   if (!j.contains(key) || j[key].is_null()) return sdk::Status::Ok();
@@ -40,12 +32,12 @@ class Binder {
     if (!status_.ok()) return {};
     auto it = w_.find(name);
     if (it == w_.end()) {
-      status_ = sdk::not_found(source_ + ": missing tensor '" + name + "' (expected shape " + shape_string(shape) + ")");
+      status_ = sdk::not_found(source_ + ": missing tensor '" + name + "' (expected shape " + sdk::shape_text(shape) + ")");
       return {};
     }
     if (it->second.sizes() != at::IntArrayRef(shape) || !it->second.is_floating_point()) {
-      status_ = sdk::corrupt_data(source_ + ": tensor '" + name + "' has shape " + shape_string(it->second.sizes()) +
-                                  " " + std::string(it->second.dtype().name()) + ", expected " + shape_string(shape) +
+      status_ = sdk::corrupt_data(source_ + ": tensor '" + name + "' has shape " + sdk::shape_text(it->second.sizes()) +
+                                  " " + std::string(it->second.dtype().name()) + ", expected " + sdk::shape_text(shape) +
                                   " floating point");
       return {};
     }

@@ -2,32 +2,25 @@
 
 #include <ATen/Context.h>
 
-#include <sstream>
 #include <c10/core/GradMode.h>
+
+#include "sdxl/sdk/shape_text.h"
 
 namespace sdxl::vae_taesd {
 namespace {
-
-std::string shape_string(at::IntArrayRef s) {
-  std::ostringstream o;
-  o << '[';
-  for (std::size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << s[i];
-  o << ']';
-  return o.str();
-}
 
 sdk::Status check_4d(const at::Tensor& t, const char* what, std::int64_t channels, const std::string& source,
                      const char* channel_word) {
   if (!t.defined() || t.dim() != 4) {
     return sdk::invalid_argument(std::string("vae taesd: ") + what + " must be [N, C, H, W], got " +
-                                 (t.defined() ? shape_string(t.sizes()) : std::string("an undefined tensor")));
+                                 (t.defined() ? sdk::shape_text(t.sizes()) : std::string("an undefined tensor")));
   }
   if (t.size(1) != channels) {
     return sdk::invalid_argument(std::string("vae taesd: ") + what + " have " + std::to_string(t.size(1)) +
                                  " channels but VAE '" + source + "' expects " + std::to_string(channels) + " " +
                                  channel_word);
   }
-  if (t.numel() == 0) return sdk::invalid_argument(std::string("vae taesd: empty ") + what + " " + shape_string(t.sizes()));
+  if (t.numel() == 0) return sdk::invalid_argument(std::string("vae taesd: empty ") + what + " " + sdk::shape_text(t.sizes()));
   if (!t.is_floating_point()) return sdk::invalid_argument(std::string("vae taesd: ") + what + " must be floating point");
   return sdk::Status::Ok();
 }

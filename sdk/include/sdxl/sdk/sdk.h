@@ -4,3 +4,4 @@
 /// @since 1.0
 #include "sdxl/sdk/entry.h"
 #include "sdxl/sdk/plugin.h"
+#include "sdxl/sdk/shape_text.h"
