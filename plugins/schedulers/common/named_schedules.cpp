@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include "beta_distribution.h"
 #include "schedule_math.h"
@@ -45,6 +46,26 @@ std::vector<double> beta_schedule_timesteps(std::int64_t T, std::int64_t N, doub
     if (ts.empty() || ts.back() != t) ts.push_back(t);  // repeats would be zero-length steps
   }
   return ts;
+}
+
+BetaSchedule beta_schedule(const std::vector<double>& sigma_train, std::int64_t N) {
+  BetaSchedule b;
+  b.timesteps = beta_schedule_timesteps(static_cast<std::int64_t>(sigma_train.size()), N);
+  for (double t : b.timesteps) b.sigmas.push_back(sigma_train[static_cast<std::size_t>(t)]);
+  return b;
+}
+
+std::vector<double> named_sigma_levels(const std::string& name, double sigma_min, double sigma_max, std::int64_t N,
+                                       const std::vector<double>& log_sigmas) {
+  if (name == "karras") return karras_sigmas(sigma_min, sigma_max, N);
+  if (name == "exponential") return exponential_sigmas(sigma_min, sigma_max, N);
+  if (name == "sgm_uniform") return sgm_uniform_sigmas(log_sigmas, N);
+  if (name == "ays") {
+    auto s = ays_sdxl_sigmas(N);
+    s.pop_back();  // the reference replaces the last level by the sampler's final σ
+    return s;
+  }
+  throw std::invalid_argument("unknown sigma_schedule '" + name + "'");
 }
 
 }  // namespace sdxl::schedulers

@@ -9,6 +9,7 @@
 //               last level is replaced by σ = 0 by the caller.
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace sdxl::schedulers {
@@ -23,5 +24,17 @@ std::vector<double> ays_sdxl_sigmas(std::int64_t N);
 /// Integer timesteps (descending, no repeats, at most N) of the beta schedule for a model with
 /// T training timesteps: rint(I⁻¹(1 - k/N; alpha, beta) · (T - 1)), k = 0 … N-1.
 std::vector<double> beta_schedule_timesteps(std::int64_t T, std::int64_t N, double alpha = 0.6, double beta = 0.6);
+
+/// The beta schedule's timesteps (as above) and their training σ, σ_train[t] exactly.
+struct BetaSchedule {
+  std::vector<double> timesteps, sigmas;
+};
+BetaSchedule beta_schedule(const std::vector<double>& sigma_train, std::int64_t N);
+
+/// N descending σ levels (the final σ, which each sampler appends itself, not included) of the
+/// schedule `name` — "karras", "exponential" or "sgm_uniform" between sigma_min and sigma_max, or
+/// "ays" (the SDXL table, its last level dropped). Throws std::invalid_argument for other names.
+std::vector<double> named_sigma_levels(const std::string& name, double sigma_min, double sigma_max, std::int64_t N,
+                                       const std::vector<double>& log_sigmas);
 
 }  // namespace sdxl::schedulers

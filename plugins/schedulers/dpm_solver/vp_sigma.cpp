@@ -23,25 +23,13 @@ void VpSigmaSolver::build_table(Spacing spacing, bool final_is_sigma_min) {
   if (sched == "default") {
     s = interp_sigmas(sigma_train_, t);
   } else if (sched == "beta") {
-    t = beta_schedule_timesteps(T, num_steps_);  // integer timesteps, σ = σ_train[t]
-    s.clear();
-    for (double ti : t) s.push_back(sigma_train_[static_cast<size_t>(ti)]);
+    auto beta = beta_schedule(sigma_train_, num_steps_);  // integer timesteps, σ = σ_train[t]
+    t = std::move(beta.timesteps);
+    s = std::move(beta.sigmas);
     num_steps_ = static_cast<std::int64_t>(t.size());  // repeats dropped (only at very many steps)
   } else {
     // The DPM-Solver family spans the full training range, whatever the spacing.
-    const double smin = sigma_train_.front(), smax = sigma_train_.back();
-    if (sched == "karras") {
-      s = karras_sigmas(smin, smax, num_steps_);
-    } else if (sched == "exponential") {
-      s = exponential_sigmas(smin, smax, num_steps_);
-    } else if (sched == "sgm_uniform") {
-      s = sgm_uniform_sigmas(log_sigmas_, num_steps_);
-    } else if (sched == "ays") {
-      s = ays_sdxl_sigmas(num_steps_);
-      s.pop_back();  // the last level becomes the final σ appended below
-    } else {
-      throw std::invalid_argument("unknown sigma_schedule '" + sched + "'");
-    }
+    s = named_sigma_levels(sched, sigma_train_.front(), sigma_train_.back(), num_steps_, log_sigmas_);
     t.clear();
     for (double sigma : s) t.push_back(round_half_even(sigma_to_t(sigma, log_sigmas_)));
   }

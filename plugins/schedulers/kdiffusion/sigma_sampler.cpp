@@ -16,24 +16,13 @@ void SigmaSampler::build_sigma_steps() {
   const std::string& sched = cfg_.sigma_schedule;
   if (sched == "beta") {
     // Integer training timesteps over the full range (ComfyUI); σ = σ_train[t] exactly.
-    t = beta_schedule_timesteps(T, num_steps_);
-    s.clear();
-    for (double ti : t) s.push_back(sigma_train_[static_cast<size_t>(ti)]);
+    auto beta = beta_schedule(sigma_train_, num_steps_);
+    t = std::move(beta.timesteps);
+    s = std::move(beta.sigmas);
     num_steps_ = static_cast<std::int64_t>(t.size());  // repeats dropped (only at very many steps)
   } else if (sched != "default") {
-    const double smin = s.back(), smax = s.front();
-    if (sched == "karras") {
-      s = karras_sigmas(smin, smax, num_steps_);
-    } else if (sched == "exponential") {
-      s = exponential_sigmas(smin, smax, num_steps_);
-    } else if (sched == "sgm_uniform") {
-      s = sgm_uniform_sigmas(log_sigmas_, num_steps_);
-    } else if (sched == "ays") {
-      s = ays_sdxl_sigmas(num_steps_);
-      s.pop_back();  // the reference replaces the last level by σ = 0, appended by the samplers
-    } else {
-      throw std::invalid_argument("unknown sigma_schedule '" + sched + "'");
-    }
+    // Between the spaced schedule's own ends; the samplers append σ = 0.
+    s = named_sigma_levels(sched, s.back(), s.front(), num_steps_, log_sigmas_);
     t.clear();
     for (double sigma : s) t.push_back(sigma_to_t(sigma, log_sigmas_));
   }
