@@ -51,7 +51,9 @@ sdk::Result<std::unique_ptr<UNetCudaGraph>> UNetCudaGraph::capture(const models:
     side.synchronize();
     {
       c10::cuda::CUDAStreamGuard guard(side);
-      s->graph.capture_begin();
+      // Thread-local capture: other threads (jobs, the server, a memory sampler) may go on
+      // calling the CUDA runtime while this one records.
+      s->graph.capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
       auto eps = unet.forward(s->inputs);
       s->graph.capture_end();
       if (!eps.ok()) return eps.status();
