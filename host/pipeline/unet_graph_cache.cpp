@@ -37,18 +37,29 @@ std::vector<std::int64_t> graph_key(const models::UNet2DConditionModel& unet, co
 void set_cuda_graphs(bool enabled) { g_cuda_graphs = enabled; }
 bool cuda_graphs_enabled() { return g_cuda_graphs; }
 
+UNetGraphBackend UNetGraphBackend::cuda() {
+  UNetGraphBackend b;
+  b.available = gpu::UNetCudaGraph::available();
+  b.capture = [](const models::UNet2DConditionModel& unet, const models::UNetInputs& in) -> sdk::Result<Replay> {
+    auto graph = gpu::UNetCudaGraph::capture(unet, in);
+    if (!graph.ok()) return graph.status();
+    std::shared_ptr<gpu::UNetCudaGraph> g = std::move(graph.value());
+    return Replay([g](const models::UNetInputs& x) { return g->replay(x); });
+  };
+  return b;
+}
+
 std::string unet_graph_refusal(const models::UNet2DConditionModel& unet, const models::UNetInputs& in,
-                               bool graphs_in_build) {
-  if (!graphs_in_build) return "this build's libtorch has no CUDA graphs";
+                               const UNetGraphBackend& backend) {
+  if (!backend.available) return "this build's libtorch has no CUDA graphs";
   if (!in.down_residuals.empty() || in.mid_residual.defined()) return "ControlNet residuals change every call";
   if (unet.block_observer()) return "the UNet streams its weights block by block (sequential offload)";
   if (models::layer_adapter_count() != 0) return "runtime LoRA adapters are attached";
-  if (!unet.device().is_cuda() || !in.sample.is_cuda()) return "the UNet is not on a CUDA device";
+  if (backend.cuda_only && (!unet.device().is_cuda() || !in.sample.is_cuda())) return "the UNet is not on a CUDA device";
   return {};
 }
 
-UNetGraphCache::UNetGraphCache() = default;
-UNetGraphCache::~UNetGraphCache() = default;
+UNetGraphCache::UNetGraphCache(UNetGraphBackend backend) : backend_(std::move(backend)) {}
 
 std::int64_t UNetGraphCache::replays() const {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -62,28 +73,28 @@ std::int64_t UNetGraphCache::captures() const {
 
 sdk::Result<at::Tensor> UNetGraphCache::forward(const models::UNet2DConditionModel& unet,
                                                 const models::UNetInputs& in) {
-  if (!unet_graph_refusal(unet, in, gpu::UNetCudaGraph::available()).empty()) return unet.forward(in);
+  if (!unet_graph_refusal(unet, in, backend_).empty()) return unet.forward(in);
   std::lock_guard<std::mutex> lock(mutex_);
   if (failed_) return unet.forward(in);
   auto key = graph_key(unet, in);
   if (key != key_) {  // new shape or moved weights: drop the old graph, warm up eagerly once
-    graph_.reset();
+    replay_ = nullptr;
     key_ = std::move(key);
     return unet.forward(in);
   }
-  if (!graph_) {
-    auto captured = gpu::UNetCudaGraph::capture(unet, in);
+  if (!replay_) {
+    auto captured = backend_.capture(unet, in);
     if (!captured.ok()) {
       failed_ = true;
       util::log_warn("UNet CUDA graph: " + captured.status().message() + "; running eagerly from now on");
       return unet.forward(in);
     }
-    graph_ = std::move(captured.value());
+    replay_ = std::move(captured.value());
     ++captures_;
     util::log_info("UNet CUDA graph captured for sample " + std::to_string(in.sample.size(0)) + "x" +
                    std::to_string(in.sample.size(2)) + "x" + std::to_string(in.sample.size(3)));
   }
-  auto eps = graph_->replay(in);
+  auto eps = replay_(in);
   if (!eps.ok()) return eps.status();
   ++replays_;
   return eps.value().clone();  // the static output is overwritten by the next replay

@@ -20,6 +20,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -28,21 +29,28 @@
 #include "models/unet/unet_model.h"
 #include "sdxl/sdk/status.h"
 
-namespace sdxl::gpu {
-class UNetCudaGraph;
-}
-
 namespace sdxl::pipeline {
 
-/// Why `in` on `unet` must run eagerly (empty: a graph may replay it). `graphs_in_build`: this
-/// build can capture CUDA graphs (gpu::UNetCudaGraph::available()).
+/// What the cache needs from a graph implementation: gpu::UNetCudaGraph in production
+/// (UNetGraphBackend::cuda()); tests substitute one that records what it is asked.
+struct UNetGraphBackend {
+  /// Replays the captured call for new inputs of the captured shapes; returns the graph's own
+  /// output tensor (the cache copies it out).
+  using Replay = std::function<sdk::Result<at::Tensor>(const models::UNetInputs&)>;
+  bool available = false;  ///< this build can capture at all
+  bool cuda_only = true;   ///< refuse UNets that are not on a CUDA device
+  std::function<sdk::Result<Replay>(const models::UNet2DConditionModel&, const models::UNetInputs&)> capture;
+
+  static UNetGraphBackend cuda();
+};
+
+/// Why `in` on `unet` must run eagerly (empty: `backend` may replay it).
 std::string unet_graph_refusal(const models::UNet2DConditionModel& unet, const models::UNetInputs& in,
-                               bool graphs_in_build);
+                               const UNetGraphBackend& backend);
 
 class UNetGraphCache {
  public:
-  UNetGraphCache();
-  ~UNetGraphCache();
+  explicit UNetGraphCache(UNetGraphBackend backend = UNetGraphBackend::cuda());
 
   /// eps for `in`, from the graph when allowed, else from unet.forward(in). The result is the
   /// caller's own tensor (never the graph's static output).
@@ -53,10 +61,11 @@ class UNetGraphCache {
   std::int64_t captures() const;
 
  private:
+  UNetGraphBackend backend_;
   mutable std::mutex mutex_;
   std::vector<std::int64_t> key_;  // shapes, dtypes and weights fingerprint of the graph (or of its eager warm-up)
   bool failed_ = false;            // a capture failed: stay eager
-  std::unique_ptr<gpu::UNetCudaGraph> graph_;
+  UNetGraphBackend::Replay replay_;  // empty: not captured for key_
   std::int64_t replays_ = 0, captures_ = 0;
 };
 

@@ -34,6 +34,41 @@ struct ZeroAdapter : models::LayerAdapter {
   at::Tensor conv2d(const at::Tensor& x, std::int64_t, std::int64_t) const override { return at::zeros_like(x); }
 };
 
+// A stand-in for CUDA graphs that runs on the CPU: capture counts, replay runs the UNet eagerly
+// into one static output tensor (as a graph's), so the cache's bookkeeping can be watched.
+struct Recorder {
+  int captures = 0, replays = 0;
+  bool refuse_capture = false;
+  at::Tensor static_output;  // the latest graph's output buffer
+};
+
+pipeline::UNetGraphBackend recording_backend(const std::shared_ptr<Recorder>& r) {
+  pipeline::UNetGraphBackend b;
+  b.available = true;
+  b.cuda_only = false;
+  b.capture = [r](const models::UNet2DConditionModel& unet,
+                  const models::UNetInputs&) -> sdk::Result<pipeline::UNetGraphBackend::Replay> {
+    ++r->captures;
+    if (r->refuse_capture) return sdk::internal_error("capture refused by the test");
+    auto buffer = std::make_shared<at::Tensor>();  // this graph's output, reused by every replay
+    return pipeline::UNetGraphBackend::Replay([r, buffer, &unet](const models::UNetInputs& x) -> sdk::Result<at::Tensor> {
+      ++r->replays;
+      auto eps = unet.forward(x);
+      if (!eps.ok()) return eps.status();
+      if (!buffer->defined()) *buffer = eps.value().clone();
+      else buffer->copy_(eps.value());
+      r->static_output = *buffer;
+      return *buffer;
+    });
+  };
+  return b;
+}
+
+models::UNetInputs with_sample_size(models::UNetInputs in, std::int64_t side) {
+  in.sample = at::randn({in.sample.size(0), in.sample.size(1), side, side});
+  return in;
+}
+
 struct GraphSwitchGuard {
   ~GraphSwitchGuard() { pipeline::set_cuda_graphs(false); }
 };
@@ -45,23 +80,25 @@ TEST_CASE("a UNet call is refused a CUDA graph for each thing a graph would bake
   const auto& unet = *demo.model->unet;
   auto in = demo_inputs(unet);
 
-  CHECK_THAT(pipeline::unet_graph_refusal(unet, in, false), Catch::Contains("no CUDA graphs"));
+  pipeline::UNetGraphBackend none, cuda;
+  cuda.available = true;  // as a CUDA build's
+  CHECK_THAT(pipeline::unet_graph_refusal(unet, in, none), Catch::Contains("no CUDA graphs"));
   // With graphs in the build, plain inputs are refused only for living on the CPU.
-  CHECK_THAT(pipeline::unet_graph_refusal(unet, in, true), Catch::Contains("not on a CUDA device"));
+  CHECK_THAT(pipeline::unet_graph_refusal(unet, in, cuda), Catch::Contains("not on a CUDA device"));
 
   auto with_residual = in;
   with_residual.mid_residual = at::zeros({1});
-  CHECK_THAT(pipeline::unet_graph_refusal(unet, with_residual, true), Catch::Contains("ControlNet"));
+  CHECK_THAT(pipeline::unet_graph_refusal(unet, with_residual, cuda), Catch::Contains("ControlNet"));
 
   demo.model->unet->set_block_observer(std::make_shared<NoOpObserver>());
-  CHECK_THAT(pipeline::unet_graph_refusal(unet, in, true), Catch::Contains("sequential offload"));
+  CHECK_THAT(pipeline::unet_graph_refusal(unet, in, cuda), Catch::Contains("sequential offload"));
   demo.model->unet->set_block_observer(nullptr);
 
   const at::Tensor& weight = unet.parameters().begin()->second;
   models::set_layer_adapter(weight, std::make_shared<ZeroAdapter>());
-  CHECK_THAT(pipeline::unet_graph_refusal(unet, in, true), Catch::Contains("runtime LoRA"));
+  CHECK_THAT(pipeline::unet_graph_refusal(unet, in, cuda), Catch::Contains("runtime LoRA"));
   models::set_layer_adapter(weight, nullptr);
-  CHECK_THAT(pipeline::unet_graph_refusal(unet, in, true), Catch::Contains("not on a CUDA device"));
+  CHECK_THAT(pipeline::unet_graph_refusal(unet, in, cuda), Catch::Contains("not on a CUDA device"));
 }
 
 TEST_CASE("the UNet graph cache answers refused calls eagerly, with the eager result", "[pipeline][gpu]") {
@@ -98,4 +135,74 @@ TEST_CASE("a build without CUDA graphs says so when asked to capture", "[pipelin
   REQUIRE_FALSE(g.ok());
   CHECK(g.status().code() == sdk::StatusCode::unsupported);
   CHECK_THAT(g.status().message(), Catch::Contains("CUDA graphs"));
+}
+
+TEST_CASE("the UNet graph cache warms up, captures on a shape's second call, replays after", "[pipeline][gpu]") {
+  test_support::DemoModel demo("sdxl_unet_graph_cache_test");
+  const auto& unet = *demo.model->unet;
+  const auto in = demo_inputs(unet);
+  auto eager = unet.forward(in);
+  REQUIRE(eager.ok());
+  auto rec = std::make_shared<Recorder>();
+  pipeline::UNetGraphCache cache(recording_backend(rec));
+
+  auto first = cache.forward(unet, in);  // warm-up: eager
+  REQUIRE(first.ok());
+  CHECK(rec->captures == 0);
+  auto second = cache.forward(unet, in);  // capture, then replay
+  auto third = cache.forward(unet, in);   // replay
+  REQUIRE(second.ok());
+  REQUIRE(third.ok());
+  CHECK(rec->captures == 1);
+  CHECK(rec->replays == 2);
+  CHECK(cache.captures() == 1);
+  CHECK(cache.replays() == 2);
+  for (const auto* r : {&first, &second, &third}) CHECK(at::equal(r->value(), eager.value()));
+  // Each caller owns its result: not the graph's output, which the next replay overwrites.
+  CHECK(second.value().data_ptr() != rec->static_output.data_ptr());
+  CHECK(second.value().data_ptr() != third.value().data_ptr());
+
+  // Another shape: eager once, then a new capture.
+  const auto bigger = with_sample_size(in, 16);
+  REQUIRE(cache.forward(unet, bigger).ok());
+  CHECK(rec->captures == 1);
+  auto bigger_eps = cache.forward(unet, bigger);
+  REQUIRE(bigger_eps.ok());
+  CHECK(rec->captures == 2);
+  CHECK(bigger_eps.value().size(2) == 16);
+
+  // Weights re-seated on new storage (what the arbiter does when it moves them): recaptured,
+  // since a graph would read the old storage.
+  const at::Tensor& weight = unet.parameters().begin()->second;
+  weight.set_(weight.clone());
+  REQUIRE(cache.forward(unet, bigger).ok());
+  CHECK(rec->captures == 2);
+  REQUIRE(cache.forward(unet, bigger).ok());
+  CHECK(rec->captures == 3);
+
+  // Inputs a graph cannot bake in (ControlNet residuals) always run eagerly.
+  auto with_residual = bigger;
+  with_residual.mid_residual = at::zeros({1});
+  const int replays_before = rec->replays;
+  for (int call = 0; call < 3; ++call) (void)cache.forward(unet, with_residual);
+  CHECK(rec->replays == replays_before);
+}
+
+TEST_CASE("a failed capture leaves the model eager for good", "[pipeline][gpu]") {
+  test_support::DemoModel demo("sdxl_unet_graph_cache_test");
+  const auto& unet = *demo.model->unet;
+  const auto in = demo_inputs(unet);
+  auto eager = unet.forward(in);
+  REQUIRE(eager.ok());
+  auto rec = std::make_shared<Recorder>();
+  rec->refuse_capture = true;
+  pipeline::UNetGraphCache cache(recording_backend(rec));
+  for (int call = 0; call < 4; ++call) {
+    auto eps = cache.forward(unet, in);
+    REQUIRE(eps.ok());
+    CHECK(at::equal(eps.value(), eager.value()));
+  }
+  CHECK(rec->captures == 1);  // tried once, at the second call
+  CHECK(rec->replays == 0);
+  CHECK(cache.captures() == 0);
 }
