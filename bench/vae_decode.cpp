@@ -5,8 +5,9 @@
 //
 //   bench_vae_decode [--size PIXELS]... [--tile LATENT_PX] [--overlap LATENT_PX] [--repeat N]
 //                    (default tile: half the latent side, overlap a quarter tile)
-//                    [--plugin-dir DIR] [--threads N] [--channels-last 0|1]
+//                    [--plugin-dir DIR] [--threads N] [--channels-last 0|1] [--upsample subpixel|nearest]
 //   --channels-last 1: the kl plugin's channels_last option (NHWC convolutions)
+//   --upsample: the kl plugin's upsample option (default subpixel: phase convolutions)
 // Default: --size 256 (quick). The SDXL figures: --size 1024 (several GiB and minutes on 2 cores).
 //
 // Peak memory is the process's resident high-water mark (VmHWM), reset before each decode through
@@ -136,6 +137,7 @@ int main(int argc, char** argv) {
   std::vector<std::int64_t> sizes;
   std::int64_t tile = 0, overlap = -1, repeat = 1, threads = 0;
   bool channels_last = false;
+  std::string upsample = "subpixel";
   fs::path plugin_dir = sdxl::app::builtin_plugin_dir();
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
@@ -145,6 +147,7 @@ int main(int argc, char** argv) {
     else if (k == "--repeat") repeat = std::stoll(v);
     else if (k == "--threads") threads = std::stoll(v);
     else if (k == "--channels-last") channels_last = v == "1";
+    else if (k == "--upsample") upsample = v;
     else if (k == "--plugin-dir") plugin_dir = v;
     else {
       std::cerr << "unknown option " << k << "\n";
@@ -169,8 +172,8 @@ int main(int argc, char** argv) {
           "norm_num_groups": 32, "scaling_factor": 0.13025, "force_upcast": true})";
   std::printf("SDXL VAE, random weights: %zu tensors, %lld parameters (released file: 248, 83653863)\n",
               weights.size(), static_cast<long long>(params));
-  std::printf("CPU threads %d, oneDNN %s, layout %s\n", at::get_num_threads(), at::hasMKLDNN() ? "yes" : "no",
-              channels_last ? "channels-last" : "contiguous");
+  std::printf("CPU threads %d, oneDNN %s, layout %s, upsample %s\n", at::get_num_threads(),
+              at::hasMKLDNN() ? "yes" : "no", channels_last ? "channels-last" : "contiguous", upsample.c_str());
   std::printf("%-10s %-22s %10s %10s %12s %14s\n", "image", "mode", "wall ms", "cpu ms", "peak MiB", "estimate MiB");
 
   for (const auto size : sizes) {
@@ -184,6 +187,7 @@ int main(int argc, char** argv) {
       o.set("tile_size", t);
       o.set("tile_overlap", ov);
       o.set("channels_last", channels_last);
+      o.set("upsample", upsample);
       auto vae = registry.create_vae_variant("kl", &o);
       if (!vae.ok()) {
         std::cerr << vae.status().message() << "\n";

@@ -97,6 +97,7 @@ if [ "${BENCH:-1}" = 1 ]; then
     run generate_graph_f16_1024_30 90 bench_generate_graph --device cuda --dtype f16 --size 1024 --steps 30 --runs 3 --graph
     run generate_graph_f16_512_30 60 bench_generate_graph --device cuda --dtype f16 --size 512 --steps 30 --runs 3 --graph
     run vae_bf16 90 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0,64,96
+    run vae_bf16_nearest 60 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0 --upsample nearest
     run vae_bf16_nhwc 60 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0,96 --channels-last 1
     run vae_bf16_cudnn_benchmark 60 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0 --cudnn-benchmark 1
     run vae_bf16_nhwc_cudnn_benchmark 60 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0 --channels-last 1 --cudnn-benchmark 1

@@ -7,6 +7,7 @@
 //
 //   bench_vae_gpu [--dtype bf16|f16|f32] [--size PX] [--iters N] [--device cuda|cpu]
 //                 [--tiles 0,64,96] [--overlap 16] [--channels-last 0|1] [--cudnn-benchmark 0|1]
+//                 [--upsample subpixel|nearest]
 #include <ATen/ATen.h>
 
 #include <chrono>
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   std::string dtype_name = "bf16", device = "cuda", tiles = "0,64";
   std::int64_t size = 1024, iters = 5, overlap = 16;
   bool channels_last = false;
+  std::string upsample = "subpixel";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
     if (a == "--dtype") dtype_name = v;
@@ -32,6 +34,7 @@ int main(int argc, char** argv) {
     else if (a == "--tiles") tiles = v;
     else if (a == "--overlap") overlap = std::stoll(v);
     else if (a == "--channels-last") channels_last = v == "1";
+    else if (a == "--upsample") upsample = v;
     else if (a == "--cudnn-benchmark") at::globalContext().setBenchmarkCuDNN(v == "1");  // [gpu] cudnn_benchmark
     else return std::fprintf(stderr, "unknown option %s\n", a.c_str()), 2;
   }
@@ -46,6 +49,7 @@ int main(int argc, char** argv) {
     o.set("tile_overlap", overlap);
     o.set("force_upcast", std::string("off"));
     o.set("channels_last", channels_last);
+    o.set("upsample", upsample);
     sdxl::bench::reset_cuda_allocator_peak();
     auto random = sdxl::bench::random_kl_vae(c10::Device(device), dtype, o);
     if (!random.ok()) return std::fprintf(stderr, "%s\n", random.status().message().c_str()), 1;
@@ -54,6 +58,7 @@ int main(int argc, char** argv) {
     char mode[64];
     if (tile > 0) std::snprintf(mode, sizeof mode, "tiled %lld/%lld", (long long)tile, (long long)overlap);
     else std::snprintf(mode, sizeof mode, "untiled");
+    std::strncat(mode, upsample == "nearest" ? " nearest-upsample" : "", sizeof mode - std::strlen(mode) - 1);
     if (channels_last) std::strncat(mode, " channels-last", sizeof mode - std::strlen(mode) - 1);
     if (at::globalContext().benchmarkCuDNN()) std::strncat(mode, " cudnn-benchmark", sizeof mode - std::strlen(mode) - 1);
     for (std::int64_t i = -1; i < iters; ++i) {

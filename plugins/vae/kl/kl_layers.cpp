@@ -62,6 +62,36 @@ at::Tensor upsample(const at::Tensor& x, const Conv& c) {
   return conv(u, c);
 }
 
+SubpixelUpsample subpixel_upsample(const Conv& c) {
+  // Row (and column) combination of the 3 taps for each phase: [2 offsets, 3 taps].
+  const at::Tensor combine[2] = {at::tensor({1.0f, 0.0f, 0.0f, 0.0f, 1.0f, 1.0f}).view({2, 3}),
+                                 at::tensor({1.0f, 1.0f, 0.0f, 0.0f, 0.0f, 1.0f}).view({2, 3})};
+  const at::Tensor w = c.weight.to(at::kCPU, at::kFloat);  // [Cout, Cin, 3, 3]
+  SubpixelUpsample u;
+  for (int dy = 0; dy < 2; ++dy)
+    for (int dx = 0; dx < 2; ++dx) {
+      at::Tensor k = at::matmul(at::matmul(combine[dy], w), combine[dx].t());  // [Cout, Cin, 2, 2]
+      u.phase_weights[dy][dx] = k.to(c.weight.device(), c.weight.scalar_type()).contiguous(c.weight.suggest_memory_format());
+    }
+  u.bias = c.bias;
+  return u;
+}
+
+at::Tensor upsample(const at::Tensor& x, const SubpixelUpsample& u) {
+  const auto n = x.size(0), height = x.size(2), width = x.size(3);
+  const auto cout = u.phase_weights[0][0].size(0);
+  at::Tensor out = at::empty({n, cout, 2 * height, 2 * width}, x.options().memory_format(x.suggest_memory_format()));
+  // out[..., 2i+dy, 2j+dx] as a view [N, Cout, H, 2, W, 2] with the phase dimensions selected.
+  const at::Tensor phases = out.view({n, cout, height, 2, width, 2});
+  for (int dy = 0; dy < 2; ++dy)
+    for (int dx = 0; dx < 2; ++dx) {
+      // Padding 1 gives (H+1)×(W+1) outputs; phase dy reads rows i-1+dy .. i+dy, output row i+dy.
+      at::Tensor p = at::conv2d(x, u.phase_weights[dy][dx], u.bias, {1, 1}, {1, 1});
+      phases.select(5, dx).select(3, dy).copy_(p.slice(2, dy, dy + height).slice(3, dx, dx + width));
+    }
+  return out;
+}
+
 at::Tensor mid_block(const at::Tensor& x, const MidBlock& m, const NormSettings& s,
                      std::int64_t max_score_elements) {
   at::Tensor h = resnet(x, m.resnet0, s);

@@ -56,9 +56,24 @@ struct DownBlock {
   std::optional<Conv> downsample;  ///< asymmetric pad (0,1,0,1) + conv3x3 stride 2
 };
 
+/// nearest ×2 followed by a 3×3 convolution, rewritten as four 2×2 convolutions of the
+/// low-resolution input, one per output phase (dy, dx) ∈ {0,1}²: output pixel (2i+dy, 2j+dx)
+/// sees input rows {i-1, i} (dy = 0) or {i, i+1} (dy = 1), and the 3×3 taps that land on the
+/// same input row are added (dy = 0: [w0, w1+w2]; dy = 1: [w0+w1, w2]; columns alike). The
+/// same sums as the upsampled convolution, with 16/36 of its multiply-adds and without its 4×
+/// upsampled copy of the input.
+struct SubpixelUpsample {
+  at::Tensor phase_weights[2][2];  ///< [dy][dx]: [Cout, Cin, 2, 2]
+  at::Tensor bias;
+};
+
+/// The phase kernels of a nearest ×2 + 3×3 `conv` (added in float32, stored in its dtype).
+SubpixelUpsample subpixel_upsample(const Conv& c);
+
 struct UpBlock {
   std::vector<Resnet> resnets;
   std::optional<Conv> upsample;  ///< nearest x2 + conv3x3
+  std::optional<SubpixelUpsample> subpixel;  ///< the same, as phase convolutions (when chosen)
 };
 
 struct NormSettings {
@@ -77,6 +92,8 @@ at::Tensor attention(const at::Tensor& x, const Attention& a, const NormSettings
                      std::int64_t max_score_elements);
 /// x: [N, C, H, W] -> [N, C, H/2, W/2] (zero pad right/bottom by 1, conv stride 2, no padding)
 at::Tensor downsample(const at::Tensor& x, const Conv& c);
+/// x: [N, C, H, W] -> [N, Cout, 2H, 2W] through the phase convolutions (SubpixelUpsample).
+at::Tensor upsample(const at::Tensor& x, const SubpixelUpsample& u);
 /// x: [N, C, H, W] -> [N, C, 2H, 2W]
 at::Tensor upsample(const at::Tensor& x, const Conv& c);
 at::Tensor mid_block(const at::Tensor& x, const MidBlock& m, const NormSettings& s,

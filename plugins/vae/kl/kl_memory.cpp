@@ -39,7 +39,11 @@ struct PeakWalk {
     see(c * p + 5 * c * p);                     // input, norm, contiguous copy, q, k, v
     see(c * p + 3 * c * p + 2 * rows * p + c * p);  // q, k, v, scores + softmax, outputs so far
   }
-  void upsample(std::int64_t c, u64 p) { see(c * p + 4 * c * p + 4 * c * p + conv_ws(c, c, 4 * p)); }
+  void upsample(std::int64_t c, u64 p, u64 phase_p) {
+    if (!plan.subpixel_upsample) return see(c * p + 4 * c * p + 4 * c * p + conv_ws(c, c, 4 * p));
+    const u64 ws = plan.im2col_convolutions ? static_cast<u64>(c) * 4 * phase_p : conv_ws(c, c, phase_p);
+    see(c * p + 4 * c * p + c * phase_p + ws);
+  }
   void norm_out(std::int64_t c, std::int64_t out, u64 p) {
     see(2 * c * p);
     see(c * p + out * p + conv_ws(c, out, p));
@@ -65,8 +69,10 @@ u64 decoder_call_peak(const KlConfig& c, std::int64_t batch, std::int64_t h, std
   for (std::size_t i = 0; i < ch.size(); ++i) {
     for (std::int64_t j = 0; j <= c.layers_per_block; ++j) walk.resnet(j == 0 ? cin : ch[i], ch[i], p);
     if (i + 1 < ch.size()) {
-      walk.upsample(ch[i], p);
+      walk.upsample(ch[i], p, static_cast<u64>(h + 1) * static_cast<u64>(w + 1));  // h, w: this level's
       p *= 4;
+      h *= 2;
+      w *= 2;
     }
     cin = ch[i];
   }

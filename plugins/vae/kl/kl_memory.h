@@ -4,7 +4,9 @@
 //
 // Model (per picture, e = element bytes, P = pixels at the stage's resolution):
 //   resnet Cin->Cout : input + max((Cin + Cout) P e + conv_ws(Cin, P), 2 Cout P e + conv_ws(Cout, P))
-//   upsample C       : input (C P) + nearest copy (4 C P) + conv output (4 C P) + conv_ws(C, 4P)
+//   upsample C       : input (C P) + nearest copy (4 C P) + conv output (4 C P) + conv_ws(C, 4P);
+//                      as phase convolutions: input + output (4 C P) + one phase's (H+1)(W+1)
+//                      output (~C P) + conv_ws(C, P) of a 2x2 convolution
 //   attention C      : input + 5 C P e (norm output, its contiguous copy, q, k, v)
 //                      + 2 * rows * P e (one chunk of scores and its softmax)
 //   conv_ws(Cin, P)  : im2col columns 9 Cin P e per picture when libtorch falls back to its
@@ -38,6 +40,7 @@ struct DecodePlan {
   std::int64_t element_bytes = 4;
   std::int64_t max_score_elements = std::int64_t{1} << 26;
   bool im2col_convolutions = false;  ///< see conv_ws above; KlVae sets it from cpu_convolutions_use_im2col()
+  bool subpixel_upsample = true;     ///< the upsamplers as phase convolutions (kl_layers.h)
 };
 
 /// True when CPU convolutions here use libtorch's im2col fallback (no oneDNN in this build).

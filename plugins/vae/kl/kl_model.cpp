@@ -139,7 +139,7 @@ Decoder bind_decoder(Binder& b, const KlConfig& c) {
 
 sdk::Result<KlModel> KlModel::bind(const KlConfig& config, const std::map<std::string, at::Tensor>& weights,
                                    const std::string& source, c10::Device device, c10::ScalarType dtype,
-                                   bool channels_last) {
+                                   const KlComputeOptions& compute) {
   if (config.block_out_channels.empty()) return sdk::invalid_argument(source + ": block_out_channels is empty");
   for (auto ch : config.block_out_channels) {
     if (ch % config.norm_num_groups != 0) {
@@ -147,15 +147,18 @@ sdk::Result<KlModel> KlModel::bind(const KlConfig& config, const std::map<std::s
                                    " is not divisible by norm_num_groups " + std::to_string(config.norm_num_groups));
     }
   }
-  Binder b(weights, source, device, dtype, channels_last);
+  Binder b(weights, source, device, dtype, compute.channels_last);
   KlModel m;
   m.config_ = config;
   m.norm_ = NormSettings{config.norm_num_groups, 1e-6};
   m.device_ = device;
   m.dtype_ = dtype;
-  m.channels_last_ = channels_last;
+  m.compute_ = compute;
   m.decoder_ = bind_decoder(b, config);
   if (!b.status().ok()) return b.status();
+  if (compute.subpixel_upsample)
+    for (auto& u : m.decoder_.up_blocks)
+      if (u.upsample) u.subpixel = subpixel_upsample(*u.upsample);
   if (b.has("encoder.conv_in.weight")) {
     m.encoder_ = bind_encoder(b, config);
     if (!b.status().ok()) return b.status();
@@ -165,7 +168,7 @@ sdk::Result<KlModel> KlModel::bind(const KlConfig& config, const std::map<std::s
 
 at::Tensor KlModel::encode_moments(const at::Tensor& x) const {
   const Encoder& e = *encoder_;
-  at::Tensor h = conv(channels_last_ ? x.contiguous(at::MemoryFormat::ChannelsLast) : x, e.conv_in);
+  at::Tensor h = conv(compute_.channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x, e.conv_in);
   for (const auto& d : e.down_blocks) {
     for (const auto& r : d.resnets) h = resnet(h, r, norm_);
     if (d.downsample) h = downsample(h, *d.downsample);
@@ -179,13 +182,14 @@ at::Tensor KlModel::encode_moments(const at::Tensor& x) const {
 
 at::Tensor KlModel::decode(const at::Tensor& z) const {
   const Decoder& d = decoder_;
-  at::Tensor h = channels_last_ ? z.contiguous(at::MemoryFormat::ChannelsLast) : z;
+  at::Tensor h = compute_.channels_last ? z.contiguous(at::MemoryFormat::ChannelsLast) : z;
   if (d.post_quant_conv) h = conv(h, *d.post_quant_conv);
   h = conv(h, d.conv_in);
   h = mid_block(h, d.mid_block, norm_, max_score_elements);
   for (const auto& u : d.up_blocks) {
     for (const auto& r : u.resnets) h = resnet(h, r, norm_);
-    if (u.upsample) h = upsample(h, *u.upsample);
+    if (u.subpixel) h = upsample(h, *u.subpixel);
+    else if (u.upsample) h = upsample(h, *u.upsample);
   }
   h = norm_silu(h, d.conv_norm_out, norm_);
   return conv(h, d.conv_out).contiguous();

@@ -33,16 +33,23 @@ struct Decoder {
   Conv conv_out;
 };
 
+/// How the networks compute (never what): the kl plugin's options of the same names.
+struct KlComputeOptions {
+  /// Convolution weights and activations in NHWC memory layout (the layout tensor-core
+  /// convolution kernels read natively).
+  bool channels_last = false;
+  /// The decoder's nearest ×2 + 3×3 upsamplers as four 2×2 phase convolutions (SubpixelUpsample).
+  bool subpixel_upsample = true;
+};
+
 class KlModel {
  public:
   /// Binds every tensor the config calls for, checking its shape, and converts them to
   /// `dtype` on `device`. Errors name `source`, the tensor and both shapes. The encoder is
   /// optional (decoder-only files exist); encode() then fails with `unsupported`.
-  /// `channels_last`: convolution weights and activations in NHWC memory layout (the layout
-  /// tensor-core convolution kernels read natively; the results are the same numbers).
   static sdk::Result<KlModel> bind(const KlConfig& config, const std::map<std::string, at::Tensor>& weights,
                                    const std::string& source, c10::Device device, c10::ScalarType dtype,
-                                   bool channels_last = false);
+                                   const KlComputeOptions& compute = {});
 
   const KlConfig& config() const { return config_; }
   bool has_encoder() const { return encoder_.has_value(); }
@@ -65,7 +72,7 @@ class KlModel {
   Decoder decoder_;
   c10::Device device_ = c10::Device(c10::kCPU);
   c10::ScalarType dtype_ = c10::kFloat;
-  bool channels_last_ = false;
+  KlComputeOptions compute_;
 };
 
 }  // namespace sdxl::vae_kl

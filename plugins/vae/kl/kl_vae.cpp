@@ -30,6 +30,10 @@ std::vector<sdk::OptionSpec> kl_option_schema() {
   s.push_back({"channels_last", sdk::OptionType::boolean, false, {}, {}, {},
                "Convolutions in channels-last (NHWC) memory layout, which tensor-core GPU kernels read "
                "natively; the same numbers either way"});
+  s.push_back({"upsample", sdk::OptionType::string, std::string("subpixel"), {}, {}, {"subpixel", "nearest"},
+               "How the decoder's nearest x2 + 3x3 convolution upsamplers run: subpixel computes each output "
+               "phase with a 2x2 convolution of the small input (the same sums, 16/36 of the work, no 4x copy); "
+               "nearest upsamples first, as diffusers does"});
   return s;
 }
 
@@ -39,7 +43,8 @@ KlVae::KlVae(const sdk::Options& options, const sdk::HostServices& services) : s
   tile_overlap_ = std::max<std::int64_t>(0, options.get_int("tile_overlap", 16));
   slice_batch_ = options.get_bool("slice_batch", false);
   force_upcast_ = options.get_string("force_upcast", "auto");
-  channels_last_ = options.get_bool("channels_last", false);
+  compute_.channels_last = options.get_bool("channels_last", false);
+  compute_.subpixel_upsample = options.get_string("upsample", "subpixel") == "subpixel";
 }
 
 c10::ScalarType KlVae::compute_dtype_for(bool config_force_upcast) const {
@@ -60,7 +65,7 @@ sdk::Status KlVae::load(const sdk::WeightSet& weights) {
                                               : parse_kl_config(weights.config_json, weights.source + "/config.json");
     if (!config.ok()) return config.status();
     const auto dtype = compute_dtype_for(config->force_upcast);
-    auto model = KlModel::bind(*config, *weights.tensors, weights.source, services_.device, dtype, channels_last_);
+    auto model = KlModel::bind(*config, *weights.tensors, weights.source, services_.device, dtype, compute_);
     if (!model.ok()) return model.status();
     model_ = std::move(model).value();
     if (!config->from_config_json) {
@@ -200,6 +205,7 @@ std::uint64_t KlVae::estimate_decode_bytes(at::IntArrayRef shape) const {
   plan.tile = tile_size_;
   plan.overlap = tile_overlap_;
   plan.element_bytes = static_cast<std::int64_t>(c10::elementSize(dtype));
+  plan.subpixel_upsample = compute_.subpixel_upsample;
   if (model_) plan.max_score_elements = model_->max_score_elements;
   plan.im2col_convolutions = device.is_cpu() && cpu_convolutions_use_im2col();
   return estimate_decode_peak(config, plan);

@@ -48,7 +48,7 @@ class KlVae final : public sdk::VaeVariant {
   std::int64_t tile_overlap_ = 16;
   bool slice_batch_ = false;
   std::string force_upcast_ = "auto";
-  bool channels_last_ = false;
+  KlComputeOptions compute_;
   std::string source_;
   std::optional<KlModel> model_;
 };

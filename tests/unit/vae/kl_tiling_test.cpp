@@ -141,6 +141,26 @@ TEST_CASE("kl channels_last gives the plain layout's decode and encode", "[vae][
   check_same_decode_and_encode(nhwc, z, at::rand({1, 3, 48, 32}, gen) * 2 - 1);
 }
 
+TEST_CASE("kl subpixel upsampling gives nearest x2 + conv3x3", "[vae][kl]") {
+  // Layer level, random weights: the phase convolutions against diffusers' order of operations.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
+  sdxl::vae_kl::Conv c{at::normal(0.0, 0.1, {6, 5, 3, 3}, gen), at::normal(0.0, 0.1, {6}, gen), 1, 1};
+  const at::Tensor x = at::normal(0.0, 1.0, {2, 5, 7, 4}, gen);
+  const at::Tensor want = sdxl::vae_kl::upsample(x, c);
+  const at::Tensor got = sdxl::vae_kl::upsample(x, sdxl::vae_kl::subpixel_upsample(c));
+  REQUIRE(got.sizes() == want.sizes());
+  CHECK(max_abs_diff(got, want) < 1e-5);
+  // Network level: the default (subpixel) decode against upsample = "nearest".
+  if (!have_goldens()) {
+    WARN("goldens not found; skipping the network half");
+    return;
+  }
+  sdxl::sdk::Options nearest;
+  nearest.set("upsample", std::string("nearest"));
+  const at::Tensor z = at::normal(0.0, 1.0, {1, 4, 10, 6}, gen);
+  check_same_decode_and_encode(nearest, z, at::rand({1, 3, 32, 32}, gen) * 2 - 1);
+}
+
 TEST_CASE("kl tiled decode of a smooth latent stays close to untiled, without seams", "[vae][kl][tiling]") {
   if (!have_goldens()) {
     WARN("goldens not found; skipping");
