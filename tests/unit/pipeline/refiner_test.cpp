@@ -12,6 +12,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
+
+#include <unistd.h>
 
 #include "demo_model_fixture.h"
 #include "io/safetensors.h"
@@ -68,7 +71,10 @@ Models& shared_models() {
     x.demo = test_support::demo_model_dir("sdxl_refiner_test");
     x.base = test_support::load_model(x.demo, *x.reg);
     x.refiner = test_support::load_model(
-        make_tiny_refiner(x.demo, fs::temp_directory_path() / "sdxl_refiner_test" / "tiny-refiner"), *x.reg);
+        // One folder per process: ctest runs this file's cases side by side, each rebuilding it.
+        make_tiny_refiner(x.demo, fs::temp_directory_path() / "sdxl_refiner_test" /
+                                      ("tiny-refiner-" + std::to_string(::getpid()))),
+        *x.reg);
     return x;
   }();
   return m;

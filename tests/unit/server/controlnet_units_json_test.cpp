@@ -5,6 +5,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
+
+#include <unistd.h>
 
 #include "server/job_controlnets.h"
 #include "http_test_support.h"
@@ -15,9 +18,10 @@ using namespace sdxl;
 
 namespace {
 
-// A folder with a ControlNet file, a diffusers-layout folder and things that are not offered.
+// A folder with a ControlNet file, a diffusers-layout folder and things that are not offered;
+// one per process, since ctest runs this file's cases side by side.
 fs::path controlnet_folder() {
-  const fs::path dir = fs::temp_directory_path() / "sdxl_cn_json_test";
+  const fs::path dir = fs::temp_directory_path() / ("sdxl_cn_json_test_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir / "cn-folder");
   fs::create_directories(dir / "no-config");
