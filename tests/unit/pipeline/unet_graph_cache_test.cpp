@@ -69,6 +69,19 @@ models::UNetInputs with_sample_size(models::UNetInputs in, std::int64_t side) {
   return in;
 }
 
+// The demo UNet, inputs for it, and its eager answer to them.
+struct DemoCall {
+  test_support::DemoModel demo{"sdxl_unet_graph_cache_test"};
+  const models::UNet2DConditionModel& unet = *demo.model->unet;
+  const models::UNetInputs in = demo_inputs(unet);
+  at::Tensor eager;
+  DemoCall() {
+    auto eps = unet.forward(in);
+    REQUIRE(eps.ok());
+    eager = eps.value();
+  }
+};
+
 struct GraphSwitchGuard {
   ~GraphSwitchGuard() { pipeline::set_cuda_graphs(false); }
 };
@@ -102,16 +115,14 @@ TEST_CASE("a UNet call is refused a CUDA graph for each thing a graph would bake
 }
 
 TEST_CASE("the UNet graph cache answers refused calls eagerly, with the eager result", "[pipeline][gpu]") {
-  test_support::DemoModel demo("sdxl_unet_graph_cache_test");
-  const auto& unet = *demo.model->unet;
-  const auto in = demo_inputs(unet);
-  auto eager = unet.forward(in);
-  REQUIRE(eager.ok());
+  DemoCall call;
+  const auto& unet = call.unet;
+  const auto& in = call.in;
   pipeline::UNetGraphCache cache;
-  for (int call = 0; call < 3; ++call) {  // a graph would capture at the second call
+  for (int n = 0; n < 3; ++n) {  // a graph would capture at the second call
     auto eps = cache.forward(unet, in);
     REQUIRE(eps.ok());
-    CHECK(at::equal(eps.value(), eager.value()));
+    CHECK(at::equal(eps.value(), call.eager));
   }
   CHECK(cache.captures() == 0);
   CHECK(cache.replays() == 0);
@@ -138,11 +149,9 @@ TEST_CASE("a build without CUDA graphs says so when asked to capture", "[pipelin
 }
 
 TEST_CASE("the UNet graph cache warms up, captures on a shape's second call, replays after", "[pipeline][gpu]") {
-  test_support::DemoModel demo("sdxl_unet_graph_cache_test");
-  const auto& unet = *demo.model->unet;
-  const auto in = demo_inputs(unet);
-  auto eager = unet.forward(in);
-  REQUIRE(eager.ok());
+  DemoCall call;
+  const auto& unet = call.unet;
+  const auto& in = call.in;
   auto rec = std::make_shared<Recorder>();
   pipeline::UNetGraphCache cache(recording_backend(rec));
 
@@ -157,7 +166,7 @@ TEST_CASE("the UNet graph cache warms up, captures on a shape's second call, rep
   CHECK(rec->replays == 2);
   CHECK(cache.captures() == 1);
   CHECK(cache.replays() == 2);
-  for (const auto* r : {&first, &second, &third}) CHECK(at::equal(r->value(), eager.value()));
+  for (const auto* r : {&first, &second, &third}) CHECK(at::equal(r->value(), call.eager));
   // Each caller owns its result: not the graph's output, which the next replay overwrites.
   CHECK(second.value().data_ptr() != rec->static_output.data_ptr());
   CHECK(second.value().data_ptr() != third.value().data_ptr());
@@ -184,23 +193,21 @@ TEST_CASE("the UNet graph cache warms up, captures on a shape's second call, rep
   auto with_residual = bigger;
   with_residual.mid_residual = at::zeros({1});
   const int replays_before = rec->replays;
-  for (int call = 0; call < 3; ++call) (void)cache.forward(unet, with_residual);
+  for (int n = 0; n < 3; ++n) (void)cache.forward(unet, with_residual);
   CHECK(rec->replays == replays_before);
 }
 
 TEST_CASE("a failed capture leaves the model eager for good", "[pipeline][gpu]") {
-  test_support::DemoModel demo("sdxl_unet_graph_cache_test");
-  const auto& unet = *demo.model->unet;
-  const auto in = demo_inputs(unet);
-  auto eager = unet.forward(in);
-  REQUIRE(eager.ok());
+  DemoCall call;
+  const auto& unet = call.unet;
+  const auto& in = call.in;
   auto rec = std::make_shared<Recorder>();
   rec->refuse_capture = true;
   pipeline::UNetGraphCache cache(recording_backend(rec));
-  for (int call = 0; call < 4; ++call) {
+  for (int n = 0; n < 4; ++n) {
     auto eps = cache.forward(unet, in);
     REQUIRE(eps.ok());
-    CHECK(at::equal(eps.value(), eager.value()));
+    CHECK(at::equal(eps.value(), call.eager));
   }
   CHECK(rec->captures == 1);  // tried once, at the second call
   CHECK(rec->replays == 0);
