@@ -19,7 +19,11 @@ struct PeakWalk {
   // Temporary memory of one 3x3 (k=3) or 1x1 convolution reading cin channels and writing cout
   // channels over p output pixels, beyond its output tensor.
   u64 conv_ws(std::int64_t cin, std::int64_t cout, u64 p, std::int64_t k = 3) const {
-    if (plan.im2col_convolutions) return k == 1 ? 0 : static_cast<u64>(cin) * k * k * p;
+    switch (plan.conv_workspace) {
+      case ConvWorkspace::im2col: return k == 1 ? 0 : static_cast<u64>(cin) * k * k * p;
+      case ConvWorkspace::cudnn: return static_cast<u64>(std::max(cin, cout)) * p;
+      case ConvWorkspace::onednn: break;
+    }
     // oneDNN reorders input and output into its blocked layout (one copy each).
     return static_cast<u64>(cin + cout) * p;
   }
@@ -41,7 +45,8 @@ struct PeakWalk {
   }
   void upsample(std::int64_t c, u64 p, u64 phase_p) {
     if (!plan.subpixel_upsample) return see(c * p + 4 * c * p + 4 * c * p + conv_ws(c, c, 4 * p));
-    const u64 ws = plan.im2col_convolutions ? static_cast<u64>(c) * 4 * phase_p : conv_ws(c, c, phase_p);
+    const u64 ws = plan.conv_workspace == ConvWorkspace::im2col ? static_cast<u64>(c) * 4 * phase_p  // 2x2 taps
+                                                                 : conv_ws(c, c, phase_p);
     see(c * p + 4 * c * p + c * phase_p + ws);
   }
   void norm_out(std::int64_t c, std::int64_t out, u64 p) {
@@ -54,6 +59,11 @@ struct PeakWalk {
 
 bool cpu_convolutions_use_im2col() {
   return !(at::hasMKLDNN() && at::globalContext().userEnabledMkldnn());
+}
+
+ConvWorkspace conv_workspace_for(c10::Device device) {
+  if (device.is_cuda()) return ConvWorkspace::cudnn;
+  return cpu_convolutions_use_im2col() ? ConvWorkspace::im2col : ConvWorkspace::onednn;
 }
 
 u64 decoder_call_peak(const KlConfig& c, std::int64_t batch, std::int64_t h, std::int64_t w, const DecodePlan& plan) {

@@ -9,9 +9,12 @@
 //                      output (~C P) + conv_ws(C, P) of a 2x2 convolution
 //   attention C      : input + 5 C P e (norm output, its contiguous copy, q, k, v)
 //                      + 2 * rows * P e (one chunk of scores and its softmax)
-//   conv_ws(Cin, P)  : im2col columns 9 Cin P e per picture when libtorch falls back to its
-//                      "slow" CPU convolution (no oneDNN); 0 with oneDNN or on CUDA (cuDNN
-//                      workspaces are small next to the activations and live in the allocator).
+//   conv_ws(Cin, P)  : the convolution's own scratch, by backend (ConvWorkspace):
+//                      im2col columns 9 Cin P e when libtorch falls back to its "slow" CPU
+//                      convolution (no oneDNN); oneDNN's reorders of input and output into its
+//                      blocked layout, (Cin + Cout) P e; cuDNN: at most one tensor the size of the
+//                      larger side, max(Cin, Cout) P e (a layout transform or an algorithm's
+//                      workspace; it comes from the CUDA allocator like the activations).
 // The whole decode's peak is the maximum over stages, times the pictures processed at once
 // (1 with slice_batch), plus the float32 output image, plus a fixed runtime overhead
 // (kRuntimeOverheadBytes: oneDNN primitive caches and scratchpads, per-call weight reorders,
@@ -21,6 +24,8 @@
 // last up block (its input 256 channels x 1024² x 4 B = 1 GiB per tensor): with the phase
 // upsamplers, its first resnet; with nearest upsampling, the upsampler feeding it.
 
+#include <c10/core/Device.h>
+
 #include <cstdint>
 
 #include "kl_config.h"
@@ -29,6 +34,9 @@ namespace sdxl::vae_kl {
 
 /// Fixed cost of running the decoder at all, beyond its activations (see above).
 constexpr std::uint64_t kRuntimeOverheadBytes = std::uint64_t{64} << 20;
+
+/// Where the convolutions run, for their scratch memory (conv_ws above).
+enum class ConvWorkspace { onednn, im2col, cudnn };
 
 struct DecodePlan {
   std::int64_t batch = 1;
@@ -40,12 +48,14 @@ struct DecodePlan {
   std::int64_t overlap = 16;
   std::int64_t element_bytes = 4;
   std::int64_t max_score_elements = std::int64_t{1} << 26;
-  bool im2col_convolutions = false;  ///< see conv_ws above; KlVae sets it from cpu_convolutions_use_im2col()
+  ConvWorkspace conv_workspace = ConvWorkspace::onednn;  ///< KlVae sets it from the device (conv_workspace_for)
   bool subpixel_upsample = true;     ///< the upsamplers as phase convolutions (kl_layers.h)
 };
 
 /// True when CPU convolutions here use libtorch's im2col fallback (no oneDNN in this build).
 bool cpu_convolutions_use_im2col();
+/// The convolution backend on `device`: cuDNN on CUDA, else oneDNN or libtorch's im2col.
+ConvWorkspace conv_workspace_for(c10::Device device);
 
 /// Bytes of one untiled decoder call on `batch` pictures of h x w latents, output excluded.
 std::uint64_t decoder_call_peak(const KlConfig& c, std::int64_t batch, std::int64_t h, std::int64_t w,

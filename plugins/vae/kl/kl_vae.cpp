@@ -207,7 +207,7 @@ std::uint64_t KlVae::estimate_decode_bytes(at::IntArrayRef shape) const {
   plan.element_bytes = static_cast<std::int64_t>(c10::elementSize(dtype));
   plan.subpixel_upsample = compute_.subpixel_upsample;
   if (model_) plan.max_score_elements = model_->max_score_elements;
-  plan.im2col_convolutions = device.is_cpu() && cpu_convolutions_use_im2col();
+  plan.conv_workspace = conv_workspace_for(device);
   return estimate_decode_peak(config, plan);
 }
 

@@ -264,6 +264,29 @@ class CancelAfterFirst : public sdxl::sdk::JobContext {
 };
 }  // namespace
 
+TEST_CASE("kl decode estimate counts each backend's convolution scratch", "[vae][kl][memory]") {
+  // SDXL's VAE (KlConfig defaults), 1024² (128² latents), bfloat16, untiled.
+  const sdxl::vae_kl::KlConfig sdxl_vae;
+  sdxl::vae_kl::DecodePlan plan;
+  plan.element_bytes = 2;
+  auto estimate = [&](sdxl::vae_kl::ConvWorkspace ws) {
+    plan.conv_workspace = ws;
+    return sdxl::vae_kl::estimate_decode_peak(sdxl_vae, plan);
+  };
+  const auto cudnn = estimate(sdxl::vae_kl::ConvWorkspace::cudnn);
+  const auto onednn = estimate(sdxl::vae_kl::ConvWorkspace::onednn);
+  const auto im2col = estimate(sdxl::vae_kl::ConvWorkspace::im2col);
+  // What any implementation holds at the last up block's first resnet: its input (256 channels),
+  // the normalised copy, conv1's output (128), at 1024² in 2 bytes, plus the float32 picture.
+  const std::uint64_t px = 1024ull * 1024;
+  const std::uint64_t floor = (256 + 256 + 128) * px * 2 + 3 * px * 4;
+  CHECK(cudnn >= floor);
+  CHECK(cudnn < onednn);  // cuDNN: one tensor of scratch; oneDNN: reordered input and output
+  CHECK(onednn < im2col);  // im2col: nine shifted copies of the input
+  CHECK(sdxl::vae_kl::conv_workspace_for(c10::Device(c10::kCUDA, 0)) == sdxl::vae_kl::ConvWorkspace::cudnn);
+  CHECK(sdxl::vae_kl::conv_workspace_for(c10::Device(c10::kCPU)) != sdxl::vae_kl::ConvWorkspace::cudnn);
+}
+
 TEST_CASE("kl tiled encode and cancellation between tiles", "[vae][kl][tiling]") {
   if (!have_goldens()) {
     WARN("goldens not found; skipping");
