@@ -50,7 +50,7 @@ sdk::Result<App> start(const StartupRequest& request) {
   if (!cpu_budget.ok()) return sdk::invalid_argument(app.config.file + ": [memory] cpu: " + cpu_budget.status().message());
   // A GPU fraction is of the memory free on cuda:0 at start (0 without CUDA: the parser then says
   // a fraction cannot be resolved here).
-  const bool gpu_fraction = !app.config.memory_gpu.empty() && app.config.memory_gpu.find_first_not_of("0123456789.") == std::string::npos;
+  const bool gpu_fraction = memory::is_budget_fraction(app.config.memory_gpu);
   const std::uint64_t gpu_free = gpu_fraction ? memory::available_gpu_memory(0) : 0;
   if (gpu_fraction && gpu_free == 0)
     return sdk::invalid_argument(app.config.file + ": [memory] gpu = \"" + app.config.memory_gpu +
@@ -70,7 +70,7 @@ sdk::Result<App> start(const StartupRequest& request) {
   // A cap of one VAE decode: a size, not a fraction (of what would it be?).
   const std::string& vae_cap = app.config.memory_vae_decode;
   auto vae_limit = memory::parse_budget(vae_cap, 0);
-  if (!vae_cap.empty() && vae_cap.find_first_not_of("0123456789.") == std::string::npos)
+  if (memory::is_budget_fraction(vae_cap))
     vae_limit = sdk::invalid_argument("'" + vae_cap + "' is a fraction; give a size such as \"2GiB\"");
   if (!vae_limit.ok()) return sdk::invalid_argument(app.config.file + ": [memory] vae_decode: " + vae_limit.status().message());
   pipeline::set_vae_decode_limit(vae_limit.value());

@@ -17,15 +17,6 @@ struct UNetCudaGraph::State {
   at::cuda::CUDAGraph graph;
 };
 
-namespace {
-
-// The inputs a graph reads, in one list so capture and replay treat them alike.
-std::vector<at::Tensor*> graph_inputs(models::UNetInputs& in) {
-  return {&in.sample, &in.timestep, &in.encoder_hidden_states, &in.text_embeds, &in.time_ids};
-}
-
-}  // namespace
-
 bool UNetCudaGraph::available() { return true; }
 
 sdk::Result<std::unique_ptr<UNetCudaGraph>> UNetCudaGraph::capture(const models::UNet2DConditionModel& unet,
@@ -34,9 +25,8 @@ sdk::Result<std::unique_ptr<UNetCudaGraph>> UNetCudaGraph::capture(const models:
   if (!example.down_residuals.empty() || example.mid_residual.defined())
     return sdk::unsupported("CUDA graph: ControlNet residuals are not captured");
   auto s = std::make_unique<State>();
-  models::UNetInputs source = example;
-  auto dst = graph_inputs(s->inputs);
-  auto src = graph_inputs(source);
+  const auto dst = graph_input_tensors(s->inputs);
+  const auto src = graph_input_tensors(example);
   try {
     for (std::size_t i = 0; i < dst.size(); ++i) *dst[i] = src[i]->contiguous().clone();
     c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool();
@@ -67,9 +57,8 @@ sdk::Result<std::unique_ptr<UNetCudaGraph>> UNetCudaGraph::capture(const models:
 }
 
 sdk::Result<at::Tensor> UNetCudaGraph::replay(const models::UNetInputs& in) {
-  models::UNetInputs source = in;
-  auto dst = graph_inputs(s_->inputs);
-  auto src = graph_inputs(source);
+  const auto dst = graph_input_tensors(s_->inputs);
+  const auto src = graph_input_tensors(in);
   for (std::size_t i = 0; i < dst.size(); ++i)
     if (src[i]->sizes() != dst[i]->sizes()) return sdk::invalid_argument("CUDA graph: input shapes differ from the captured ones");
   try {

@@ -14,12 +14,21 @@
 // `unsupported` and available() is false.
 #include <ATen/core/Tensor.h>
 
+#include <array>
 #include <memory>
 
 #include "models/unet/unet_model.h"
 #include "sdxl/sdk/status.h"
 
 namespace sdxl::gpu {
+
+/// The tensors a captured UNet call reads from its inputs (ControlNet residuals are never
+/// captured), in one list for capture, replay and the cache's key. `Inputs`: models::UNetInputs,
+/// const or not.
+template <class Inputs>
+auto graph_input_tensors(Inputs& in) {
+  return std::array{&in.sample, &in.timestep, &in.encoder_hidden_states, &in.text_embeds, &in.time_ids};
+}
 
 class UNetCudaGraph {
  public:

@@ -83,13 +83,19 @@ std::map<std::string, DeviceAccount> Ledger::accounts() const {
   return accounts_;
 }
 
+bool is_budget_fraction(const std::string& text) {
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  return end != text.c_str() && *end == '\0' && v > 0 && v <= 1.0;
+}
+
 sdk::Result<std::uint64_t> parse_budget(const std::string& text, std::uint64_t available) {
   if (text.empty()) return std::uint64_t{0};
   char* end = nullptr;
   const double v = std::strtod(text.c_str(), &end);
   std::string unit(end);
   if (end == text.c_str() || !(v > 0)) return sdk::invalid_argument("memory budget '" + text + "': expected a size or a fraction");
-  if (unit.empty() && v <= 1.0) {
+  if (is_budget_fraction(text)) {
     if (available == 0) return sdk::invalid_argument("memory budget '" + text + "': a fraction needs the available memory, unknown here");
     return static_cast<std::uint64_t>(v * static_cast<double>(available));
   }

@@ -63,6 +63,9 @@ class Ledger : public sdk::MemoryLeases {
 /// "24GiB", "512MiB", "1.5GB", "1000000" (bytes) → bytes; "0.8" → that fraction of `available`.
 /// Empty → 0 (unlimited). Errors name the text.
 sdk::Result<std::uint64_t> parse_budget(const std::string& text, std::uint64_t available);
+/// Whether parse_budget reads `text` as a fraction of the available memory: a number in (0, 1]
+/// without a unit ("0.8", "1"; not "1000000" bytes nor "2GiB").
+bool is_budget_fraction(const std::string& text);
 
 /// MemAvailable from /proc/meminfo, in bytes (0 when unknown).
 std::uint64_t available_host_memory();

@@ -24,7 +24,7 @@ std::int64_t weights_fingerprint(const models::UNet2DConditionModel& unet) {
 std::vector<std::int64_t> graph_key(const models::UNet2DConditionModel& unet, const models::UNetInputs& in) {
   std::vector<std::int64_t> key{static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(&unet)),
                                 weights_fingerprint(unet)};
-  for (const at::Tensor* t : {&in.sample, &in.timestep, &in.encoder_hidden_states, &in.text_embeds, &in.time_ids}) {
+  for (const at::Tensor* t : gpu::graph_input_tensors(in)) {
     key.push_back(static_cast<std::int64_t>(t->scalar_type()));
     key.push_back(t->dim());
     for (auto s : t->sizes()) key.push_back(s);

@@ -32,6 +32,14 @@ TEST_CASE("memory budgets parse sizes and fractions", "[memory]") {
   CHECK(parse_budget("512MiB", 0).value() == 512ull << 20);
   CHECK(parse_budget("2GiB", 0).value() == 2ull << 30);
   CHECK(parse_budget("1.5GB", 0).value() == 1500000000ull);
+  // A fraction is a unitless number in (0, 1]; a unitless count above 1 is bytes.
+  using sdxl::memory::is_budget_fraction;
+  CHECK(is_budget_fraction("0.5"));
+  CHECK(is_budget_fraction("1"));
+  CHECK_FALSE(is_budget_fraction("1000000"));
+  CHECK_FALSE(is_budget_fraction("2GiB"));
+  CHECK_FALSE(is_budget_fraction(""));
+  CHECK(parse_budget("1000000", 0).value() == 1000000ull);
   CHECK(parse_budget("0.5", 1000).value() == 500);
   CHECK_FALSE(parse_budget("0.5", 0).ok());
   CHECK_FALSE(parse_budget("12 parsecs", 0).ok());
