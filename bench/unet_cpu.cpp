@@ -9,6 +9,8 @@
 //                                        times load_checkpoint + UNet construction (and deletes it)
 //   options: --iters N (3)  --size PX  --batch B  --dtype f32|f16|bf16  --device cpu|cuda
 //            --layouts FILE  --tmp DIR  --keep  --cudnn-benchmark  --channels-last
+//            --profile PREFIX   one more call under the Kineto profiler: PREFIX.kernels.tsv (kernel
+//                               times, largest first), PREFIX.trace.json (bench/gpu/kernel_profile.h)
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "bench/random_checkpoint.h"
+#include "gpu/kernel_profile.h"
 #include "util/peak_rss.h"
 #include "bench/random_sdxl.h"
 #include "models/loader/checkpoint.h"
@@ -49,6 +52,7 @@ struct Options {
   c10::Device device = at::kCPU;
   fs::path layouts = fs::path(__FILE__).parent_path() / "../../shared/golden/models/sdxl_full_layouts.json";
   fs::path tmp = fs::temp_directory_path();
+  std::string profile;  // output prefix of a profiled call; empty: none
 };
 
 int bench_forward(const Options& opt) {
@@ -99,6 +103,8 @@ int bench_forward(const Options& opt) {
                 (long long)px, (long long)b, c10::toString(opt.dtype), ms, cpu_ms, i < 0 ? " (warm-up)" : "");
   }
   std::printf("peak RSS %.0f MiB, threads %d\n", util::peak_rss_mib(), at::get_num_threads());
+  if (!opt.profile.empty())
+    bench::profile_kernels([&]() { (void)(*unet)->forward(in); sync(); }, opt.profile);
   return 0;
 }
 
@@ -165,6 +171,7 @@ int main(int argc, char** argv) {
     else if (a == "--batch") opt.batch = std::stoll(next());
     else if (a == "--layouts") opt.layouts = next();
     else if (a == "--tmp") opt.tmp = next();
+    else if (a == "--profile") opt.profile = next();
     else if (a == "--device") opt.device = c10::Device(next());
     else if (a == "--dtype") {
       const std::string d = next();

@@ -7,14 +7,17 @@
 #   2. checks the UNet golden on CUDA (golden_gpu: float32 with TF32 off, bfloat16, float16);
 #   3. pauses the host build (SIGSTOP) and measures, on a quiet machine: the full-size UNet at
 #      1024²/512² batch 2 and 1024² batch 8, a 30-step 1024² generation eager and CUDA-graph
-#      replayed, the VAE decode, and the fp16 single-file load;
+#      replayed, the VAE decode, and the fp16 single-file load; one UNet call and one VAE decode
+#      also run under the Kineto profiler (--profile: GPU time per kernel and per kind of work);
 #   4. resumes the host build and, if it finishes in time, runs `sdxl golden check` of the model
 #      cases and schedulers on CUDA in float32/bfloat16/float16 and `sdxl bench` (UNet, VAE, and
 #      a 30-step generation from a random fp16 single file: load and start → first step).
 #
 # Every step gets what is left of DEADLINE seconds (default 560), so a slow build skips the last
-# steps instead of overrunning the call. Writes $OUT/results.json, $OUT/log.txt, one
-# $OUT/<step>.txt per step and $OUT/gpu_memory.csv.
+# steps instead of overrunning the call. The device tool brings back at most 8 files from $OUT, so
+# every step writes into a working folder ($W) and, on exit, $OUT receives three: results.json
+# (the figures), log.txt (what was printed) and results.tar.gz (every step's output, the build logs,
+# gpu_memory.csv and the --profile kernel tables and traces).
 #
 #   scripts/gpu-prepare-extra.sh                         # on the CPU machine, once
 #   run(command="OUT=$OUT scripts/gpu-build-and-bench.sh", carry=["gpu-extra"], timeout_s=590)
@@ -28,8 +31,15 @@ START=$(date +%s)
 DEADLINE=${DEADLINE:-560}
 left() { echo $(( DEADLINE - ($(date +%s) - START) )); }
 OUT=${OUT:-$PWD/gpu-out}
-mkdir -p "$OUT"
-exec > >(tee "$OUT/log.txt") 2>&1
+W=${W:-/tmp/sdxl-gpu-results}
+rm -rf "$W"; mkdir -p "$OUT" "$W"
+pack() {  # what comes back: three files in $OUT
+  [ -f "$W/results.json" ] && cp "$W/results.json" "$OUT/"
+  tar -czf "$OUT/results.tar.gz" -C "$W" . 2>/dev/null
+  cp "$W/log.txt" "$OUT/log.txt" 2>/dev/null
+}
+trap pack EXIT
+exec > >(tee "$W/log.txt") 2>&1
 X=$PWD/gpu-extra
 G=$X/golden
 echo "== machine"; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
@@ -52,7 +62,7 @@ if [ "${HOST:-1}" = 1 ]; then
   setsid bash -c "cmake -G Ninja -S . -B '$HBUILD' -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH='$TORCH_PREFIX' \
       -DSDXL_WITH_OPENCV=OFF -DSDXL_WITH_SERVER=OFF -DSDXL_BUILD_TESTS=OFF -DSDXL_BUILD_BENCH=OFF \
       -DSDXL_TOMLPP_INCLUDE_DIR='$X/include' -DCMAKE_CUDA_ARCHITECTURES=90 ${png_args[*]} && \
-    nice -n 10 ninja -C '$HBUILD' -k 0 -j$JOBS" >"$OUT/host_build.txt" 2>&1 &
+    nice -n 10 ninja -C '$HBUILD' -k 0 -j$JOBS" >"$W/host_build.txt" 2>&1 &
   HOST_PID=$!
 fi
 host_state() { [ -n "$HOST_PID" ] && kill -0 "$HOST_PID" 2>/dev/null && echo running || echo finished; }
@@ -61,24 +71,24 @@ if [ "${BENCH:-1}" = 1 ]; then
   echo "== bench/gpu build"
   t=$(date +%s)
   cmake -G Ninja -S bench/gpu -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" \
-        -DSDXL_EXTRA_INCLUDE="$X/include" -DCMAKE_CUDA_ARCHITECTURES=90 >"$OUT/cmake.txt" 2>&1 \
-    || { tail -40 "$OUT/cmake.txt"; exit 1; }
-  grep -E "SDXL_HAVE_" "$OUT/cmake.txt"
+        -DSDXL_EXTRA_INCLUDE="$X/include" -DCMAKE_CUDA_ARCHITECTURES=90 >"$W/cmake.txt" 2>&1 \
+    || { tail -40 "$W/cmake.txt"; exit 1; }
+  grep -E "SDXL_HAVE_" "$W/cmake.txt"
   # All targets (naming one that a failed configure check left out would stop ninja before it
   # starts); -k 0: a target that fails to build (e.g. the CUDA-graph one) leaves the others.
-  timeout "$(left)" ninja -C "$BUILD" -k 0 -j"$JOBS" >"$OUT/ninja.txt" 2>&1 \
-    || grep -E "error|FAILED" -A3 "$OUT/ninja.txt" | head -40
+  timeout "$(left)" ninja -C "$BUILD" -k 0 -j"$JOBS" >"$W/ninja.txt" 2>&1 \
+    || grep -E "error|FAILED" -A3 "$W/ninja.txt" | head -40
   echo "bench/gpu build seconds: $(( $(date +%s) - t ))"
 
   echo "== golden: the tiny UNet on CUDA"
   if [ -x "$BUILD/golden_gpu" ]; then
-    timeout 120 "$BUILD/golden_gpu" --golden "$G/models" --device cuda --dtypes f32,bf16,f16 2>&1 | tee "$OUT/golden.txt"
+    timeout 120 "$BUILD/golden_gpu" --golden "$G/models" --device cuda --dtypes f32,bf16,f16 2>&1 | tee "$W/golden.txt"
   else
     echo "skipped (golden_gpu not built)"
   fi
 
   [ "$(host_state)" = running ] && { echo "== host build paused for the measurements"; kill -STOP -- "-$HOST_PID"; }
-  nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader,nounits -lms 200 >"$OUT/gpu_memory.csv" 2>/dev/null &
+  nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader,nounits -lms 200 >"$W/gpu_memory.csv" 2>/dev/null &
   SMI=$!
   run() {  # name, seconds, binary, then its arguments
     local name=$1 limit=$2 bin=$3; shift 3
@@ -87,18 +97,21 @@ if [ "${BENCH:-1}" = 1 ]; then
     [ "$budget" -gt 20 ] || { echo "== $name: skipped, out of time"; return; }
     [ "$limit" -le "$budget" ] || limit=$budget
     echo "== $name: $bin $*"
-    timeout "$limit" "$BUILD/$bin" "$@" 2>&1 | tee "$OUT/$name.txt"
+    timeout "$limit" "$BUILD/$bin" "$@" 2>&1 | tee "$W/$name.txt"
   }
-  run unet_f16_1024_b2 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 2 --iters 10
+  run unet_f16_1024_b2 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 2 --iters 10 \
+    --profile "$W/profile_unet_f16_1024_b2"
   if [ "${QUICK:-0}" != 1 ]; then
-    run unet_f16_512_b2 60 bench_unet --full --device cuda --dtype f16 --size 512 --batch 2 --iters 10
+    run unet_f16_512_b2 60 bench_unet --full --device cuda --dtype f16 --size 512 --batch 2 --iters 10 \
+      --profile "$W/profile_unet_f16_512_b2"
     run unet_f16_1024_b8 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 8 --iters 5
     run generate_f16_1024_30 90 bench_generate --device cuda --dtype f16 --size 1024 --steps 30 --runs 3
     run generate_graph_f16_1024_30 90 bench_generate_graph --device cuda --dtype f16 --size 1024 --steps 30 --runs 3 --graph
     run generate_graph_f16_512_30 60 bench_generate_graph --device cuda --dtype f16 --size 512 --steps 30 --runs 3 --graph
-    run vae_bf16 90 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0,64,96
+    run vae_bf16 90 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0,64,96 --profile "$W/profile_vae_bf16"
     run vae_bf16_nearest 60 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0 --upsample nearest
-    run vae_bf16_nhwc 60 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0,96 --channels-last 1
+    run vae_bf16_nhwc 60 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0,96 --channels-last 1 \
+      --profile "$W/profile_vae_bf16_nhwc"
     run vae_bf16_cudnn_benchmark 60 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0 --cudnn-benchmark 1
     run vae_bf16_nhwc_cudnn_benchmark 60 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0 --channels-last 1 --cudnn-benchmark 1
     run load_f16_checkpoint 120 bench_unet --checkpoint --device cuda --dtype f16 --layouts "$G/models/sdxl_full_layouts.json"
@@ -114,8 +127,8 @@ if [ -n "$HOST_PID" ]; then
   if [ "$(host_state)" = running ]; then
     echo "host build: not finished in time; stopped"; kill -- "-$HOST_PID" 2>/dev/null
   fi
-  echo "host build: $(grep -cE '^FAILED' "$OUT/host_build.txt") failed targets; last lines:"; tail -3 "$OUT/host_build.txt"
-  grep -E "error|FAILED" -A3 "$OUT/host_build.txt" | head -60 >"$OUT/host_build_errors.txt"
+  echo "host build: $(grep -cE '^FAILED' "$W/host_build.txt") failed targets; last lines:"; tail -3 "$W/host_build.txt"
+  grep -E "error|FAILED" -A3 "$W/host_build.txt" | head -60 >"$W/host_build_errors.txt"
   SDXL=$HBUILD/bin/sdxl
   if [ -x "$SDXL" ]; then
     check() {  # name, then `sdxl golden check` arguments
@@ -123,7 +136,7 @@ if [ -n "$HOST_PID" ]; then
       local budget=$(( $(left) - 5 ))
       [ "$budget" -gt 10 ] || { echo "== $name: skipped, out of time"; return; }
       echo "== $name"
-      timeout "$budget" "$SDXL" golden check "$@" 2>&1 | tee "$OUT/$name.txt" | grep -vE "^PASS"
+      timeout "$budget" "$SDXL" golden check "$@" 2>&1 | tee "$W/$name.txt" | grep -vE "^PASS"
     }
     check host_golden_f32 "$G/models/cases" "$G/schedulers" --model "$G/models/tiny-sdxl" --device cuda --dtype float32
     check host_golden_bf16 "$G/models/cases" --model "$G/models/tiny-sdxl" --device cuda --dtype bfloat16
@@ -135,14 +148,14 @@ if [ -n "$HOST_PID" ]; then
       timeout "$budget" "$SDXL" --config bench/gpu/vae-cap-2gib.toml bench --device cuda --dtype f16 \
         --parts unet,vae,generate --iters 10 \
         --layouts "$G/models/sdxl_full_layouts.json" --clip-vocab "$X/data/bpe_simple_vocab_16e6.txt.gz" \
-        >"$OUT/host_bench.json" 2>"$OUT/host_bench_log.txt"; cat "$OUT/host_bench.json"
+        >"$W/host_bench.json" 2>"$W/host_bench_log.txt"; cat "$W/host_bench.json"
     fi
   else
     echo "bin/sdxl not built: see host_build_errors.txt"
   fi
 fi
 
-python3 - "$OUT" <<'PY'
+python3 - "$W" <<'PY'
 import json, re, sys, pathlib, statistics
 out = pathlib.Path(sys.argv[1]); results = {}
 for f in sorted(out.glob("*.txt")):
@@ -150,7 +163,10 @@ for f in sorted(out.glob("*.txt")):
     text = f.read_text()
     lines = [l for l in text.splitlines() if "warm-up" not in l]
     ms = [float(m.group(1)) for l in lines for m in [re.search(r": ([0-9.]+) ms (wall|total)", l)] if m]
+    profile = [l for l in lines if l.startswith("profile ")]
+    lines = [l for l in lines if not l.startswith("profile ")]
     entry = {"lines": [l for l in lines if "ms" in l or "PASS" in l or "FAIL" in l or "passed" in l][-6:]}
+    if profile: entry["profile"] = profile
     if ms: entry.update(ms_median=statistics.median(ms), ms_min=min(ms), runs=len(ms))
     results[f.stem] = entry
 bench = out / "host_bench.json"
@@ -161,7 +177,7 @@ mem = [int(l.split(",")[1]) for l in (out / "gpu_memory.csv").read_text().splitl
       if (out / "gpu_memory.csv").exists() else []
 results["peak_gpu_memory_mib_any_run"] = max(mem) if mem else None
 (out / "results.json").write_text(json.dumps(results, indent=2))
-print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "lines"} if isinstance(v, dict) else v
+print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk not in ("lines", "profile")} if isinstance(v, dict) else v
                   for k, v in results.items()}, indent=2))
 PY
 echo "total seconds: $(( $(date +%s) - START ))"

@@ -7,7 +7,9 @@
 //
 //   bench_vae_gpu [--dtype bf16|f16|f32] [--size PX] [--iters N] [--device cuda|cpu]
 //                 [--tiles 0,64,96] [--overlap 16] [--channels-last 0|1] [--cudnn-benchmark 0|1]
-//                 [--upsample subpixel|nearest]
+//                 [--upsample subpixel|nearest] [--profile PREFIX]
+// --profile: one more decode per tile setting under the Kineto profiler, written to
+// PREFIX_tile<N>.kernels.tsv and .trace.json (bench/gpu/kernel_profile.h).
 #include <ATen/ATen.h>
 
 #include <chrono>
@@ -18,13 +20,14 @@
 #include <vector>
 
 #include "cuda_allocator_peak.h"
+#include "kernel_profile.h"
 #include "random_vae.h"
 
 int main(int argc, char** argv) {
   std::string dtype_name = "bf16", device = "cuda", tiles = "0,64";
   std::int64_t size = 1024, iters = 5, overlap = 16;
   bool channels_last = false;
-  std::string upsample = "subpixel";
+  std::string upsample = "subpixel", profile;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
     if (a == "--dtype") dtype_name = v;
@@ -35,6 +38,7 @@ int main(int argc, char** argv) {
     else if (a == "--overlap") overlap = std::stoll(v);
     else if (a == "--channels-last") channels_last = v == "1";
     else if (a == "--upsample") upsample = v;
+    else if (a == "--profile") profile = v;
     else if (a == "--cudnn-benchmark") at::globalContext().setBenchmarkCuDNN(v == "1");  // [gpu] cudnn_benchmark
     else return std::fprintf(stderr, "unknown option %s\n", a.c_str()), 2;
   }
@@ -71,6 +75,9 @@ int main(int argc, char** argv) {
                   (long long)size, (long long)size, dtype_name.c_str(), mode, ms, i < 0 ? " (warm-up)" : "",
                   vae->estimate_decode_bytes(z.sizes()) / 1048576.0, sdxl::bench::cuda_allocator_peak_mib());
     }
+    if (!profile.empty())
+      sdxl::bench::profile_kernels([&]() { (void)vae->decode(z, nullptr).value().sum().to(at::kFloat).cpu(); },
+                                   profile + "_tile" + std::to_string(tile));
   }
   return 0;
 }

@@ -52,7 +52,7 @@ struct DenoiseRequest {
   std::function<bool()> cancelled;      ///< checked between steps
   const StepSink* sink = nullptr;
   const InpaintInputs* inpaint = nullptr;  ///< optional
-  double* unet_seconds = nullptr;          ///< optional: accumulates wall time inside UNet calls
+  double* unet_seconds = nullptr;          ///< optional: accumulates host time inside UNet calls (on a GPU: the launches)
   /// Optional: UNet calls go through it (replayed from a CUDA graph where it allows; eager otherwise).
   UNetGraphCache* unet_graphs = nullptr;
   /// Optional ControlNet units (pipeline/control_units.h): called before every UNet call with the
@@ -66,6 +66,8 @@ struct DenoiseRequest {
   std::function<void(std::int64_t call, const at::Tensor& denoised)> preview;
 };
 
+/// Runs the loop with the latents on the UNet's device; returns the final latents, float32, on
+/// the CPU. The sink and preview see tensors on the UNet's device.
 sdk::Result<at::Tensor> denoise(const DenoiseRequest& req);
 
 }  // namespace sdxl::pipeline

@@ -21,7 +21,7 @@ at::Tensor latent_rgb_preview(const at::Tensor& latents) {
 at::Tensor make_preview(const at::Tensor& denoised, sdk::VaeVariant* decoder) {
   if (decoder) {
     auto images = decoder->decode(denoised, nullptr);
-    if (images.ok()) return to_uint8_images(images.value());
+    if (images.ok()) return to_uint8_images(images.value()).cpu();  // the decoder's device may be a GPU
   }
   return latent_rgb_preview(denoised);
 }
