@@ -59,9 +59,11 @@ if [ "${HOST:-1}" = 1 ]; then
   echo "== host build (background; libpng/zlib carried: ${#png_args[@]} settings)"
   # setsid: its own process group, so the whole build can be paused and resumed. nice: the
   # bench/gpu build, which the measurements wait for, goes first.
-  setsid bash -c "cmake -G Ninja -S . -B '$HBUILD' -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH='$TORCH_PREFIX' \
+  # A configure that fails (say, over our CUDA kernels) is tried once more without them.
+  host_cmake="cmake -G Ninja -S . -B '$HBUILD' -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH='$TORCH_PREFIX' \
       -DSDXL_WITH_OPENCV=OFF -DSDXL_WITH_SERVER=OFF -DSDXL_BUILD_TESTS=OFF -DSDXL_BUILD_BENCH=OFF \
-      -DSDXL_TOMLPP_INCLUDE_DIR='$X/include' -DCMAKE_CUDA_ARCHITECTURES=90 ${png_args[*]} && \
+      -DSDXL_TOMLPP_INCLUDE_DIR='$X/include' -DCMAKE_CUDA_ARCHITECTURES=90 ${png_args[*]}"
+  setsid bash -c "{ $host_cmake || $host_cmake -DSDXL_WITH_CUDA_KERNELS=OFF; } && \
     nice -n 10 ninja -C '$HBUILD' -k 0 -j$JOBS" >"$W/host_build.txt" 2>&1 &
   HOST_PID=$!
 fi
@@ -70,10 +72,13 @@ host_state() { [ -n "$HOST_PID" ] && kill -0 "$HOST_PID" 2>/dev/null && echo run
 if [ "${BENCH:-1}" = 1 ]; then
   echo "== bench/gpu build"
   t=$(date +%s)
-  cmake -G Ninja -S bench/gpu -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" \
-        -DSDXL_EXTRA_INCLUDE="$X/include" -DCMAKE_CUDA_ARCHITECTURES=90 >"$W/cmake.txt" 2>&1 \
-    || { tail -40 "$W/cmake.txt"; exit 1; }
-  grep -E "SDXL_HAVE_" "$W/cmake.txt"
+  bench_cmake() {
+    cmake -G Ninja -S bench/gpu -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" \
+          -DSDXL_EXTRA_INCLUDE="$X/include" -DCMAKE_CUDA_ARCHITECTURES=90 "$@" >>"$W/cmake.txt" 2>&1
+  }
+  bench_cmake || { echo "configure failed; again without our CUDA kernels"; tail -20 "$W/cmake.txt";
+                   bench_cmake -DSDXL_WITH_CUDA_KERNELS=OFF; } || { tail -40 "$W/cmake.txt"; exit 1; }
+  grep -E "SDXL_HAVE_|sdxl: " "$W/cmake.txt"
   # All targets (naming one that a failed configure check left out would stop ninja before it
   # starts); -k 0: a target that fails to build (e.g. the CUDA-graph one) leaves the others.
   timeout "$(left)" ninja -C "$BUILD" -k 0 -j"$JOBS" >"$W/ninja.txt" 2>&1 \
@@ -83,6 +88,10 @@ if [ "${BENCH:-1}" = 1 ]; then
   echo "== golden: the tiny UNet on CUDA"
   if [ -x "$BUILD/golden_gpu" ]; then
     timeout 120 "$BUILD/golden_gpu" --golden "$G/models" --device cuda --dtypes f32,bf16,f16 2>&1 | tee "$W/golden.txt"
+    # Channels-last: the UNet's NHWC path with the host's GroupNorm kernels (gpu/group_norm_nhwc.h;
+    # a failed self-check prints its reason here and falls back to libtorch).
+    timeout 90 "$BUILD/golden_gpu" --golden "$G/models" --device cuda --dtypes f32,bf16,f16 --channels-last 1 2>&1 \
+      | tee "$W/golden_channels_last.txt"
   else
     echo "skipped (golden_gpu not built)"
   fi
@@ -96,14 +105,22 @@ if [ "${BENCH:-1}" = 1 ]; then
     local budget=$(( $(left) - 150 ))  # keep time for the host checks
     [ "$budget" -gt 20 ] || { echo "== $name: skipped, out of time"; return; }
     [ "$limit" -le "$budget" ] || limit=$budget
-    echo "== $name: $bin $*"
-    timeout "$limit" "$BUILD/$bin" "$@" 2>&1 | tee "$W/$name.txt"
+    echo "== $name: ${RUN_ENV:-}${RUN_ENV:+ }$bin $*"
+    timeout "$limit" env ${RUN_ENV:-} "$BUILD/$bin" "$@" 2>&1 | tee "$W/$name.txt"
   }
   run unet_f16_1024_b2 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 2 --iters 10 \
     --profile "$W/profile_unet_f16_1024_b2"
+  # The same without our CUDA kernels (the fused GEGLU): libtorch's operators only.
+  RUN_ENV=SDXL_CUDA_KERNELS=0 run unet_f16_1024_b2_libtorch_ops 60 bench_unet --full --device cuda --dtype f16 \
+    --size 1024 --batch 2 --iters 10
   if [ "${QUICK:-0}" != 1 ]; then
     run unet_f16_512_b2 60 bench_unet --full --device cuda --dtype f16 --size 512 --batch 2 --iters 10 \
       --profile "$W/profile_unet_f16_512_b2"
+    # Channels-last UNet: NHWC convolutions and the host's NHWC GroupNorm kernels, side by side.
+    run unet_f16_1024_b2_nhwc 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 2 --iters 10 \
+      --channels-last --profile "$W/profile_unet_f16_1024_b2_nhwc"
+    run unet_f16_1024_b2_nhwc_cudnn_benchmark 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 2 \
+      --iters 10 --channels-last --cudnn-benchmark
     run unet_f16_1024_b8 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 8 --iters 5
     run generate_f16_1024_30 90 bench_generate --device cuda --dtype f16 --size 1024 --steps 30 --runs 3
     run generate_graph_f16_1024_30 90 bench_generate_graph --device cuda --dtype f16 --size 1024 --steps 30 --runs 3 --graph

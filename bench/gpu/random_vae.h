@@ -8,6 +8,7 @@
 #include <string>
 
 #include "bench/random_sdxl.h"
+#include "gpu/host_device_ops.h"
 #include "models/demo/demo_shapes.h"
 #include "sdxl/sdk/sdk.h"
 
@@ -38,6 +39,7 @@ inline sdk::Result<std::unique_ptr<RandomVae>> random_kl_vae(c10::Device device,
   sdk::HostServices services;
   services.device = device;
   services.dtype = dtype;
+  services.ops = &gpu::host_device_ops();  // as the host lends it: channels-last GroupNorm kernels
   auto vae = r->plugin->create_vae_variant("kl", options, services);
   if (!vae.ok()) return vae.status();
   r->vae = std::move(vae).value();

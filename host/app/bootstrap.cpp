@@ -6,9 +6,11 @@
 #include <cstdlib>
 
 #include "config/plugin_options.h"
+#include "gpu/kernel_trust.h"
 #include "memory/device_memory.h"
 #include "memory/arbiter.h"
 #include "memory/ledger.h"
+#include "pipeline/sdxl_model.h"
 #include "pipeline/unet_graph_cache.h"
 #include "pipeline/vae_choice.h"
 #include "util/logging.h"
@@ -75,7 +77,9 @@ sdk::Result<App> start(const StartupRequest& request) {
   if (!vae_limit.ok()) return sdk::invalid_argument(app.config.file + ": [memory] vae_decode: " + vae_limit.status().message());
   pipeline::set_vae_decode_limit(vae_limit.value());
   pipeline::set_cuda_graphs(app.config.gpu_cuda_graphs);
+  pipeline::set_unet_channels_last(app.config.gpu_channels_last);
   at::globalContext().setBenchmarkCuDNN(app.config.gpu_cudnn_benchmark);
+  gpu::set_kernel_log(&util::log_warn);  // e.g. a CUDA kernel that failed its self-check
   auto& arbiter = memory::process_arbiter();
   arbiter.set_mode(mode.value());
   arbiter.set_budget(c10::Device(c10::kCPU), cpu_budget.value());

@@ -198,8 +198,9 @@ sdk::Result<json> bench_generate(const BenchOptions& o, const plugins::PluginReg
     return json{{"generate_ms", ms_since(t)}, {"text_ms", s.text * 1e3}, {"denoise_ms", s.denoise * 1e3},
                 {"unet_ms", s.unet * 1e3}, {"ms_per_step", s.denoise * 1e3 / o.steps}, {"vae_ms", s.vae * 1e3}};
   };
-  // As configured ([gpu] cuda_graphs), then, on CUDA, side by side: the same job again eager
-  // and with the UNet replayed from a CUDA graph (its first call warms up, the second captures).
+  // As configured ([gpu] cuda_graphs, channels_last), then, on CUDA, side by side: the same job
+  // again eager and with the UNet replayed from a CUDA graph (its first call warms up, the second
+  // captures), then both again channels-last.
   auto first = timed_job();
   if (!first.ok()) return first.status();
   out.update({{"load_ms", load_ms}, {"start_to_first_step_ms", first_step_ms}});
@@ -215,7 +216,21 @@ sdk::Result<json> bench_generate(const BenchOptions& o, const plugins::PluginReg
       out[graphs ? "again_cuda_graphs" : "again_eager"] = again.value();
     }
     pipeline::set_cuda_graphs(configured);
+    // Then channels-last ([gpu] channels_last: NHWC convolutions and GroupNorm kernels), eager
+    // and replayed; last, since it re-seats the loaded UNet's weights for good.
+    if (!model.value()->unet->channels_last()) {
+      model.value()->unet->use_channels_last();
+      for (const bool graphs : {false, true}) {
+        pipeline::set_cuda_graphs(graphs);
+        auto again = timed_job();
+        if (!again.ok()) return pipeline::set_cuda_graphs(configured), again.status();
+        out[graphs ? "again_channels_last_cuda_graphs" : "again_channels_last"] = again.value();
+      }
+      pipeline::set_cuda_graphs(configured);
+    }
   }
+  out["gpu_channels_last"] = pipeline::unet_channels_last_enabled();  // the switch ([gpu] channels_last)
+  out["unet_channels_last"] = model.value()->unet->channels_last();   // the layout it ran in (CUDA only)
   return out;
 }
 

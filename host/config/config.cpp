@@ -78,6 +78,7 @@ void assign(Config& c, const ConfigKey& key, const toml::node& n) {
   else if (id == "memory.vae_decode") c.memory_vae_decode = n.as_string()->get();
   else if (id == "cpu.threads") c.cpu_threads = n.value<std::int64_t>().value_or(0);
   else if (id == "gpu.cuda_graphs") c.gpu_cuda_graphs = n.value<bool>().value_or(false);
+  else if (id == "gpu.channels_last") c.gpu_channels_last = n.value<bool>().value_or(false);
   else if (id == "gpu.cudnn_benchmark") c.gpu_cudnn_benchmark = n.value<bool>().value_or(false);
   else if (id == "model.dtype") c.dtype = n.as_string()->get();
   else if (key.section == "generate" && n.is_string()) c.generate_strings[key.name] = n.as_string()->get();

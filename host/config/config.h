@@ -36,6 +36,7 @@ struct Config {
   std::vector<std::string> controlnet_folders;  ///< [controlnet] folders (relative to the config file)
   std::int64_t cpu_threads = 0;           ///< [cpu] threads (0: libtorch's default)
   bool gpu_cuda_graphs = false;           ///< [gpu] cuda_graphs
+  bool gpu_channels_last = false;         ///< [gpu] channels_last
   bool gpu_cudnn_benchmark = false;       ///< [gpu] cudnn_benchmark
   std::string device = "auto";
   std::string dtype = "auto";

@@ -55,6 +55,9 @@ struct GoldenOptions {
   /// to the CPU. Default: float32 on the CPU, where the tolerances were set.
   c10::Device device = c10::Device(c10::kCPU);
   c10::ScalarType dtype = c10::kFloat;
+  /// The UNet computes channels-last (UNet2DConditionModel::use_channels_last): the same sums in
+  /// NHWC memory order, checked against the same tolerances.
+  bool channels_last = false;
 };
 
 /// Outputs a replay produced, in the order it produced them.

@@ -2,6 +2,7 @@
 
 #include <ATen/Context.h>
 
+#include <atomic>
 #include <fstream>
 
 #include "memory/ledger.h"
@@ -110,6 +111,7 @@ sdk::Result<std::shared_ptr<SdxlModel>> SdxlModel::load(const ModelSpec& spec, c
                                                  unet_weights.value()->source, spec.dtype, spec.device);
   if (!unet.ok()) return unet.status();
   model->unet = unet.value();
+  if (spec.device.is_cuda() && unet_channels_last_enabled()) model->unet->use_channels_last();
 
   auto vae_weights = checkpoint.component("vae");
   if (!vae_weights.ok()) return vae_weights.status();
@@ -137,5 +139,12 @@ sdk::Result<std::shared_ptr<SdxlModel>> SdxlModel::load(const ModelSpec& spec, c
     if (component != "unet") ledger.record_resident(model->name + "." + component, spec.device, bytes);
   return model;
 }
+
+namespace {
+std::atomic<bool> g_unet_channels_last{false};
+}  // namespace
+
+void set_unet_channels_last(bool enabled) { g_unet_channels_last = enabled; }
+bool unet_channels_last_enabled() { return g_unet_channels_last; }
 
 }  // namespace sdxl::pipeline

@@ -62,6 +62,11 @@ const char* dtype_name(c10::ScalarType t);
 sdk::Status resolve_device_and_dtype(const std::string& device, const std::string& dtype, const std::string& device_key,
                                      const std::string& dtype_key, ModelSpec& spec);
 
+/// Process-wide switch ([gpu] channels_last, set at start-up): models loaded onto CUDA from then
+/// on run their UNet channels-last (UNet2DConditionModel::use_channels_last). Off by default.
+void set_unet_channels_last(bool enabled);
+bool unet_channels_last_enabled();
+
 /// SDXL base 1.0's scheduler configuration (EulerDiscreteScheduler, leading spacing).
 nlohmann::json sdxl_base_scheduler_config();
 

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <set>
 
+#include "gpu/host_device_ops.h"
 #include "plugins/loader.h"
 #include "plugins/option_values.h"
 #include "memory/ledger.h"
@@ -28,6 +29,7 @@ struct PluginRegistry::Impl {
 
 PluginRegistry::PluginRegistry() : impl_(std::make_unique<Impl>()) {
   services_.memory = &memory::process_ledger();
+  services_.ops = &gpu::host_device_ops();
 }
 
 void PluginRegistry::load(const RegistrySettings& settings) { load(settings, services_); }
@@ -61,6 +63,7 @@ void PluginRegistry::load(const RegistrySettings& settings, sdk::HostServices se
   impl_->settings = settings;
   services_ = services;
   if (!services_.memory) services_.memory = &memory::process_ledger();
+  if (!services_.ops) services_.ops = &gpu::host_device_ops();
   for (const auto& dir : settings.search_paths) {
     std::error_code ec;
     if (!std::filesystem::is_directory(dir, ec)) {

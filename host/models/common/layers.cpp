@@ -7,6 +7,7 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#include "gpu/group_norm_nhwc.h"
 #include "models/common/cpu_matmul.h"
 
 namespace sdxl::models {
@@ -86,7 +87,16 @@ void GroupNorm::load(WeightReader& r, const std::string& prefix, std::int64_t ch
 }
 
 at::Tensor GroupNorm::operator()(const at::Tensor& x) const {
+  // Channels-last CUDA input stays channels-last (libtorch's GroupNorm would return it
+  // channels-first); elsewhere, or where the kernels do not apply, libtorch.
+  if (at::Tensor y = gpu::group_norm_nhwc(x, groups, weight, bias, eps, /*silu=*/false); y.defined()) return y;
   return at::group_norm(x, groups, weight, bias, eps);
+}
+
+at::Tensor GroupNorm::with_silu(const at::Tensor& x) const {
+  if (at::Tensor y = gpu::group_norm_nhwc(x, groups, weight, bias, eps, /*silu=*/true); y.defined()) return y;
+  at::Tensor y = at::group_norm(x, groups, weight, bias, eps);
+  return at::silu_(y);
 }
 
 void LayerNorm::load(WeightReader& r, const std::string& prefix, std::int64_t channels, double eps_) {

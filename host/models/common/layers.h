@@ -61,6 +61,8 @@ struct GroupNorm {
   double eps = 1e-5;
   void load(WeightReader& r, const std::string& prefix, std::int64_t channels, std::int64_t groups, double eps);
   at::Tensor operator()(const at::Tensor& x) const;  // x: [N, C, ...]
+  /// The norm followed by SiLU (a ResNet block's order); one fused pass on channels-last CUDA.
+  at::Tensor with_silu(const at::Tensor& x) const;
 };
 
 /// LayerNorm over the last dimension.

@@ -15,11 +15,11 @@ void ResnetBlock2D::load(WeightReader& r, const std::string& prefix, std::int64_
 }
 
 at::Tensor ResnetBlock2D::operator()(const at::Tensor& x, const at::Tensor& temb) const {
-  at::Tensor h = conv1(at::silu(norm1(x)));
+  at::Tensor h = conv1(norm1.with_silu(x));
   if (time_emb_proj.weight.defined() && temb.defined()) {
     h = h + time_emb_proj(at::silu(temb)).unsqueeze(-1).unsqueeze(-1);  // [N, out, 1, 1]
   }
-  h = conv2(at::silu(norm2(h)));
+  h = conv2(norm2.with_silu(h));
   const at::Tensor skip = conv_shortcut.weight.defined() ? conv_shortcut(x) : x;
   return skip + h;
 }

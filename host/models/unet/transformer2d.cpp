@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "gpu/geglu.h"
 #include "models/common/attention.h"
 
 namespace sdxl::models {
@@ -34,9 +35,11 @@ at::Tensor BasicTransformerBlock::operator()(const at::Tensor& x, const at::Tens
   at::Tensor n1 = norm1(x);
   at::Tensor h = attn1(n1, n1) + x;
   h = attn2(norm2(h), context) + h;
-  // GEGLU: first half is the value, second half the gate (exact erf gelu).
-  auto parts = ff_proj(norm3(h)).chunk(2, -1);
-  h = ff_out(parts[0] * at::gelu(parts[1])) + h;
+  // GEGLU: first half is the value, second half the gate (exact erf gelu); one fused pass on CUDA.
+  const at::Tensor projected = ff_proj(norm3(h));
+  at::Tensor act = gpu::geglu(projected);
+  if (!act.defined()) act = gpu::geglu_reference(projected);
+  h = ff_out(act) + h;
   return h;
 }
 

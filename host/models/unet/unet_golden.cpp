@@ -64,6 +64,7 @@ sdk::Result<golden::TensorList> replay_unet_case(const golden::GoldenCase& c, co
   if (!config.ok()) return config.status();
   auto unet = UNet2DConditionModel::load((*weights)->tensors, *config, (*weights)->source, opts.dtype, opts.device);
   if (!unet.ok()) return unet.status();
+  if (opts.channels_last) (*unet)->use_channels_last();
 
   const auto& table = tensor_table(c.manifest);
   const auto inputs = unet_case_inputs(c.manifest);

@@ -177,7 +177,8 @@ at::Tensor UNet2DConditionModel::run(const UNetInputs& in, const DebugSink* debu
     emit("add_embedding", aug);
     emb = temb + aug;
 
-    h = conv_in(to_compute(in.sample));
+    at::Tensor sample = to_compute(in.sample);
+    h = conv_in(channels_last_ ? sample.contiguous(at::MemoryFormat::ChannelsLast) : sample);
     emit("conv_in", h);
   }
   std::vector<at::Tensor> skips{h};
@@ -204,7 +205,18 @@ at::Tensor UNet2DConditionModel::run(const UNetInputs& in, const DebugSink* debu
   BlockScope scope(observer, observer ? "head" : "");
   h = conv_norm_out(h);
   emit("conv_norm_out", h);
-  return conv_out(at::silu(h));
+  at::Tensor eps = conv_out(at::silu(h));
+  return channels_last_ ? eps.contiguous() : eps;
+}
+
+void UNet2DConditionModel::use_channels_last() {
+  c10::NoGradGuard no_grad;
+  for (auto& [name, t] : parameters_) {
+    if (t.dim() != 4 || t.is_contiguous(at::MemoryFormat::ChannelsLast)) continue;
+    const at::Tensor nhwc = t.contiguous(at::MemoryFormat::ChannelsLast);
+    t.set_(nhwc.storage(), nhwc.storage_offset(), nhwc.sizes(), nhwc.strides());  // same TensorImpl
+  }
+  channels_last_ = true;
 }
 
 }  // namespace sdxl::models

@@ -87,6 +87,13 @@ class UNet2DConditionModel {
   static std::string block_of(const std::string& parameter);
   /// Every stage name in forward order (the observer sees exactly these, once each).
   std::vector<std::string> block_names() const;
+  /// Re-seats every convolution weight in channels-last (NHWC) memory, in place: the same
+  /// tensors, so merged or runtime LoRAs, the arbiter's handles and CUDA-graph caches still see
+  /// them. forward() then computes channels-last (its result stays the usual layout). The layout
+  /// cuDNN's tensor-core convolutions read; GroupNorm keeps it on CUDA (gpu/group_norm_nhwc.h).
+  /// Call before the model is shared between threads.
+  void use_channels_last();
+  bool channels_last() const { return channels_last_; }
   /// Installs (nullptr: removes) the stage observer. Safe while forwards run: each forward uses
   /// the observer that was set when it started. Unset, forward pays one null check per stage.
   void set_block_observer(std::shared_ptr<UNetBlockObserver> observer);
@@ -97,6 +104,7 @@ class UNet2DConditionModel {
   c10::ScalarType dtype_ = at::kFloat;
   c10::Device device_ = at::kCPU;
   std::uint64_t resident_bytes_ = 0;
+  bool channels_last_ = false;
   std::map<std::string, at::Tensor> parameters_;
   std::shared_ptr<UNetBlockObserver> observer_;  // read/written with std::atomic_load/store
 

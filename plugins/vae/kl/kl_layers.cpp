@@ -10,6 +10,9 @@ at::Tensor conv(const at::Tensor& x, const Conv& c) {
 }
 
 at::Tensor norm_silu(const at::Tensor& x, const Norm& n, const NormSettings& s) {
+  if (s.ops)  // channels-last stays channels-last, in one pass with the SiLU
+    if (at::Tensor fused = s.ops->group_norm(x, s.groups, n.weight, n.bias, s.eps, /*silu=*/true); fused.defined())
+      return fused;
   at::Tensor h = at::group_norm(x, s.groups, n.weight, n.bias, s.eps);
   return at::silu_(h);
 }

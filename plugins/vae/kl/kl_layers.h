@@ -13,6 +13,8 @@
 #include <optional>
 #include <vector>
 
+#include "sdxl/sdk/device_ops.h"
+
 namespace sdxl::vae_kl {
 
 /// Conv2d weight [Cout, Cin, k, k] and bias [Cout] (bias may be undefined).
@@ -79,6 +81,8 @@ struct UpBlock {
 struct NormSettings {
   std::int64_t groups = 32;
   double eps = 1e-6;
+  /// The host's faster GroupNorm (+ SiLU), used where it has one (channels-last on CUDA).
+  const sdk::DeviceOps* ops = nullptr;
 };
 
 at::Tensor conv(const at::Tensor& x, const Conv& c);

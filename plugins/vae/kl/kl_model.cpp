@@ -150,7 +150,7 @@ sdk::Result<KlModel> KlModel::bind(const KlConfig& config, const std::map<std::s
   Binder b(weights, source, device, dtype, compute.channels_last);
   KlModel m;
   m.config_ = config;
-  m.norm_ = NormSettings{config.norm_num_groups, 1e-6};
+  m.norm_ = NormSettings{config.norm_num_groups, 1e-6, compute.ops};
   m.device_ = device;
   m.dtype_ = dtype;
   m.compute_ = compute;

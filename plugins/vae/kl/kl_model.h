@@ -40,6 +40,8 @@ struct KlComputeOptions {
   bool channels_last = false;
   /// The decoder's nearest ×2 + 3×3 upsamplers as four 2×2 phase convolutions (SubpixelUpsample).
   bool subpixel_upsample = true;
+  /// The host's faster operations (HostServices::ops); null: libtorch only.
+  const sdk::DeviceOps* ops = nullptr;
 };
 
 class KlModel {

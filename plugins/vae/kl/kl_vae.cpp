@@ -45,6 +45,7 @@ KlVae::KlVae(const sdk::Options& options, const sdk::HostServices& services) : s
   force_upcast_ = options.get_string("force_upcast", "auto");
   compute_.channels_last = options.get_bool("channels_last", false);
   compute_.subpixel_upsample = options.get_string("upsample", "subpixel") == "subpixel";
+  compute_.ops = services.ops;
 }
 
 c10::ScalarType KlVae::compute_dtype_for(bool config_force_upcast) const {

@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "models/loader/checkpoint.h"
 #include "models/unet/unet_golden.h"
+#include "models/unet/unet_model.h"
 
 namespace fs = std::filesystem;
 using namespace sdxl;
@@ -66,6 +68,41 @@ TEST_CASE("unet golden: diffusers folder", "[unet][golden]") {
   golden::GoldenOptions opts;
   opts.model = (kModels / "tiny-sdxl").string();
   replay_and_check(opts, 14);
+}
+
+TEST_CASE("unet golden: channels-last weights and activations", "[unet][golden]") {
+  if (!have_goldens()) return;
+  // use_channels_last() re-seats the weights in place; the layers must compute with them and
+  // give the reference values within the same tolerances.
+  golden::GoldenOptions opts;
+  opts.model = (kModels / "tiny-sdxl").string();
+  opts.channels_last = true;
+  replay_and_check(opts, 14);
+}
+
+TEST_CASE("unet use_channels_last re-seats every convolution weight in place", "[unet]") {
+  if (!have_goldens()) return;
+  auto ck = models::loader::load_checkpoint(kModels / "tiny-sdxl");
+  REQUIRE(ck.ok());
+  auto weights = ck->component("unet");
+  REQUIRE(weights.ok());
+  auto config = models::UNetConfig::from_diffusers_json((*weights)->config, (*weights)->config_source);
+  REQUIRE(config.ok());
+  auto unet = models::UNet2DConditionModel::load((*weights)->tensors, *config, "tiny", at::kFloat, at::kCPU);
+  REQUIRE(unet.ok());
+  std::map<std::string, const c10::TensorImpl*> before;
+  for (const auto& [name, t] : (*unet)->parameters()) before[name] = t.unsafeGetTensorImpl();
+  (*unet)->use_channels_last();
+  CHECK((*unet)->channels_last());
+  std::size_t convs = 0;
+  for (const auto& [name, t] : (*unet)->parameters()) {
+    CHECK(t.unsafeGetTensorImpl() == before[name]);  // the same tensors: adapters and handles hold
+    if (t.dim() == 4) {
+      ++convs;
+      CHECK(t.is_contiguous(at::MemoryFormat::ChannelsLast));
+    }
+  }
+  CHECK(convs > 10);
 }
 
 TEST_CASE("unet golden: fp16 single file with --model-config", "[unet][golden]") {

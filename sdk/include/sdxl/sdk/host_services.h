@@ -1,7 +1,7 @@
 #pragma once
 /// @file host_services.h
 /// What the host lends a plugin: logging, memory leases, a per-job noise source, the compute
-/// device and dtype, progress and cancellation.
+/// device and dtype, progress and cancellation, and (since 1.1) faster device operations.
 /// @since 1.0
 ///
 /// Ownership: the host owns every service object; a plugin keeps the HostServices pointer it was
@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 
+#include "sdxl/sdk/device_ops.h"
 #include "sdxl/sdk/status.h"
 
 namespace sdxl::sdk {
@@ -73,6 +74,9 @@ struct HostServices {
   MemoryLeases* memory = nullptr;    ///< never null when the host creates a plugin object
   c10::Device device = c10::Device(c10::kCPU);  ///< where tensors should live
   c10::ScalarType dtype = c10::kFloat;          ///< compute dtype of the networks
+  /// @since 1.1 (appended: a 1.0 plugin sees the same layout before it). May be null: then use
+  /// libtorch for everything.
+  const DeviceOps* ops = nullptr;
 
   void log(LogLevel level, std::string_view m) const {
     if (logger) logger->log(level, m);

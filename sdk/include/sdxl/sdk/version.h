@@ -11,7 +11,7 @@
 #include <torch/csrc/api/include/torch/version.h>
 
 #define SDXL_SDK_ABI_MAJOR 1
-#define SDXL_SDK_ABI_MINOR 0
+#define SDXL_SDK_ABI_MINOR 1
 
 #define SDXL_SDK_STRINGIFY_IMPL(x) #x
 #define SDXL_SDK_STRINGIFY(x) SDXL_SDK_STRINGIFY_IMPL(x)

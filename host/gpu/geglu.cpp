@@ -1,0 +1,89 @@
+#include "gpu/geglu.h"
+
+#include <ATen/ATen.h>
+
+#if defined(SDXL_HAVE_CUDA_KERNELS)
+#include <ATen/CPUGeneratorImpl.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include <string>
+
+#include "gpu/geglu_launch.h"
+#include "gpu/kernel_trust.h"
+#endif
+
+namespace sdxl::gpu {
+
+at::Tensor geglu_reference(const at::Tensor& projected) {
+  auto parts = projected.chunk(2, -1);
+  return parts[0] * at::gelu(parts[1]);
+}
+
+#if defined(SDXL_HAVE_CUDA_KERNELS)
+namespace {
+
+bool applicable(const at::Tensor& x) {
+  KernelDtype d;
+  if (!x.defined() || !x.is_cuda() || x.dim() < 1 || !x.is_contiguous() || !kernel_dtype(x.scalar_type(), d)) return false;
+  const auto align = static_cast<std::uintptr_t>(kGegluVector * x.element_size());
+  if (reinterpret_cast<std::uintptr_t>(x.data_ptr()) % align != 0 || x.size(-1) % 2 != 0) return false;
+  return plan_geglu(x.numel() / x.size(-1), x.size(-1) / 2).ok;
+}
+
+at::Tensor run_kernel(const at::Tensor& x, std::string* error) {
+  c10::cuda::CUDAGuard guard(x.device());
+  GegluLaunch l;
+  l.plan = plan_geglu(x.numel() / x.size(-1), x.size(-1) / 2);
+  kernel_dtype(x.scalar_type(), l.dtype);
+  std::vector<std::int64_t> shape(x.sizes().begin(), x.sizes().end());
+  shape.back() /= 2;
+  at::Tensor out = at::empty(shape, x.options());
+  l.in = x.data_ptr();
+  l.out = out.data_ptr();
+  l.stream = c10::cuda::getCurrentCUDAStream(x.device().index()).stream();
+  if (const int err = launch_geglu(l); err != 0) {
+    if (error) *error = "CUDA error " + std::to_string(err) + " launching the GEGLU kernel";
+    return {};
+  }
+  return out;
+}
+
+// Two shapes: SDXL's widths are multiples of 640; 24 columns keep several vectors per row.
+bool self_check(const at::Tensor& like, std::string& why) {
+  at::Generator gen = at::detail::createCPUGenerator(20261128);
+  for (const std::vector<std::int64_t>& shape : {std::vector<std::int64_t>{2, 77, 48}, std::vector<std::int64_t>{3, 1280}}) {
+    at::Tensor x = (check_randn(shape, gen, like) * 2).to(like.options());
+    at::Tensor y = run_kernel(x, &why);
+    if (!y.defined()) return false;
+    why = compare_with_reference(y, geglu_reference(x.to(at::kFloat)), "GEGLU kernel against libtorch");
+    if (!why.empty()) return false;
+  }
+  return true;
+}
+
+KernelTrust trust;
+
+}  // namespace
+
+at::Tensor geglu(const at::Tensor& projected) {
+  try {
+    if (!applicable(projected)) return {};
+    if (!trust.trusted(projected.scalar_type(), [&](std::string& why) { return self_check(projected, why); })) return {};
+    std::string error;
+    at::Tensor y = run_kernel(projected, &error);
+    if (!y.defined()) report_kernel_problem(error);
+    return y;
+  } catch (const std::exception& e) {
+    report_kernel_problem(std::string("GEGLU kernel: ") + e.what());
+    return {};
+  }
+}
+
+#else  // a build without the CUDA kernels
+
+at::Tensor geglu(const at::Tensor&) { return {}; }
+
+#endif
+
+}  // namespace sdxl::gpu

@@ -1,0 +1,73 @@
+#include "gpu/kernel_trust.h"
+
+#include <ATen/ATen.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+
+namespace sdxl::gpu {
+namespace {
+
+std::atomic<KernelLog> kernel_log{nullptr};
+
+bool switched_off() {
+  static const bool off = [] {
+    const char* v = std::getenv("SDXL_CUDA_KERNELS");
+    return v && std::strcmp(v, "0") == 0;
+  }();
+  return off;
+}
+
+}  // namespace
+
+void set_kernel_log(KernelLog log) { kernel_log.store(log); }
+
+void report_kernel_problem(const std::string& message) {
+  if (KernelLog log = kernel_log.load()) log(message);
+  else std::fprintf(stderr, "%s\n", message.c_str());
+}
+
+bool kernel_dtype(c10::ScalarType t, KernelDtype& out) {
+  switch (t) {
+    case c10::kFloat: out = KernelDtype::f32; return true;
+    case c10::kHalf: out = KernelDtype::f16; return true;
+    case c10::kBFloat16: out = KernelDtype::bf16; return true;
+    default: return false;
+  }
+}
+
+at::Tensor check_randn(at::IntArrayRef shape, at::Generator& gen, const at::Tensor& like) {
+  return at::randn(shape, gen, at::kFloat).to(like.device());
+}
+
+std::string compare_with_reference(const at::Tensor& got, const at::Tensor& want, const std::string& what) {
+  const auto t = got.scalar_type();
+  const double tol = t == c10::kFloat ? 1e-4 : t == c10::kHalf ? 1e-2 : 6e-2;
+  const double diff = (got.to(at::kFloat) - want.to(at::kFloat)).abs().max().item<double>();
+  if (diff <= tol) return {};
+  return what + " (" + std::string(c10::toString(t)) + "): max difference " + std::to_string(diff);
+}
+
+bool KernelTrust::trusted(c10::ScalarType dtype, const std::function<bool(std::string& why)>& check) {
+  KernelDtype d;
+  if (switched_off() || !kernel_dtype(dtype, d)) return false;
+  auto& state = state_[static_cast<int>(d)];
+  if (const int s = state.load(); s != 0) return s == 1;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (state.load() == 0) {
+    std::string why;
+    bool ok = false;
+    try {
+      ok = check(why);
+    } catch (const std::exception& e) {
+      why = std::string("self-check threw: ") + e.what();
+    }
+    if (!ok) report_kernel_problem(why + "; using libtorch instead");
+    state.store(ok ? 1 : 2);
+  }
+  return state.load() == 1;
+}
+
+}  // namespace sdxl::gpu

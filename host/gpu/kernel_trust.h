@@ -1,0 +1,49 @@
+#pragma once
+// Our CUDA kernels earn their use. Before a kernel's first call for each dtype its wrapper
+// compares it with libtorch on small random inputs; a mismatch or a launch error is reported
+// once to the kernel log and the wrapper falls back to libtorch for the rest of the process.
+// SDXL_CUDA_KERNELS=0 in the environment turns them all off (side-by-side measurements, or a
+// suspected kernel problem). Nothing here needs CUDA: it builds (and is tested) everywhere.
+#include <ATen/core/Tensor.h>
+#include <c10/core/ScalarType.h>
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "gpu/kernel_dtype.h"
+
+namespace sdxl::gpu {
+
+/// Where kernel problems go (default: standard error); the host points it at its logger.
+using KernelLog = void (*)(const std::string& message);
+void set_kernel_log(KernelLog log);
+void report_kernel_problem(const std::string& message);
+
+/// float32 / float16 / bfloat16 as the kernels name them; false for any other type.
+bool kernel_dtype(c10::ScalarType t, KernelDtype& out);
+
+// Helpers of the self-checks.
+/// Standard-normal float32 values from `gen` (a generator of the check's own, so the process's
+/// generators are untouched), moved to `like`'s device.
+at::Tensor check_randn(at::IntArrayRef shape, at::Generator& gen, const at::Tensor& like);
+/// Empty when `got` (any kernel dtype) matches the float32 `want` within what `got`'s dtype can
+/// hold for values of a few units (float32 1e-4, float16 1e-2, bfloat16 6e-2); else
+/// "<what> (<dtype>): max difference <d>".
+std::string compare_with_reference(const at::Tensor& got, const at::Tensor& want, const std::string& what);
+
+class KernelTrust {
+ public:
+  /// Whether the kernels may be used for `dtype` (one of kernel_dtype's; never while
+  /// SDXL_CUDA_KERNELS=0): runs `check` the first
+  /// time (one caller at a time; an exception counts as a failure, with its message), reports a
+  /// failure as "<why>; using libtorch instead", and remembers the answer.
+  bool trusted(c10::ScalarType dtype, const std::function<bool(std::string& why)>& check);
+
+ private:
+  std::atomic<int> state_[3] = {};  // per KernelDtype: 0 unchecked, 1 passed, 2 failed
+  std::mutex mutex_;
+};
+
+}  // namespace sdxl::gpu

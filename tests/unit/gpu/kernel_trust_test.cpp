@@ -1,0 +1,59 @@
+// The safety net of our CUDA kernels (host/gpu/kernel_trust.h): a kernel is used for a dtype
+// only after its self-check passed, the check runs once per dtype, and a failure (or an
+// exception) is reported once, with its reason, and remembered.
+#include <ATen/ATen.h>
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "gpu/kernel_trust.h"
+
+using namespace sdxl::gpu;
+
+namespace {
+
+std::vector<std::string>& reports() {
+  static std::vector<std::string> r;
+  return r;
+}
+void record(const std::string& message) { reports().push_back(message); }
+
+}  // namespace
+
+TEST_CASE("kernel trust: one self-check per dtype, remembered") {
+  reports().clear();
+  set_kernel_log(&record);
+  KernelTrust trust;
+  int checks = 0;
+  auto passes = [&](std::string&) { ++checks; return true; };
+  auto fails = [&](std::string& why) { ++checks; why = "kernel X disagrees"; return false; };
+  CHECK(trust.trusted(at::kHalf, passes));
+  CHECK(trust.trusted(at::kHalf, fails));  // already checked: the first answer stands
+  CHECK(checks == 1);
+  CHECK_FALSE(trust.trusted(at::kBFloat16, fails));
+  CHECK_FALSE(trust.trusted(at::kBFloat16, passes));
+  CHECK(checks == 2);
+  REQUIRE(reports().size() == 1);  // reported once, with the reason and what happens instead
+  CHECK(reports()[0] == "kernel X disagrees; using libtorch instead");
+  CHECK_FALSE(trust.trusted(at::kDouble, passes));  // not a kernel dtype: never checked
+  CHECK(checks == 2);
+  set_kernel_log(nullptr);
+}
+
+TEST_CASE("kernel trust: a self-check that throws counts as failed") {
+  reports().clear();
+  set_kernel_log(&record);
+  KernelTrust trust;
+  CHECK_FALSE(trust.trusted(at::kFloat, [](std::string&) -> bool { throw std::runtime_error("no device"); }));
+  REQUIRE(reports().size() == 1);
+  CHECK(reports()[0].find("no device") != std::string::npos);
+  set_kernel_log(nullptr);
+}
+
+TEST_CASE("kernel self-check comparison names the kernel, dtype and difference") {
+  const at::Tensor want = at::linspace(-3, 3, 64);
+  CHECK(compare_with_reference(want.to(at::kBFloat16), want, "k").empty());  // bf16 rounding is allowed
+  const std::string off = compare_with_reference(want + 0.5, want, "kernel Y");
+  CHECK(off.find("kernel Y (Float): max difference 0.5") == 0);
+}
