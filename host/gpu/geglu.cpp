@@ -31,7 +31,7 @@ bool applicable(const at::Tensor& x) {
   return plan_geglu(x.numel() / x.size(-1), x.size(-1) / 2).ok;
 }
 
-at::Tensor run_kernel(const at::Tensor& x, std::string* error) {
+at::Tensor run_kernel(const at::Tensor& x, int& cuda_error) {
   c10::cuda::CUDAGuard guard(x.device());
   GegluLaunch l;
   l.plan = plan_geglu(x.numel() / x.size(-1), x.size(-1) / 2);
@@ -42,11 +42,8 @@ at::Tensor run_kernel(const at::Tensor& x, std::string* error) {
   l.in = x.data_ptr();
   l.out = out.data_ptr();
   l.stream = c10::cuda::getCurrentCUDAStream(x.device().index()).stream();
-  if (const int err = launch_geglu(l); err != 0) {
-    if (error) *error = "CUDA error " + std::to_string(err) + " launching the GEGLU kernel";
-    return {};
-  }
-  return out;
+  cuda_error = launch_geglu(l);
+  return cuda_error == 0 ? out : at::Tensor();
 }
 
 // Two shapes: SDXL's widths are multiples of 640; 24 columns keep several vectors per row.
@@ -54,8 +51,9 @@ bool self_check(const at::Tensor& like, std::string& why) {
   at::Generator gen = at::detail::createCPUGenerator(20261128);
   for (const std::vector<std::int64_t>& shape : {std::vector<std::int64_t>{2, 77, 48}, std::vector<std::int64_t>{3, 1280}}) {
     at::Tensor x = (check_randn(shape, gen, like) * 2).to(like.options());
-    at::Tensor y = run_kernel(x, &why);
-    if (!y.defined()) return false;
+    int error = 0;
+    at::Tensor y = run_kernel(x, error);
+    if (error != 0) return why = "GEGLU kernel: CUDA error " + std::to_string(error) + " at launch", false;
     why = compare_with_reference(y, geglu_reference(x.to(at::kFloat)), "GEGLU kernel against libtorch");
     if (!why.empty()) return false;
   }
@@ -67,17 +65,10 @@ KernelTrust trust;
 }  // namespace
 
 at::Tensor geglu(const at::Tensor& projected) {
-  try {
-    if (!applicable(projected)) return {};
-    if (!trust.trusted(projected.scalar_type(), [&](std::string& why) { return self_check(projected, why); })) return {};
-    std::string error;
-    at::Tensor y = run_kernel(projected, &error);
-    if (!y.defined()) report_kernel_problem(error);
-    return y;
-  } catch (const std::exception& e) {
-    report_kernel_problem(std::string("GEGLU kernel: ") + e.what());
-    return {};
-  }
+  if (!applicable(projected)) return {};
+  return trust.run(
+      "GEGLU kernel", projected.scalar_type(), [&](std::string& why) { return self_check(projected, why); },
+      [&](int& cuda_error) { return run_kernel(projected, cuda_error); });
 }
 
 #else  // a build without the CUDA kernels

@@ -33,7 +33,7 @@ bool applicable(const at::Tensor& x, std::int64_t groups, const at::Tensor& weig
 
 // Runs the kernels; `x` has passed applicable(). Errors come back as an undefined tensor.
 at::Tensor run_kernels(const at::Tensor& x, std::int64_t groups, const at::Tensor& weight, const at::Tensor& bias,
-                       double eps, bool silu, std::string* error) {
+                       double eps, bool silu, int& cuda_error) {
   c10::cuda::CUDAGuard guard(x.device());
   GroupNormNhwcLaunch l;
   l.plan = plan_group_norm_nhwc(x.size(0), x.size(2) * x.size(3), x.size(1), groups);
@@ -50,11 +50,8 @@ at::Tensor run_kernels(const at::Tensor& x, std::int64_t groups, const at::Tenso
   l.eps = eps;
   l.silu = silu;
   l.stream = c10::cuda::getCurrentCUDAStream(x.device().index()).stream();
-  if (const int err = launch_group_norm_nhwc(l); err != 0) {
-    if (error) *error = "CUDA error " + std::to_string(err) + " launching the channels-last GroupNorm kernels";
-    return {};
-  }
-  return y;
+  cuda_error = launch_group_norm_nhwc(l);
+  return cuda_error == 0 ? y : at::Tensor();
 }
 
 // Compares the kernels with libtorch on two small shapes: 2 channels per group with 8-channel
@@ -68,8 +65,9 @@ bool self_check(const at::Tensor& like, std::string& why) {
     at::Tensor w = (check_randn({k.c}, gen, like).abs() + 0.5).to(opts);
     at::Tensor b = check_randn({k.c}, gen, like).to(opts);
     for (bool silu : {false, true}) {
-      at::Tensor y = run_kernels(x, k.groups, w, b, 1e-5, silu, &why);
-      if (!y.defined()) return false;
+      int error = 0;
+      at::Tensor y = run_kernels(x, k.groups, w, b, 1e-5, silu, error);
+      if (error != 0) return why = "channels-last GroupNorm: CUDA error " + std::to_string(error) + " at launch", false;
       at::Tensor ref = at::group_norm(x.to(at::kFloat).contiguous(), k.groups, w.to(at::kFloat), b.to(at::kFloat), 1e-5);
       if (silu) ref = at::silu(ref);
       why = compare_with_reference(y, ref, "channels-last GroupNorm kernels against libtorch, C=" + std::to_string(k.c) +
@@ -89,17 +87,10 @@ bool have_group_norm_nhwc_kernels() { return true; }
 
 at::Tensor group_norm_nhwc(const at::Tensor& x, std::int64_t groups, const at::Tensor& weight, const at::Tensor& bias,
                            double eps, bool silu) {
-  try {
-    if (!applicable(x, groups, weight, bias)) return {};
-    if (!trust.trusted(x.scalar_type(), [&](std::string& why) { return self_check(x, why); })) return {};
-    std::string error;
-    at::Tensor y = run_kernels(x, groups, weight, bias, eps, silu, &error);
-    if (!y.defined()) report_kernel_problem(error);
-    return y;
-  } catch (const std::exception& e) {
-    report_kernel_problem(std::string("channels-last GroupNorm: ") + e.what());
-    return {};
-  }
+  if (!applicable(x, groups, weight, bias)) return {};
+  return trust.run(
+      "channels-last GroupNorm", x.scalar_type(), [&](std::string& why) { return self_check(x, why); },
+      [&](int& cuda_error) { return run_kernels(x, groups, weight, bias, eps, silu, cuda_error); });
 }
 
 #else  // a build without the CUDA kernels

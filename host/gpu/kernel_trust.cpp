@@ -70,4 +70,22 @@ bool KernelTrust::trusted(c10::ScalarType dtype, const std::function<bool(std::s
   return state.load() == 1;
 }
 
+at::Tensor KernelTrust::run(const std::string& name, c10::ScalarType dtype,
+                            const std::function<bool(std::string& why)>& check,
+                            const std::function<at::Tensor(int& cuda_error)>& launch) {
+  try {
+    if (!trusted(dtype, check)) return {};
+    int error = 0;
+    at::Tensor y = launch(error);
+    if (error != 0 || !y.defined()) {
+      report_kernel_problem(name + ": CUDA error " + std::to_string(error) + " at launch");
+      return {};
+    }
+    return y;
+  } catch (const std::exception& e) {
+    report_kernel_problem(name + ": " + e.what());
+    return {};
+  }
+}
+
 }  // namespace sdxl::gpu

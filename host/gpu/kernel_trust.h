@@ -41,6 +41,12 @@ class KernelTrust {
   /// failure as "<why>; using libtorch instead", and remembers the answer.
   bool trusted(c10::ScalarType dtype, const std::function<bool(std::string& why)>& check);
 
+  /// A wrapper's whole call, for an input that passed its applicability test: `launch` (which
+  /// sets `cuda_error` on a failed launch) once `check` has passed for `dtype`. An undefined
+  /// tensor means "use libtorch"; a launch error or an exception is reported as "<name>: …".
+  at::Tensor run(const std::string& name, c10::ScalarType dtype, const std::function<bool(std::string& why)>& check,
+                 const std::function<at::Tensor(int& cuda_error)>& launch);
+
  private:
   std::atomic<int> state_[3] = {};  // per KernelDtype: 0 unchecked, 1 passed, 2 failed
   std::mutex mutex_;

@@ -57,3 +57,26 @@ TEST_CASE("kernel self-check comparison names the kernel, dtype and difference")
   const std::string off = compare_with_reference(want + 0.5, want, "kernel Y");
   CHECK(off.find("kernel Y (Float): max difference 0.5") == 0);
 }
+
+TEST_CASE("kernel trust: run launches only trusted kernels and reports launch failures") {
+  reports().clear();
+  set_kernel_log(&record);
+  KernelTrust trust;
+  int launches = 0;
+  auto pass = [](std::string&) { return true; };
+  auto fine = [&](int&) { ++launches; return at::ones({2}); };
+  CHECK(trust.run("k", at::kHalf, pass, fine).defined());
+  CHECK(launches == 1);
+  // A failed launch: reported with the CUDA error, and libtorch is asked to do it instead.
+  CHECK_FALSE(trust.run("k", at::kHalf, pass, [](int& e) { e = 700; return at::Tensor(); }).defined());
+  // An exception inside the launch stays inside.
+  CHECK_FALSE(trust.run("k", at::kHalf, pass, [](int&) -> at::Tensor { throw std::runtime_error("boom"); }).defined());
+  // A dtype whose check failed is never launched.
+  CHECK_FALSE(trust.run("k", at::kBFloat16, [](std::string& w) { return w = "bad", false; }, fine).defined());
+  CHECK(launches == 1);
+  REQUIRE(reports().size() == 3);
+  CHECK(reports()[0] == "k: CUDA error 700 at launch");
+  CHECK(reports()[1] == "k: boom");
+  CHECK(reports()[2] == "bad; using libtorch instead");
+  set_kernel_log(nullptr);
+}
