@@ -23,6 +23,8 @@
 #   run(command="OUT=$OUT scripts/gpu-build-and-bench.sh", carry=["gpu-extra"], timeout_s=590)
 #
 # QUICK=1: one UNet measurement only. HOST=0: no host build. BENCH=0: host build and checks only.
+# ONLY=REGEX: only the measurements whose step name matches (e.g. ONLY='nhwc|libtorch' for the
+# levers in a second call).
 # The host build (about 165 translation units) may not finish inside the first call; call again
 # at once with BENCH=0 while the machine is still warm: ninja resumes in the same $HBUILD.
 set -uo pipefail
@@ -101,6 +103,7 @@ if [ "${BENCH:-1}" = 1 ]; then
   SMI=$!
   run() {  # name, seconds, binary, then its arguments
     local name=$1 limit=$2 bin=$3; shift 3
+    [ -z "${ONLY:-}" ] || [[ $name =~ $ONLY ]] || return 0
     [ -x "$BUILD/$bin" ] || { echo "== $name: $bin not built"; return; }
     local budget=$(( $(left) - 150 ))  # keep time for the host checks
     [ "$budget" -gt 20 ] || { echo "== $name: skipped, out of time"; return; }
@@ -108,30 +111,32 @@ if [ "${BENCH:-1}" = 1 ]; then
     echo "== $name: ${RUN_ENV:-}${RUN_ENV:+ }$bin $*"
     timeout "$limit" env ${RUN_ENV:-} "$BUILD/$bin" "$@" 2>&1 | tee "$W/$name.txt"
   }
+  # First the issues' target figures, then the levers side by side: when time runs short
+  # (run() keeps 150 s for the host), the levers are what is skipped.
   run unet_f16_1024_b2 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 2 --iters 10 \
     --profile "$W/profile_unet_f16_1024_b2"
-  # The same without our CUDA kernels (the fused GEGLU): libtorch's operators only.
-  RUN_ENV=SDXL_CUDA_KERNELS=0 run unet_f16_1024_b2_libtorch_ops 60 bench_unet --full --device cuda --dtype f16 \
-    --size 1024 --batch 2 --iters 10
   if [ "${QUICK:-0}" != 1 ]; then
     run unet_f16_512_b2 60 bench_unet --full --device cuda --dtype f16 --size 512 --batch 2 --iters 10 \
       --profile "$W/profile_unet_f16_512_b2"
-    # Channels-last UNet: NHWC convolutions and the host's NHWC GroupNorm kernels, side by side.
-    run unet_f16_1024_b2_nhwc 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 2 --iters 10 \
-      --channels-last --profile "$W/profile_unet_f16_1024_b2_nhwc"
-    run unet_f16_1024_b2_nhwc_cudnn_benchmark 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 2 \
-      --iters 10 --channels-last --cudnn-benchmark
     run unet_f16_1024_b8 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 8 --iters 5
     run generate_f16_1024_30 90 bench_generate --device cuda --dtype f16 --size 1024 --steps 30 --runs 3
     run generate_graph_f16_1024_30 90 bench_generate_graph --device cuda --dtype f16 --size 1024 --steps 30 --runs 3 --graph
     run generate_graph_f16_512_30 60 bench_generate_graph --device cuda --dtype f16 --size 512 --steps 30 --runs 3 --graph
     run vae_bf16 90 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0,64,96 --profile "$W/profile_vae_bf16"
-    run vae_bf16_nearest 60 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0 --upsample nearest
+    run load_f16_checkpoint 120 bench_unet --checkpoint --device cuda --dtype f16 --layouts "$G/models/sdxl_full_layouts.json"
+    # Levers. Our CUDA kernels off (libtorch's operators only: the fused GEGLU's effect):
+    RUN_ENV=SDXL_CUDA_KERNELS=0 run unet_f16_1024_b2_libtorch_ops 60 bench_unet --full --device cuda --dtype f16 \
+      --size 1024 --batch 2 --iters 10
+    # Channels-last: NHWC convolutions and the NHWC GroupNorm kernels.
+    run unet_f16_1024_b2_nhwc 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 2 --iters 10 \
+      --channels-last --profile "$W/profile_unet_f16_1024_b2_nhwc"
+    run unet_f16_1024_b2_nhwc_cudnn_benchmark 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 2 \
+      --iters 10 --channels-last --cudnn-benchmark
     run vae_bf16_nhwc 60 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0,96 --channels-last 1 \
       --profile "$W/profile_vae_bf16_nhwc"
-    run vae_bf16_cudnn_benchmark 60 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0 --cudnn-benchmark 1
     run vae_bf16_nhwc_cudnn_benchmark 60 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0 --channels-last 1 --cudnn-benchmark 1
-    run load_f16_checkpoint 120 bench_unet --checkpoint --device cuda --dtype f16 --layouts "$G/models/sdxl_full_layouts.json"
+    run vae_bf16_cudnn_benchmark 60 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0 --cudnn-benchmark 1
+    run vae_bf16_nearest 60 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0 --upsample nearest
   fi
   kill $SMI 2>/dev/null
 fi

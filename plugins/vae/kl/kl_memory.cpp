@@ -32,10 +32,12 @@ struct PeakWalk {
   void conv(std::int64_t cin, std::int64_t cout, u64 p, std::int64_t k = 3) {
     see(cin * p + cout * p + conv_ws(cin, cout, p, k));
   }
+  // Channels a norm's output is held twice for (NCHW and its NHWC copy) while a conv reads it.
+  u64 copy(std::int64_t c, u64 p) const { return plan.norm_layout_copies ? static_cast<u64>(c) * p : 0; }
   void resnet(std::int64_t cin, std::int64_t cout, u64 p) {
     const u64 in = cin * p;
-    see(in + cin * p + cout * p + conv_ws(cin, cout, p));  // norm1 out alive while conv1 runs
-    see(in + 2 * cout * p + conv_ws(cout, cout, p));       // norm2 out alive while conv2 runs
+    see(in + cin * p + copy(cin, p) + cout * p + conv_ws(cin, cout, p));  // norm1 out alive while conv1 runs
+    see(in + 2 * cout * p + copy(cout, p) + conv_ws(cout, cout, p));      // norm2 out alive while conv2 runs
     if (cin != cout) see(in + 2 * cout * p + conv_ws(cin, cout, p, 1));
   }
   void attention(std::int64_t c, u64 p) {
@@ -51,7 +53,7 @@ struct PeakWalk {
   }
   void norm_out(std::int64_t c, std::int64_t out, u64 p) {
     see(2 * c * p);
-    see(c * p + out * p + conv_ws(c, out, p));
+    see(c * p + copy(c, p) + out * p + conv_ws(c, out, p));
   }
 };
 

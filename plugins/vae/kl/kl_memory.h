@@ -50,6 +50,9 @@ struct DecodePlan {
   std::int64_t max_score_elements = std::int64_t{1} << 26;
   ConvWorkspace conv_workspace = ConvWorkspace::onednn;  ///< KlVae sets it from the device (conv_workspace_for)
   bool subpixel_upsample = true;     ///< the upsamplers as phase convolutions (kl_layers.h)
+  /// Channels-last on CUDA without the host's NHWC GroupNorm: libtorch's GroupNorm returns NCHW
+  /// and the next convolution converts it back, so one more copy of the norm's output is alive.
+  bool norm_layout_copies = false;
 };
 
 /// True when CPU convolutions here use libtorch's im2col fallback (no oneDNN in this build).

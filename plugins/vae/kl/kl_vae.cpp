@@ -11,6 +11,15 @@ namespace {
 
 bool is_16bit(c10::ScalarType t) { return t == c10::kHalf || t == c10::kBFloat16; }
 
+// Whether the host's DeviceOps keep a channels-last GroupNorm channels-last on this device and
+// dtype (then no layout copies around the norms): asked once, on a tiny tensor.
+bool host_keeps_norm_layout(const sdk::HostServices& services, c10::ScalarType dtype) {
+  if (!services.ops) return false;
+  const auto o = at::TensorOptions().device(services.device).dtype(dtype);
+  const at::Tensor x = at::zeros({1, 8, 2, 2}, o).contiguous(at::MemoryFormat::ChannelsLast);
+  return services.ops->group_norm(x, 8, at::ones({8}, o), at::zeros({8}, o), 1e-6, true).defined();
+}
+
 }  // namespace
 
 std::vector<sdk::OptionSpec> kl_option_schema() {
@@ -69,6 +78,7 @@ sdk::Status KlVae::load(const sdk::WeightSet& weights) {
     auto model = KlModel::bind(*config, *weights.tensors, weights.source, services_.device, dtype, compute_);
     if (!model.ok()) return model.status();
     model_ = std::move(model).value();
+    nhwc_norms_ = compute_.channels_last && services_.device.is_cuda() && host_keeps_norm_layout(services_, dtype);
     if (!config->from_config_json) {
       services_.log(sdk::LogLevel::info, "vae kl: no config.json for '" + weights.source +
                                              "'; architecture inferred from tensor shapes, scaling_factor " +
@@ -209,6 +219,7 @@ std::uint64_t KlVae::estimate_decode_bytes(at::IntArrayRef shape) const {
   plan.subpixel_upsample = compute_.subpixel_upsample;
   if (model_) plan.max_score_elements = model_->max_score_elements;
   plan.conv_workspace = conv_workspace_for(device);
+  plan.norm_layout_copies = compute_.channels_last && device.is_cuda() && !nhwc_norms_;
   return estimate_decode_peak(config, plan);
 }
 

@@ -49,6 +49,7 @@ class KlVae final : public sdk::VaeVariant {
   bool slice_batch_ = false;
   std::string force_upcast_ = "auto";
   KlComputeOptions compute_;
+  bool nhwc_norms_ = false;  ///< the host's DeviceOps keep channels-last norms (load() asks)
   std::string source_;
   std::optional<KlModel> model_;
 };

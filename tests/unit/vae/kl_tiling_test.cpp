@@ -283,6 +283,11 @@ TEST_CASE("kl decode estimate counts each backend's convolution scratch", "[vae]
   CHECK(cudnn >= floor);
   CHECK(cudnn < onednn);  // cuDNN: one tensor of scratch; oneDNN: reordered input and output
   CHECK(onednn < im2col);  // im2col: nine shifted copies of the input
+  // Channels-last without an NHWC GroupNorm: the peak resnet (256 channels in, at 1024²) holds
+  // its norm's output twice.
+  plan.norm_layout_copies = true;
+  CHECK(estimate(sdxl::vae_kl::ConvWorkspace::cudnn) >= cudnn + 256 * px * 2);
+  plan.norm_layout_copies = false;
   CHECK(sdxl::vae_kl::conv_workspace_for(c10::Device(c10::kCUDA, 0)) == sdxl::vae_kl::ConvWorkspace::cudnn);
   CHECK(sdxl::vae_kl::conv_workspace_for(c10::Device(c10::kCPU)) != sdxl::vae_kl::ConvWorkspace::cudnn);
 }
