@@ -1,5 +1,6 @@
 #include "memory/model_components.h"
 
+#include "memory/activation_estimate.h"
 #include "memory/parameter_residency.h"
 #include "memory/sequential_offload.h"
 #include "models/loader/checkpoint.h"
@@ -94,6 +95,21 @@ sdk::Result<std::vector<std::string>> register_model_components(MemoryArbiter& a
       vae.bytes += static_cast<std::uint64_t>(t.numel()) * t.element_size();
     regs.push_back(std::move(vae));
   }
+  if (model->unet && model->unet_graphs) {
+    // The graph's pool: booked while a graph is held (the UNet's sample already has CFG's rows).
+    const std::string graph = model->name + ".unet_graph";
+    model->unet_graphs->set_pool_observer(
+        [&arbiter, graph, device, config = model->unet->config(), dtype = model->unet->dtype()](const models::UNetInputs* in) {
+          if (!in) return (void)arbiter.unregister_component(graph);
+          ComponentRegistration reg;
+          reg.name = graph;
+          reg.device = device;
+          reg.pinned = true;
+          reg.bytes = estimate_unet_activation_bytes(config, in->sample.size(0), in->sample.size(2) * 8,
+                                                     in->sample.size(3) * 8, dtype, /*cfg=*/false);
+          (void)arbiter.register_component(std::move(reg));
+        });
+  }
   std::vector<std::string> names;
   for (auto& r : regs) {
     names.push_back(r.name);
@@ -109,6 +125,8 @@ sdk::Result<std::vector<std::string>> register_model_components(MemoryArbiter& a
 
 void unregister_model_components(MemoryArbiter& arbiter, const pipeline::SdxlModel& model) {
   for (const auto& name : model_component_names(model)) (void)arbiter.unregister_component(name);
+  if (model.unet_graphs) model.unet_graphs->set_pool_observer(nullptr);
+  (void)arbiter.unregister_component(model.name + ".unet_graph");
   // Only our own observer: a streamer left attached would keep streaming for a forgotten arbiter.
   if (model.unet && std::dynamic_pointer_cast<SequentialStreamer>(model.unet->block_observer()))
     model.unet->set_block_observer(nullptr);

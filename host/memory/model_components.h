@@ -13,6 +13,10 @@
 // The names are the ones SdxlModel::load already records in the ledger, so registration replaces
 // those entries instead of counting the weights twice.
 //
+// CUDA graphs ([gpu] cuda_graphs): while the model's UNetGraphCache holds a captured graph, its
+// activation pool is booked as <model>.unet_graph, pinned (it is freed by the next shape, not by
+// eviction), sized by the activation estimate for the captured inputs.
+//
 // LoRAs: a component with LoRAs merged into it must stay pinned while they are merged (a drop
 // and reload would bring back the unmerged weights): pin it with MemoryArbiter::set_pinned while
 // they are merged.

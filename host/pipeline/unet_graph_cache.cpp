@@ -61,6 +61,11 @@ std::string unet_graph_refusal(const models::UNet2DConditionModel& unet, const m
 
 UNetGraphCache::UNetGraphCache(UNetGraphBackend backend) : backend_(std::move(backend)) {}
 
+void UNetGraphCache::set_pool_observer(PoolObserver observer) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  pool_observer_ = std::move(observer);
+}
+
 std::int64_t UNetGraphCache::replays() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return replays_;
@@ -78,6 +83,7 @@ sdk::Result<at::Tensor> UNetGraphCache::forward(const models::UNet2DConditionMod
   if (failed_) return unet.forward(in);
   auto key = graph_key(unet, in);
   if (key != key_) {  // new shape or moved weights: drop the old graph, warm up eagerly once
+    if (replay_ && pool_observer_) pool_observer_(nullptr);
     replay_ = nullptr;
     key_ = std::move(key);
     return unet.forward(in);
@@ -91,6 +97,7 @@ sdk::Result<at::Tensor> UNetGraphCache::forward(const models::UNet2DConditionMod
     }
     replay_ = std::move(captured.value());
     ++captures_;
+    if (pool_observer_) pool_observer_(&in);
     util::log_info("UNet CUDA graph captured for sample " + std::to_string(in.sample.size(0)) + "x" +
                    std::to_string(in.sample.size(2)) + "x" + std::to_string(in.sample.size(3)));
   }

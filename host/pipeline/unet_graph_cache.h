@@ -15,7 +15,8 @@
 //
 // Thread rules: forward() may be called from several jobs at once; graph calls are serialised
 // (the graph's static buffers are shared). Memory: a captured graph keeps its activations in a
-// private pool of the CUDA allocator until the key changes or the cache is destroyed.
+// private pool of the CUDA allocator until the key changes or the cache is destroyed; the pool
+// observer (set by memory::register_model_components) tells the memory arbiter.
 
 #include <ATen/core/Tensor.h>
 
@@ -56,6 +57,13 @@ class UNetGraphCache {
   /// caller's own tensor (never the graph's static output).
   sdk::Result<at::Tensor> forward(const models::UNet2DConditionModel& unet, const models::UNetInputs& in);
 
+  /// Told whenever the memory the cache keeps changes: after a capture with the captured inputs
+  /// (the graph's pool holds about one forward's activations for them), and with nullptr when
+  /// that graph is dropped. Called with the cache's lock held: it must not call back into the
+  /// cache. nullptr removes it.
+  using PoolObserver = std::function<void(const models::UNetInputs* captured)>;
+  void set_pool_observer(PoolObserver observer);
+
   /// Calls answered by replaying a graph, and graphs captured, since construction.
   std::int64_t replays() const;
   std::int64_t captures() const;
@@ -65,6 +73,7 @@ class UNetGraphCache {
   mutable std::mutex mutex_;
   std::vector<std::int64_t> key_;  // shapes, dtypes and weights fingerprint of the graph (or of its eager warm-up)
   bool failed_ = false;            // a capture failed: stay eager
+  PoolObserver pool_observer_;
   UNetGraphBackend::Replay replay_;  // empty: not captured for key_
   std::int64_t replays_ = 0, captures_ = 0;
 };

@@ -7,7 +7,9 @@
 
 #include "demo_model_fixture.h"
 #include "demo_unet_inputs.h"
+#include "memory/activation_estimate.h"
 #include "memory/model_components.h"
+#include "pipeline/unet_graph_cache.h"
 
 using namespace sdxl;
 
@@ -92,4 +94,50 @@ TEST_CASE("model components move and drop and reload through the arbiter and com
   CHECK(ledger.accounts().at("cuda:0").used == on_gpu);
   CHECK(arbiter.stats_json()["reloads"] == 1);
   for (const auto& e : ledger.entries()) CHECK_FALSE(e.lease);
+}
+
+TEST_CASE("a captured CUDA graph's activation pool is booked with the arbiter while it is held", "[memory][arbiter]") {
+  auto reg = test_support::built_plugins();
+  pipeline::ModelSpec spec;
+  auto model = test_support::load_demo_model("sdxl_arbiter_graph_test", *reg, &spec);
+  // A graph backend that runs on the CPU: "replay" is an eager forward (the cache's bookkeeping
+  // is what is watched here; gpu/unet_cuda_graph.h is the real one).
+  pipeline::UNetGraphBackend backend;
+  backend.available = true;
+  backend.cuda_only = false;
+  backend.capture = [](const models::UNet2DConditionModel& unet,
+                       const models::UNetInputs&) -> sdk::Result<pipeline::UNetGraphBackend::Replay> {
+    return pipeline::UNetGraphBackend::Replay([&unet](const models::UNetInputs& x) { return unet.forward(x); });
+  };
+  model->unet_graphs = std::make_shared<pipeline::UNetGraphCache>(backend);
+
+  memory::Ledger ledger;
+  memory::MemoryArbiter arbiter(ledger);
+  REQUIRE(memory::register_model_components(arbiter, model, spec, c10::Device(c10::kCPU)).ok());
+  const std::string graph = model->name + ".unet_graph";
+  auto booked = [&]() -> std::int64_t {  // -1: not on the books
+    const auto comps = arbiter.stats_json()["components"];
+    return comps.contains(graph) ? comps[graph]["bytes"].get<std::int64_t>() : -1;
+  };
+  const auto in = unet_inputs(model->unet->config());
+  REQUIRE(model->unet_graphs->forward(*model->unet, in).ok());  // first call of a shape: eager
+  CHECK(booked() == -1);
+  REQUIRE(model->unet_graphs->forward(*model->unet, in).ok());  // second: captured
+  REQUIRE(model->unet_graphs->captures() == 1);
+  const auto expected = memory::estimate_unet_activation_bytes(model->unet->config(), 1, 64, 64, model->unet->dtype(),
+                                                               /*cfg=*/false);
+  CHECK(expected > 0);
+  CHECK(booked() == static_cast<std::int64_t>(expected));
+  CHECK(arbiter.stats_json()["components"][graph]["pinned"] == true);  // freed by a new shape, not by eviction
+
+  models::UNetInputs bigger = in;  // a new shape drops the graph: off the books
+  bigger.sample = at::randn({1, in.sample.size(1), 16, 16});
+  bigger.time_ids = at::tensor({128.0, 128.0, 0.0, 0.0, 128.0, 128.0}).reshape({1, 6});
+  REQUIRE(model->unet_graphs->forward(*model->unet, bigger).ok());
+  CHECK(booked() == -1);
+
+  REQUIRE(model->unet_graphs->forward(*model->unet, bigger).ok());  // captured again: booked again
+  CHECK(booked() > static_cast<std::int64_t>(expected));
+  memory::unregister_model_components(arbiter, *model);
+  CHECK(booked() == -1);
 }
