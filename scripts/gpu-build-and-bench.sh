@@ -195,8 +195,10 @@ bench = out / "host_bench.json"
 if bench.exists() and bench.read_text().strip():
     try: results["host_bench"] = json.loads(bench.read_text())
     except ValueError: results["host_bench"] = {"unparsed": bench.read_text()[-2000:]}
-mem = [int(l.split(",")[1]) for l in (out / "gpu_memory.csv").read_text().splitlines() if "," in l] \
-      if (out / "gpu_memory.csv").exists() else []
+mem = []
+for l in ((out / "gpu_memory.csv").read_text().splitlines() if (out / "gpu_memory.csv").exists() else []):
+    try: mem.append(int(l.split(",")[1]))
+    except (IndexError, ValueError): pass  # a partial line where nvidia-smi was stopped
 results["peak_gpu_memory_mib_any_run"] = max(mem) if mem else None
 (out / "results.json").write_text(json.dumps(results, indent=2))
 print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk not in ("lines", "profile")} if isinstance(v, dict) else v
