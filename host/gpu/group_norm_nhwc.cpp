@@ -83,8 +83,6 @@ KernelTrust trust;
 
 }  // namespace
 
-bool have_group_norm_nhwc_kernels() { return true; }
-
 at::Tensor group_norm_nhwc(const at::Tensor& x, std::int64_t groups, const at::Tensor& weight, const at::Tensor& bias,
                            double eps, bool silu) {
   if (!applicable(x, groups, weight, bias)) return {};
@@ -94,8 +92,6 @@ at::Tensor group_norm_nhwc(const at::Tensor& x, std::int64_t groups, const at::T
 }
 
 #else  // a build without the CUDA kernels
-
-bool have_group_norm_nhwc_kernels() { return false; }
 
 at::Tensor group_norm_nhwc(const at::Tensor&, std::int64_t, const at::Tensor&, const at::Tensor&, double, bool) {
   return {};

@@ -14,9 +14,6 @@
 
 namespace sdxl::gpu {
 
-/// Whether this build has the CUDA kernels.
-bool have_group_norm_nhwc_kernels();
-
 /// GroupNorm of `x` [N, C, H, W] (and SiLU after it when `silu`), channels-last in and out.
 /// Returns an undefined tensor where the kernels do not apply: not CUDA, not channels-last
 /// contiguous, not float32/float16/bfloat16, C not a multiple of 8 or of `groups`, parameters
