@@ -25,6 +25,12 @@ macro(sdxl_cuda_kernels target have_cuda_torch)
       # libtorch's shared CUDA runtime: one runtime in the process, whose streams we launch on.
       set(CMAKE_CUDA_RUNTIME_LIBRARY Shared)
       enable_language(CUDA)
+      # Whoever links the kernels needs the CUDA runtime (libtorch's CMake package may not say so).
+      find_package(CUDAToolkit QUIET)
+      if(NOT TARGET CUDA::cudart)
+        message(WARNING "sdxl: nvcc found but not the CUDA runtime library (CUDA::cudart); building without our kernels")
+        set(SDXL_CUDA_KERNELS_COMPILE FALSE CACHE INTERNAL "host/gpu kernels and wrappers compile")
+      endif()
       if(NOT DEFINED SDXL_CUDA_KERNELS_COMPILE)
         set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
         # A C++ file beside the kernels: a CUDA-only try_compile project finds no archiver tools.
@@ -58,6 +64,7 @@ macro(sdxl_cuda_kernels target have_cuda_torch)
       add_library(sdxl_cuda_kernels STATIC ${SDXL_CUDA_KERNEL_SOURCES})
       target_include_directories(sdxl_cuda_kernels PRIVATE ${SDXL_CUDA_KERNELS_DIR}/..)
       set_target_properties(sdxl_cuda_kernels PROPERTIES CUDA_STANDARD 17 POSITION_INDEPENDENT_CODE ON)
+      target_link_libraries(sdxl_cuda_kernels PUBLIC CUDA::cudart)
     endif()
     target_link_libraries(${target} PRIVATE sdxl_cuda_kernels)
     # The torch-side wrappers (sources of TARGET, defined in the caller's directory).
