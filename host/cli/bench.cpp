@@ -207,26 +207,25 @@ sdk::Result<json> bench_generate(const BenchOptions& o, const plugins::PluginReg
   out.update(first.value());
   out["cuda_graphs"] = pipeline::cuda_graphs_enabled();
   if (o.device.is_cuda() && gpu::UNetCudaGraph::available()) {
-    const bool configured = pipeline::cuda_graphs_enabled();
-    for (const bool graphs : {false, true}) {
-      pipeline::set_cuda_graphs(graphs);
-      auto again = timed_job();
-      if (!again.ok()) return pipeline::set_cuda_graphs(configured), again.status();
-      again.value()["graph_replays"] = model.value()->unet_graphs->replays();
-      out[graphs ? "again_cuda_graphs" : "again_eager"] = again.value();
-    }
-    pipeline::set_cuda_graphs(configured);
-    // Then channels-last ([gpu] channels_last: NHWC convolutions and GroupNorm kernels), eager
-    // and replayed; last, since it re-seats the loaded UNet's weights for good.
-    if (!model.value()->unet->channels_last()) {
-      model.value()->unet->use_channels_last();
+    // The same job eager (`eager`) and replayed (`replayed`), [gpu] cuda_graphs restored after.
+    auto side_by_side = [&](const char* eager, const char* replayed) -> sdk::Status {
+      const bool configured = pipeline::cuda_graphs_enabled();
       for (const bool graphs : {false, true}) {
         pipeline::set_cuda_graphs(graphs);
         auto again = timed_job();
-        if (!again.ok()) return pipeline::set_cuda_graphs(configured), again.status();
-        out[graphs ? "again_channels_last_cuda_graphs" : "again_channels_last"] = again.value();
+        pipeline::set_cuda_graphs(configured);
+        if (!again.ok()) return again.status();
+        again.value()["graph_replays"] = model.value()->unet_graphs->replays();
+        out[graphs ? replayed : eager] = again.value();
       }
-      pipeline::set_cuda_graphs(configured);
+      return {};
+    };
+    if (auto st = side_by_side("again_eager", "again_cuda_graphs"); !st.ok()) return st;
+    // Then channels-last ([gpu] channels_last: NHWC convolutions and GroupNorm kernels); last,
+    // since it re-seats the loaded UNet's weights for good.
+    if (!model.value()->unet->channels_last()) {
+      model.value()->unet->use_channels_last();
+      if (auto st = side_by_side("again_channels_last", "again_channels_last_cuda_graphs"); !st.ok()) return st;
     }
   }
   out["gpu_channels_last"] = pipeline::unet_channels_last_enabled();  // the switch ([gpu] channels_last)

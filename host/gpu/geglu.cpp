@@ -23,19 +23,20 @@ at::Tensor geglu_reference(const at::Tensor& projected) {
 #if defined(SDXL_HAVE_CUDA_KERNELS)
 namespace {
 
-bool applicable(const at::Tensor& x) {
-  KernelDtype d;
-  if (!x.defined() || !x.is_cuda() || x.dim() < 1 || !x.is_contiguous() || !kernel_dtype(x.scalar_type(), d)) return false;
-  const auto align = static_cast<std::uintptr_t>(kGegluVector * x.element_size());
-  if (reinterpret_cast<std::uintptr_t>(x.data_ptr()) % align != 0 || x.size(-1) % 2 != 0) return false;
-  return plan_geglu(x.numel() / x.size(-1), x.size(-1) / 2).ok;
+// The launch for `x`; plan.ok is false where the kernel does not apply.
+GegluLaunch launch_for(const at::Tensor& x) {
+  GegluLaunch l;
+  if (!x.defined() || !x.is_cuda() || x.dim() < 1 || !x.is_contiguous() || !kernel_dtype(x.scalar_type(), l.dtype))
+    return l;
+  const auto align = static_cast<std::uintptr_t>(kVectorElements * x.element_size());
+  if (reinterpret_cast<std::uintptr_t>(x.data_ptr()) % align != 0 || x.size(-1) % 2 != 0) return l;
+  l.plan = plan_geglu(x.numel() / x.size(-1), x.size(-1) / 2);
+  return l;
 }
 
-at::Tensor run_kernel(const at::Tensor& x, int& cuda_error) {
+// Runs the kernel for a launch_for() whose plan is ok; a launch error gives an undefined tensor.
+at::Tensor run_kernel(GegluLaunch l, const at::Tensor& x, int& cuda_error) {
   c10::cuda::CUDAGuard guard(x.device());
-  GegluLaunch l;
-  l.plan = plan_geglu(x.numel() / x.size(-1), x.size(-1) / 2);
-  kernel_dtype(x.scalar_type(), l.dtype);
   std::vector<std::int64_t> shape(x.sizes().begin(), x.sizes().end());
   shape.back() /= 2;
   at::Tensor out = at::empty(shape, x.options());
@@ -51,9 +52,11 @@ bool self_check(const at::Tensor& like, std::string& why) {
   at::Generator gen = at::detail::createCPUGenerator(20261128);
   for (const std::vector<std::int64_t>& shape : {std::vector<std::int64_t>{2, 77, 48}, std::vector<std::int64_t>{3, 1280}}) {
     at::Tensor x = (check_randn(shape, gen, like) * 2).to(like.options());
+    const auto launch = launch_for(x);
+    if (!launch.plan.ok) return why = "GEGLU kernel: the self-check's own input is refused", false;
     int error = 0;
-    at::Tensor y = run_kernel(x, error);
-    if (error != 0) return why = "GEGLU kernel: CUDA error " + std::to_string(error) + " at launch", false;
+    at::Tensor y = run_kernel(launch, x, error);
+    if (error != 0) return why = launch_failure("GEGLU kernel", error), false;
     why = compare_with_reference(y, geglu_reference(x.to(at::kFloat)), "GEGLU kernel against libtorch");
     if (!why.empty()) return false;
   }
@@ -65,10 +68,11 @@ KernelTrust trust;
 }  // namespace
 
 at::Tensor geglu(const at::Tensor& projected) {
-  if (!applicable(projected)) return {};
+  const auto launch = launch_for(projected);
+  if (!launch.plan.ok) return {};
   return trust.run(
       "GEGLU kernel", projected.scalar_type(), [&](std::string& why) { return self_check(projected, why); },
-      [&](int& cuda_error) { return run_kernel(projected, cuda_error); });
+      [&](int& cuda_error) { return run_kernel(launch, projected, cuda_error); });
 }
 
 #else  // a build without the CUDA kernels

@@ -7,8 +7,6 @@
 namespace sdxl::gpu {
 namespace {
 
-static_assert(kGegluVector == kVectorElements, "the math header and the accesses agree on 8 columns");
-
 template <class T>
 __global__ void geglu_kernel(const T* in, GegluPlan p, T* out) {
   const std::int64_t total = p.vectors();
@@ -23,9 +21,7 @@ int launch_geglu(const GegluLaunch& l) {
   if (!l.plan.ok) return static_cast<int>(cudaErrorInvalidValue);
   return dispatch_dtype(l.dtype, [&](auto zero) {
     using T = decltype(zero);
-    const std::int64_t blocks = (l.plan.vectors() + 255) / 256;
-    geglu_kernel<T><<<static_cast<unsigned>(blocks < 65535 * 8 ? blocks : 65535 * 8), 256, 0,
-                      static_cast<cudaStream_t>(l.stream)>>>(static_cast<const T*>(l.in), l.plan, static_cast<T*>(l.out));
+    geglu_kernel<T><<<grid_stride_blocks(l.plan.vectors(), 256), 256, 0, static_cast<cudaStream_t>(l.stream)>>>(static_cast<const T*>(l.in), l.plan, static_cast<T*>(l.out));
     return static_cast<int>(cudaGetLastError());
   });
 }

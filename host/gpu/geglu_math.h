@@ -8,20 +8,20 @@
 #include <cstdint>
 
 #include "gpu/host_device.h"
+#include "gpu/kernel_dtype.h"
 
 namespace sdxl::gpu {
 
-constexpr int kGegluVector = 8;  // columns per thread and access
 
 struct GegluPlan {
   bool ok = false;
   std::int64_t rows = 0, d = 0;  ///< M and D (the output's width)
-  SDXL_HD std::int64_t vectors() const { return rows * (d / kGegluVector); }
+  SDXL_HD std::int64_t vectors() const { return rows * (d / kVectorElements); }
 };
 
 inline GegluPlan plan_geglu(std::int64_t rows, std::int64_t d) {
   GegluPlan p;
-  if (rows <= 0 || d <= 0 || d % kGegluVector != 0) return p;
+  if (rows <= 0 || d <= 0 || d % kVectorElements != 0) return p;
   p.rows = rows, p.d = d, p.ok = true;
   return p;
 }
@@ -29,12 +29,12 @@ inline GegluPlan plan_geglu(std::int64_t rows, std::int64_t d) {
 /// Output vector i: 8 columns of one row.
 template <class T, class Load, class Store>
 SDXL_HD void geglu_vector(const T* in, const GegluPlan& p, std::int64_t i, T* out, Load load, Store store) {
-  const std::int64_t per_row = p.d / kGegluVector;
-  const std::int64_t row = i / per_row, col = (i % per_row) * kGegluVector;
-  float value[kGegluVector], gate[kGegluVector];
+  const std::int64_t per_row = p.d / kVectorElements;
+  const std::int64_t row = i / per_row, col = (i % per_row) * kVectorElements;
+  float value[kVectorElements], gate[kVectorElements];
   load(in + row * 2 * p.d + col, value);
   load(in + row * 2 * p.d + p.d + col, gate);
-  for (int j = 0; j < kGegluVector; ++j)
+  for (int j = 0; j < kVectorElements; ++j)
     value[j] *= 0.5f * gate[j] * (1.0f + erff(gate[j] * 0.70710678118654752f));
   store(value, out + row * p.d + col);
 }

@@ -17,27 +17,27 @@ namespace sdxl::gpu {
 #if defined(SDXL_HAVE_CUDA_KERNELS)
 namespace {
 
-bool applicable(const at::Tensor& x, std::int64_t groups, const at::Tensor& weight, const at::Tensor& bias) {
-  if (!x.defined() || !x.is_cuda() || x.dim() != 4 || !x.is_contiguous(at::MemoryFormat::ChannelsLast)) return false;
-  KernelDtype d;
-  if (!kernel_dtype(x.scalar_type(), d)) return false;
+// The launch for these tensors; plan.ok is false where the kernels do not apply.
+GroupNormNhwcLaunch launch_for(const at::Tensor& x, std::int64_t groups, const at::Tensor& weight,
+                               const at::Tensor& bias) {
+  GroupNormNhwcLaunch l;
+  if (!x.defined() || !x.is_cuda() || x.dim() != 4 || !x.is_contiguous(at::MemoryFormat::ChannelsLast)) return l;
+  if (!kernel_dtype(x.scalar_type(), l.dtype)) return l;
   for (const at::Tensor* p : {&weight, &bias})
     if (!p->defined() || p->device() != x.device() || p->scalar_type() != x.scalar_type() || !p->is_contiguous() ||
         p->numel() != x.size(1))
-      return false;
+      return l;
   // 8 channels per vector access: every pixel's channels start 8-element aligned.
-  const auto align = static_cast<std::uintptr_t>(kGnVector * x.element_size());
-  if (reinterpret_cast<std::uintptr_t>(x.data_ptr()) % align != 0) return false;
-  return plan_group_norm_nhwc(x.size(0), x.size(2) * x.size(3), x.size(1), groups).ok;
+  const auto align = static_cast<std::uintptr_t>(kVectorElements * x.element_size());
+  if (reinterpret_cast<std::uintptr_t>(x.data_ptr()) % align != 0) return l;
+  l.plan = plan_group_norm_nhwc(x.size(0), x.size(2) * x.size(3), x.size(1), groups);
+  return l;
 }
 
-// Runs the kernels; `x` has passed applicable(). Errors come back as an undefined tensor.
-at::Tensor run_kernels(const at::Tensor& x, std::int64_t groups, const at::Tensor& weight, const at::Tensor& bias,
+// Runs the kernels for a launch_for() whose plan is ok; a launch error gives an undefined tensor.
+at::Tensor run_kernels(GroupNormNhwcLaunch l, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                        double eps, bool silu, int& cuda_error) {
   c10::cuda::CUDAGuard guard(x.device());
-  GroupNormNhwcLaunch l;
-  l.plan = plan_group_norm_nhwc(x.size(0), x.size(2) * x.size(3), x.size(1), groups);
-  kernel_dtype(x.scalar_type(), l.dtype);
   at::Tensor y = at::empty_like(x, at::MemoryFormat::ChannelsLast);
   at::Tensor partial = at::empty({l.plan.n * l.plan.chunks * l.plan.groups * 2}, x.options().dtype(at::kDouble));
   at::Tensor stats = at::empty({l.plan.n * l.plan.groups * 2}, x.options().dtype(at::kFloat));
@@ -65,9 +65,11 @@ bool self_check(const at::Tensor& like, std::string& why) {
     at::Tensor w = (check_randn({k.c}, gen, like).abs() + 0.5).to(opts);
     at::Tensor b = check_randn({k.c}, gen, like).to(opts);
     for (bool silu : {false, true}) {
+      const auto launch = launch_for(x, k.groups, w, b);
+      if (!launch.plan.ok) return why = "channels-last GroupNorm: the self-check's own input is refused", false;
       int error = 0;
-      at::Tensor y = run_kernels(x, k.groups, w, b, 1e-5, silu, error);
-      if (error != 0) return why = "channels-last GroupNorm: CUDA error " + std::to_string(error) + " at launch", false;
+      at::Tensor y = run_kernels(launch, x, w, b, 1e-5, silu, error);
+      if (error != 0) return why = launch_failure("channels-last GroupNorm", error), false;
       at::Tensor ref = at::group_norm(x.to(at::kFloat).contiguous(), k.groups, w.to(at::kFloat), b.to(at::kFloat), 1e-5);
       if (silu) ref = at::silu(ref);
       why = compare_with_reference(y, ref, "channels-last GroupNorm kernels against libtorch, C=" + std::to_string(k.c) +
@@ -85,10 +87,11 @@ KernelTrust trust;
 
 at::Tensor group_norm_nhwc(const at::Tensor& x, std::int64_t groups, const at::Tensor& weight, const at::Tensor& bias,
                            double eps, bool silu) {
-  if (!applicable(x, groups, weight, bias)) return {};
+  const auto launch = launch_for(x, groups, weight, bias);
+  if (!launch.plan.ok) return {};
   return trust.run(
       "channels-last GroupNorm", x.scalar_type(), [&](std::string& why) { return self_check(x, why); },
-      [&](int& cuda_error) { return run_kernels(x, groups, weight, bias, eps, silu, cuda_error); });
+      [&](int& cuda_error) { return run_kernels(launch, x, weight, bias, eps, silu, cuda_error); });
 }
 
 #else  // a build without the CUDA kernels

@@ -9,8 +9,6 @@
 namespace sdxl::gpu {
 namespace {
 
-static_assert(kGnVector == kVectorElements, "the math header and the accesses agree on 8 channels");
-
 template <class T>
 __global__ void moments_kernel(const T* x, GroupNormNhwcPlan p, double* partial) {
   extern __shared__ float shared[];
@@ -31,7 +29,7 @@ __global__ void finalize_kernel(const double* partial, GroupNormNhwcPlan p, doub
 template <class T>
 __global__ void apply_kernel(const T* x, const T* weight, const T* bias, const float* stats, GroupNormNhwcPlan p,
                              bool silu, T* y) {
-  const std::int64_t total = p.n * p.hw * p.vectors;
+  const std::int64_t total = p.total_vectors();
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
     gn_apply_vector(x, weight, bias, stats, p, i, silu, y, LoadVector<T>(), StoreVector<T>(), LoadOne<T>());
@@ -52,9 +50,7 @@ int launch_typed(const GroupNormNhwcLaunch& l) {
       static_cast<const T*>(l.x), p, l.partial);
   finalize_kernel<<<dim3(static_cast<unsigned>(p.groups), static_cast<unsigned>(p.n)), kGnFinalizeThreads, 0,
                     stream>>>(l.partial, p, l.eps, l.stats);
-  const std::int64_t total = p.n * p.hw * p.vectors;
-  const std::int64_t blocks = (total + 255) / 256;
-  apply_kernel<T><<<static_cast<unsigned>(blocks < 65535 * 8 ? blocks : 65535 * 8), 256, 0, stream>>>(
+  apply_kernel<T><<<grid_stride_blocks(p.total_vectors(), 256), 256, 0, stream>>>(
       static_cast<const T*>(l.x), static_cast<const T*>(l.weight), static_cast<const T*>(l.bias), l.stats, p,
       l.silu, static_cast<T*>(l.y));
   return static_cast<int>(cudaGetLastError());

@@ -20,10 +20,10 @@
 #include <cstdint>
 
 #include "gpu/host_device.h"
+#include "gpu/kernel_dtype.h"
 
 namespace sdxl::gpu {
 
-constexpr int kGnVector = 8;           // channels per thread and load
 constexpr int kGnMomentThreads = 256;  // target threads of a moments block
 constexpr int kGnFinalizeThreads = 256;
 constexpr int kGnPixelsPerRow = 16;    // pixels each moments thread reads per chunk
@@ -33,17 +33,18 @@ constexpr int kGnPixelsPerRow = 16;    // pixels each moments thread reads per c
 struct GroupNormNhwcPlan {
   bool ok = false;
   std::int64_t n = 0, hw = 0, c = 0, groups = 0, per_group = 0;
-  std::int64_t vectors = 0;       ///< C / 8: threads across one pixel
+  std::int64_t vectors = 0;       ///< C / kVectorElements: threads across one pixel
   std::int64_t rows = 0;          ///< pixels a moments block reads side by side (R)
   std::int64_t chunk_pixels = 0;  ///< pixels per moments block
   std::int64_t chunks = 0;        ///< moments blocks per image
   SDXL_HD std::int64_t moment_threads() const { return vectors * rows; }
+  SDXL_HD std::int64_t total_vectors() const { return n * hw * vectors; }  ///< apply's threads
 };
 
 inline GroupNormNhwcPlan plan_group_norm_nhwc(std::int64_t n, std::int64_t hw, std::int64_t c, std::int64_t groups) {
   GroupNormNhwcPlan p;
-  if (n <= 0 || hw <= 0 || groups <= 0 || c % kGnVector != 0 || c % groups != 0) return p;
-  p.vectors = c / kGnVector;
+  if (n <= 0 || hw <= 0 || groups <= 0 || c % kVectorElements != 0 || c % groups != 0) return p;
+  p.vectors = c / kVectorElements;
   if (p.vectors > 1024) return p;  // one pixel per block row must fit a block
   p.n = n, p.hw = hw, p.c = c, p.groups = groups, p.per_group = c / groups;
   p.rows = p.vectors >= kGnMomentThreads ? 1 : kGnMomentThreads / p.vectors;
@@ -62,20 +63,20 @@ template <class T, class Load>
 SDXL_HD void gn_moments_thread(const T* x, const GroupNormNhwcPlan& p, std::int64_t n, std::int64_t chunk,
                                std::int64_t t, float* shared, Load to_float) {
   const std::int64_t v = t % p.vectors, row = t / p.vectors;
-  float sum[kGnVector] = {}, sq[kGnVector] = {};
+  float sum[kVectorElements] = {}, sq[kVectorElements] = {};
   const std::int64_t first = chunk * p.chunk_pixels;
   const std::int64_t end = first + p.chunk_pixels < p.hw ? first + p.chunk_pixels : p.hw;
   for (std::int64_t px = first + row; px < end; px += p.rows) {
-    float f[kGnVector];
-    to_float(x + ((n * p.hw + px) * p.c + v * kGnVector), f);
-    for (int j = 0; j < kGnVector; ++j) {
+    float f[kVectorElements];
+    to_float(x + ((n * p.hw + px) * p.c + v * kVectorElements), f);
+    for (int j = 0; j < kVectorElements; ++j) {
       sum[j] += f[j];
       sq[j] += f[j] * f[j];
     }
   }
-  for (int j = 0; j < kGnVector; ++j) {
-    shared[row * p.c + v * kGnVector + j] = sum[j];
-    shared[(p.rows + row) * p.c + v * kGnVector + j] = sq[j];
+  for (int j = 0; j < kVectorElements; ++j) {
+    shared[row * p.c + v * kVectorElements + j] = sum[j];
+    shared[(p.rows + row) * p.c + v * kVectorElements + j] = sq[j];
   }
 }
 
@@ -130,16 +131,16 @@ SDXL_HD void gn_apply_vector(const T* x, const T* weight, const T* bias, const f
                              const GroupNormNhwcPlan& p, std::int64_t i, bool silu, T* y, Load to_float,
                              Store from_float, Param param) {
   const std::int64_t v = i % p.vectors, n = i / (p.vectors * p.hw);
-  float f[kGnVector];
-  to_float(x + i * kGnVector, f);
-  for (int j = 0; j < kGnVector; ++j) {
-    const std::int64_t c = v * kGnVector + j, g = c / p.per_group;
+  float f[kVectorElements];
+  to_float(x + i * kVectorElements, f);
+  for (int j = 0; j < kVectorElements; ++j) {
+    const std::int64_t c = v * kVectorElements + j, g = c / p.per_group;
     const float mean = stats[(n * p.groups + g) * 2], rstd = stats[(n * p.groups + g) * 2 + 1];
     float out = (f[j] - mean) * rstd * param(weight[c]) + param(bias[c]);
     if (silu) out = out / (1.0f + expf(-out));
     f[j] = out;
   }
-  from_float(f, y + i * kGnVector);
+  from_float(f, y + i * kVectorElements);
 }
 
 }  // namespace sdxl::gpu

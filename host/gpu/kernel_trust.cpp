@@ -50,6 +50,10 @@ std::string compare_with_reference(const at::Tensor& got, const at::Tensor& want
   return what + " (" + std::string(c10::toString(t)) + "): max difference " + std::to_string(diff);
 }
 
+std::string launch_failure(const std::string& name, int cuda_error) {
+  return name + ": CUDA error " + std::to_string(cuda_error) + " at launch";
+}
+
 bool KernelTrust::trusted(c10::ScalarType dtype, const std::function<bool(std::string& why)>& check) {
   KernelDtype d;
   if (switched_off() || !kernel_dtype(dtype, d)) return false;
@@ -78,7 +82,7 @@ at::Tensor KernelTrust::run(const std::string& name, c10::ScalarType dtype,
     int error = 0;
     at::Tensor y = launch(error);
     if (error != 0 || !y.defined()) {
-      report_kernel_problem(name + ": CUDA error " + std::to_string(error) + " at launch");
+      report_kernel_problem(launch_failure(name, error));
       return {};
     }
     return y;

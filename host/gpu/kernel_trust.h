@@ -32,6 +32,8 @@ at::Tensor check_randn(at::IntArrayRef shape, at::Generator& gen, const at::Tens
 /// hold for values of a few units (float32 1e-4, float16 1e-2, bfloat16 6e-2); else
 /// "<what> (<dtype>): max difference <d>".
 std::string compare_with_reference(const at::Tensor& got, const at::Tensor& want, const std::string& what);
+/// "<name>: CUDA error <error> at launch".
+std::string launch_failure(const std::string& name, int cuda_error);
 
 class KernelTrust {
  public:

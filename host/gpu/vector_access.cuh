@@ -6,11 +6,11 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <cstdint>
+
 #include "gpu/kernel_dtype.h"
 
 namespace sdxl::gpu {
-
-constexpr int kVectorElements = 8;
 
 template <class T>
 struct alignas(sizeof(T) * kVectorElements) Vec {
@@ -50,6 +50,13 @@ template <class T>
 struct LoadOne {
   __host__ __device__ float operator()(T v) const { return to_f(v); }
 };
+
+/// Blocks of `threads` for a grid-stride loop over `total` items: enough to cover them, capped
+/// where more blocks only add scheduling.
+inline unsigned grid_stride_blocks(std::int64_t total, int threads) {
+  const std::int64_t blocks = (total + threads - 1) / threads;
+  return static_cast<unsigned>(blocks < 65535 * 8 ? blocks : 65535 * 8);
+}
 
 /// Calls f<T>() for the element type `d` names; 0 or a cudaError_t.
 template <class F>

@@ -22,10 +22,10 @@ at::Tensor emulate(const at::Tensor& projected) {
   shape.back() = d;
   at::Tensor out = at::empty(shape, in.options());
   auto load = [](const T* src, float* f) {
-    for (int j = 0; j < kGegluVector; ++j) f[j] = static_cast<float>(src[j]);
+    for (int j = 0; j < kVectorElements; ++j) f[j] = static_cast<float>(src[j]);
   };
   auto store = [](const float* f, T* dst) {
-    for (int j = 0; j < kGegluVector; ++j) dst[j] = static_cast<T>(f[j]);
+    for (int j = 0; j < kVectorElements; ++j) dst[j] = static_cast<T>(f[j]);
   };
   for (std::int64_t i = 0; i < p.vectors(); ++i) geglu_vector(in.data_ptr<T>(), p, i, out.data_ptr<T>(), load, store);
   return out;

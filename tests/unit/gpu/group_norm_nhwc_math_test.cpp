@@ -18,13 +18,13 @@ namespace {
 template <class T>
 struct CpuLoad {
   void operator()(const T* p, float* f) const {
-    for (int j = 0; j < kGnVector; ++j) f[j] = static_cast<float>(p[j]);
+    for (int j = 0; j < kVectorElements; ++j) f[j] = static_cast<float>(p[j]);
   }
 };
 template <class T>
 struct CpuStore {
   void operator()(const float* f, T* p) const {
-    for (int j = 0; j < kGnVector; ++j) p[j] = static_cast<T>(f[j]);
+    for (int j = 0; j < kVectorElements; ++j) p[j] = static_cast<T>(f[j]);
   }
 };
 template <class T>
