@@ -4,7 +4,8 @@
 //   generate  a whole `generate` run: a random full-size fp16 single-file checkpoint written from
 //             sdxl_full_layouts.json, loaded (load time, time to the first UNet step), then
 //             --steps steps at --size with CFG and the decode (--tiny: the built-in demo model);
-//             on CUDA the job runs twice more, eager and with the UNet replayed from a CUDA graph
+//             on CUDA the job runs twice more, eager and with the UNet replayed from a CUDA graph;
+//             then the server's throughput with and without overlapped decode (cli/bench_serve.h)
 // Figures go to stdout as one JSON object; progress goes to the log. GPU memory is the device's
 // used memory sampled every 10 ms (total − free, as nvidia-smi shows it), host memory the peak RSS.
 #include <ATen/ATen.h>
@@ -19,6 +20,7 @@
 
 #include "bench/random_checkpoint.h"
 #include "bench/random_sdxl.h"
+#include "cli/bench_serve.h"
 #include "cli/startup.h"
 #include "gpu/unet_cuda_graph.h"
 #include "memory/device_memory.h"
@@ -73,6 +75,7 @@ struct BenchOptions {
   c10::Device device = c10::Device(c10::kCPU);
   c10::ScalarType dtype = at::kFloat;
   std::int64_t size = 1024, batch = 2, iters = 5, steps = 30;
+  std::int64_t serve_jobs = 4;  ///< jobs of the server throughput figure (0: skip it)
   bool tiny = false;
   std::string layouts, clip_vocab;
   fs::path tmp = fs::temp_directory_path();
@@ -230,11 +233,23 @@ sdk::Result<json> bench_generate(const BenchOptions& o, const plugins::PluginReg
   }
   out["gpu_channels_last"] = pipeline::unet_channels_last_enabled();  // the switch ([gpu] channels_last)
   out["unet_channels_last"] = model.value()->unet->channels_last();   // the layout it ran in (CUDA only)
+  // Server throughput, decode in turn vs overlapped with the next job ([server] overlap_decode).
+  if (o.serve_jobs == 0) return out;
+  ServeBenchJob serve;
+  serve.prompt = req.prompts.prompts.front();
+  serve.negative = req.prompts.negatives.front();
+  serve.size = o.size;
+  serve.steps = o.steps;
+  serve.jobs = o.serve_jobs;
+  auto served = bench_serve(model.value(), registry, serve);
+  if (!served.ok()) return served.status();
+  out["serve"] = served.value();
   return out;
 }
 
 int run_bench(Args& args, const GlobalOptions& global) {
-  for (const char* o : {"device", "dtype", "size", "batch", "iters", "steps", "parts", "layouts", "clip-vocab", "tmp"})
+  for (const char* o : {"device", "dtype", "size", "batch", "iters", "steps", "parts", "layouts", "clip-vocab", "tmp",
+                        "serve-jobs"})
     args.option(o);
   args.flag("tiny");
   if (!parse_or_complain(args, "bench")) return kExitUsage;
@@ -255,11 +270,14 @@ int run_bench(Args& args, const GlobalOptions& global) {
     o.batch = std::stoll(args.get_or("batch", "2"));
     o.iters = std::stoll(args.get_or("iters", "5"));
     o.steps = std::stoll(args.get_or("steps", o.tiny ? "4" : "30"));
+    o.serve_jobs = std::stoll(args.get_or("serve-jobs", "4"));
   } catch (const std::exception&) {
-    return util::log_error("bench: --size, --batch, --iters and --steps take integers"), kExitUsage;
+    return util::log_error("bench: --size, --batch, --iters, --steps and --serve-jobs take integers"), kExitUsage;
   }
-  if (o.size <= 0 || o.size % 8 != 0 || o.batch < 1 || o.iters < 1 || o.steps < 1)
-    return util::log_error("bench: --size must be a positive multiple of 8; --batch, --iters, --steps at least 1"), kExitUsage;
+  if (o.size <= 0 || o.size % 8 != 0 || o.batch < 1 || o.iters < 1 || o.steps < 1 || o.serve_jobs < 0)
+    return util::log_error("bench: --size must be a positive multiple of 8; --batch, --iters, --steps at least 1; "
+                           "--serve-jobs at least 0"),
+           kExitUsage;
   o.layouts = args.get_or("layouts", "../shared/golden/models/sdxl_full_layouts.json");
   o.clip_vocab = args.get_or("clip-vocab", app->config.clip_vocab.empty() ? "../shared/data/clip/bpe_simple_vocab_16e6.txt.gz"
                                                                          : app->config.clip_vocab);
@@ -289,11 +307,13 @@ int run_bench(Args& args, const GlobalOptions& global) {
 SDXL_REGISTER_COMMAND(Command{
     "bench", "measure the UNet, the VAE and a whole generation with random weights (JSON on stdout)",
     "usage: sdxl bench [--parts unet,vae,generate] [--device auto|cpu|cuda] [--dtype auto|f32|f16|bf16]\n"
-    "                  [--size PX] [--batch N] [--iters N] [--steps N] [--tiny]\n"
+    "                  [--size PX] [--batch N] [--iters N] [--steps N] [--serve-jobs N] [--tiny]\n"
     "                  [--layouts sdxl_full_layouts.json] [--clip-vocab FILE] [--tmp DIR]\n"
     "Full-size SDXL networks with random weights (no download). `generate` writes a random fp16\n"
     "single-file checkpoint (about 7 GB, in --tmp, removed after loading) from the layouts file and\n"
-    "times its load, the start to the first UNet step, and --steps steps with CFG plus the decode.\n"
+    "times its load, the start to the first UNet step, and --steps steps with CFG plus the decode,\n"
+    "then --serve-jobs jobs (default 4; 0: skip) through the job server, decoding in turn and\n"
+    "overlapped with the next job's denoising ([server] overlap_decode), side by side.\n"
     "--tiny uses small shapes and the built-in demo model (a quick check on the CPU).\n"
     "Defaults: 1024 px, batch 2 (one CFG step), 5 calls after a warm-up, 30 steps; f16 on CUDA.",
     run_bench});

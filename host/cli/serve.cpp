@@ -79,6 +79,7 @@ int run_serve(Args& args, const GlobalOptions& global_in) {
   o.limits = s.limits;
   o.max_batch = s.max_batch;
   o.preview_every = preview_every;
+  o.overlap_decode = s.overlap_decode;
   // One owner of every byte: each job's peak is admitted by the process arbiter (the [memory]
   // budgets), and loaded models register their networks with it.
   o.admit = server::arbiter_admission(memory::process_arbiter());

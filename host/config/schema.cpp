@@ -107,6 +107,8 @@ const std::vector<ConfigKey>& config_keys() {
       {"server", "max_loras", KeyType::integer, "8", "Most LoRAs one job may use."},
       {"server", "max_batch", KeyType::integer, "4",
        "Most images denoised together in one UNet batch across requests (cross-request batching)."},
+      {"server", "overlap_decode", KeyType::boolean, "false",
+       "Decode each finished batch (VAE + PNG) on a second thread while the next job denoises (GPU throughput)."},
       {"server", "threads", KeyType::integer, "32",
        "HTTP worker threads (each open /events stream holds one while it lasts)."},
   };

@@ -4,9 +4,9 @@
 
 #include <chrono>
 
+#include "pipeline/decode.h"
 #include "pipeline/handoff.h"
 #include "pipeline/preview.h"
-#include "pipeline/vae_choice.h"
 #include "schedulers/auto_sampler.h"
 #include "schedulers/diffusers_config.h"
 #include "util/logging.h"
@@ -241,14 +241,9 @@ sdk::Result<GenerateResult> generate(SdxlModel& model, const plugins::PluginRegi
   if (hooks.sink && *hooks.sink) (*hooks.sink)("latents_final", result.latents);
   if (!req.decode) return result;
 
-  auto t_dec = Clock::now();
-  auto vae = choose_vae_for_decode(model, registry, result.latents.sizes());
-  if (!vae.ok()) return vae.status();
-  if (vae.value().owned) util::log_info(vae.value().reason);
-  auto images = vae.value().vae->decode(result.latents.to(vae.value().device), nullptr);
-  result.seconds.vae += since(t_dec);
+  auto images = decode_latents(model, registry, result.latents, &result.seconds.vae);
   if (!images.ok()) return images.status();
-  result.images = images.value().to(at::kFloat).cpu();
+  result.images = images.value();
   if (hooks.sink && *hooks.sink) (*hooks.sink)("image", result.images);
   return result;
 }

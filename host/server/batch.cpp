@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "pipeline/conditioning.h"
+#include "pipeline/decode.h"
 
 namespace sdxl::server {
 
@@ -47,8 +48,11 @@ sdk::Result<std::string> batch_prompt_shape(const pipeline::SdxlModel& model, co
   return std::to_string(windows) + (weighted ? ",weighted" : ",plain");
 }
 
-sdk::Result<BatchResult> run_batch(pipeline::SdxlModel& model, const plugins::PluginRegistry& registry,
-                                   const BatchShape& shape, const std::vector<BatchJob>& jobs, const BatchHooks& hooks) {
+namespace {
+
+// One UNet batch, denoised only (all rows at once).
+sdk::Result<BatchResult> denoise_rows(pipeline::SdxlModel& model, const plugins::PluginRegistry& registry,
+                                      const BatchShape& shape, const std::vector<BatchJob>& jobs, const BatchHooks& hooks) {
   if (jobs.empty()) return sdk::invalid_argument("run_batch: no jobs");
   if (jobs.size() > 1 && shape.init_image.defined()) return sdk::invalid_argument("run_batch: img2img jobs run alone");
   if (jobs.size() > 1 && !shape.controls.empty()) return sdk::invalid_argument("run_batch: ControlNet jobs run alone");
@@ -86,45 +90,76 @@ sdk::Result<BatchResult> run_batch(pipeline::SdxlModel& model, const plugins::Pl
   h.cancelled = hooks.cancelled;
   h.preview_every = hooks.preview_every;
   h.preview = hooks.preview;
+  req.decode = false;  // decode_batch does it, possibly on another thread
   auto out = pipeline::generate(model, registry, req, h);
   if (!out.ok()) return out.status();
   BatchResult r;
   r.sampler = out.value().sampler;
   r.seconds = out.value().seconds;
   r.latents = out.value().latents;
-  const at::Tensor pixels = pipeline::to_uint8_images(out.value().images);  // [rows, H, W, 3]
-  std::int64_t row = 0;
-  for (const auto& j : jobs) {
-    r.images.push_back(pixels.slice(0, row, row + j.images));
-    row += j.images;
-  }
   return r;
+}
+
+}  // namespace
+
+sdk::Result<BatchResult> run_batch(pipeline::SdxlModel& model, const plugins::PluginRegistry& registry,
+                                   const BatchShape& shape, const std::vector<BatchJob>& jobs, const BatchHooks& hooks) {
+  return run_batch_chunked(model, registry, shape, jobs, hooks, 0);
 }
 
 sdk::Result<BatchResult> run_batch_chunked(pipeline::SdxlModel& model, const plugins::PluginRegistry& registry,
                                            const BatchShape& shape, const std::vector<BatchJob>& jobs,
                                            const BatchHooks& hooks, std::int64_t max_rows) {
+  auto out = denoise_batch(model, registry, shape, jobs, hooks, max_rows);
+  if (!out.ok()) return out.status();
+  if (auto st = decode_batch(model, registry, jobs, max_rows, out.value()); !st.ok()) return st;
+  return out;
+}
+
+sdk::Status decode_batch(pipeline::SdxlModel& model, const plugins::PluginRegistry& registry,
+                         const std::vector<BatchJob>& jobs, std::int64_t max_rows, BatchResult& result) {
+  const std::int64_t rows = result.latents.size(0);
+  const std::int64_t step = max_rows > 0 ? max_rows : rows;
+  std::vector<at::Tensor> decoded;
+  for (std::int64_t first = 0; first < rows; first += step) {
+    auto pictures = pipeline::decode_latents(model, registry, result.latents.slice(0, first, std::min(rows, first + step)),
+                                             &result.seconds.vae);
+    if (!pictures.ok()) return pictures.status();
+    decoded.push_back(pipeline::to_uint8_images(pictures.value()));  // [rows, H, W, 3]
+  }
+  const at::Tensor pixels = decoded.size() == 1 ? decoded.front() : at::cat(decoded);
+  result.images.clear();
+  std::int64_t row = 0;
+  for (const auto& j : jobs) {
+    result.images.push_back(pixels.slice(0, row, row + j.images));
+    row += j.images;
+  }
+  if (row != rows) return sdk::internal_error("decode_batch: the jobs have " + std::to_string(row) + " images, the latents " +
+                                              std::to_string(rows) + " rows");
+  return {};
+}
+
+sdk::Result<BatchResult> denoise_batch(pipeline::SdxlModel& model, const plugins::PluginRegistry& registry,
+                                       const BatchShape& shape, const std::vector<BatchJob>& jobs,
+                                       const BatchHooks& hooks, std::int64_t max_rows) {
   std::int64_t rows = 0;
   for (const auto& j : jobs) rows += j.images;
-  if (max_rows <= 0 || rows <= max_rows) return run_batch(model, registry, shape, jobs, hooks);
+  if (max_rows <= 0 || rows <= max_rows) return denoise_rows(model, registry, shape, jobs, hooks);
 
-  // Chunks of at most max_rows rows; owner[c][i] is the job that part i of chunk c belongs to.
+  // Chunks of at most max_rows consecutive rows (a job's images may span two).
   std::vector<std::vector<BatchJob>> chunks(1);
-  std::vector<std::vector<std::size_t>> owner(1);
   std::int64_t filled = 0;
   for (std::size_t k = 0; k < jobs.size(); ++k) {
     std::int64_t left = jobs[k].images, seed = jobs[k].seed;
     while (left > 0) {
       if (filled == max_rows) {
         chunks.emplace_back();
-        owner.emplace_back();
         filled = 0;
       }
       BatchJob part = jobs[k];
       part.seed = seed;
       part.images = std::min(left, max_rows - filled);
       chunks.back().push_back(part);
-      owner.back().push_back(k);
       seed += part.images;
       left -= part.images;
       filled += part.images;
@@ -132,7 +167,6 @@ sdk::Result<BatchResult> run_batch_chunked(pipeline::SdxlModel& model, const plu
   }
 
   BatchResult all;
-  std::vector<std::vector<at::Tensor>> images(jobs.size());
   std::vector<at::Tensor> latents;
   const auto n = static_cast<std::int64_t>(chunks.size());
   for (std::int64_t c = 0; c < n; ++c) {
@@ -140,9 +174,8 @@ sdk::Result<BatchResult> run_batch_chunked(pipeline::SdxlModel& model, const plu
     h.cancelled = hooks.cancelled;
     if (hooks.progress)
       h.progress = [&hooks, c, n](std::int64_t done, std::int64_t total) { hooks.progress(c * total + done, n * total); };
-    auto out = run_batch(model, registry, shape, chunks[c], h);
+    auto out = denoise_rows(model, registry, shape, chunks[c], h);
     if (!out.ok()) return out.status();
-    for (std::size_t i = 0; i < chunks[c].size(); ++i) images[owner[c][i]].push_back(out.value().images[i]);
     latents.push_back(out.value().latents);
     all.sampler = out.value().sampler;
     all.seconds.text += out.value().seconds.text;
@@ -151,7 +184,6 @@ sdk::Result<BatchResult> run_batch_chunked(pipeline::SdxlModel& model, const plu
     all.seconds.controlnet += out.value().seconds.controlnet;
     all.seconds.vae += out.value().seconds.vae;
   }
-  for (auto& parts : images) all.images.push_back(at::cat(parts));
   all.latents = at::cat(latents);
   return all;
 }

@@ -89,9 +89,21 @@ sdk::Result<BatchResult> run_batch(pipeline::SdxlModel& model, const plugins::Pl
 /// advice; 0: all at once). The rows are split into consecutive chunks — a job's images may span
 /// two — that run one after another; since every row draws its own noise and is guided by its own
 /// scale, the result equals the unsplit run. Progress counts the chunks' steps end to end;
-/// previews are not produced when the batch is split.
+/// previews are not produced when the batch is split. Equals denoise_batch then decode_batch.
 sdk::Result<BatchResult> run_batch_chunked(pipeline::SdxlModel& model, const plugins::PluginRegistry& registry,
                                            const BatchShape& shape, const std::vector<BatchJob>& jobs,
                                            const BatchHooks& hooks, std::int64_t max_rows);
+
+/// The denoising half of run_batch_chunked: `latents` (on the CPU), sampler and seconds are set,
+/// `images` is left empty for decode_batch.
+sdk::Result<BatchResult> denoise_batch(pipeline::SdxlModel& model, const plugins::PluginRegistry& registry,
+                                       const BatchShape& shape, const std::vector<BatchJob>& jobs,
+                                       const BatchHooks& hooks, std::int64_t max_rows);
+
+/// The decoding half: `result.latents` → `result.images` (per job), at most `max_rows` rows per
+/// VAE call (0: all), adding the VAE's seconds. May run on another thread than the next
+/// denoise_batch on the same model (pipeline/decode.h).
+sdk::Status decode_batch(pipeline::SdxlModel& model, const plugins::PluginRegistry& registry,
+                         const std::vector<BatchJob>& jobs, std::int64_t max_rows, BatchResult& result);
 
 }  // namespace sdxl::server

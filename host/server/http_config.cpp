@@ -19,6 +19,7 @@ sdk::Result<ServerSettings> server_settings(const config::Config& config) {
   };
   if (auto v = (*t)["host"].value<std::string>()) s.http.host = *v;
   if (auto v = (*t)["api_key"].value<std::string>()) s.http.api_key = *v;
+  if (auto v = (*t)["overlap_decode"].value<bool>()) s.overlap_decode = *v;
   struct IntKey {
     const char* key;
     std::int64_t lo, hi;

@@ -1,6 +1,7 @@
 #pragma once
 // The [server] section of the configuration (keys in config/schema.cpp) as the server's options:
-// listening address, API key, request size limit, job bounds and the cross-request batch size.
+// listening address, API key, request size limit, job bounds, the cross-request batch size and
+// whether decoding overlaps the next job.
 
 #include <cstdint>
 
@@ -14,6 +15,7 @@ struct ServerSettings {
   HttpOptions http;
   ServerLimits limits;
   std::int64_t max_batch = 4;  ///< images per UNet batch across jobs
+  bool overlap_decode = false;  ///< OrchestratorOptions::overlap_decode
 };
 
 /// Defaults, then the config's [server] values. invalid_argument for values out of range

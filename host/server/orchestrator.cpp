@@ -52,6 +52,14 @@ std::optional<PendingEvent> Orchestrator::Impl::finish_locked(Job& job, JobState
   return event_locked(job, e);
 }
 
+void Orchestrator::Impl::fail_jobs_locked(const std::vector<std::shared_ptr<Job>>& jobs, const sdk::Status& st,
+                                          std::vector<PendingEvent>& out) {
+  for (const auto& j : jobs)
+    if (auto ev = finish_locked(*j, j->cancel_requested ? JobState::cancelled : JobState::failed,
+                                j->cancel_requested ? j->cancel_reason : st.message(), st.code()))
+      out.push_back(std::move(*ev));
+}
+
 void Orchestrator::Impl::deliver(std::vector<PendingEvent>& events) {
   for (auto& p : events)
     for (auto& cb : p.callbacks) {
@@ -73,9 +81,10 @@ Orchestrator::Orchestrator(OrchestratorOptions options) : impl_(std::make_unique
   impl_->paused = impl_->opt.start_paused;
   impl_->build_catalogue();
   for (const char* k : {"jobs_submitted", "jobs_rejected", "jobs_done", "jobs_failed", "jobs_cancelled", "batches",
-                        "model_loads", "lora_switches"})
+                        "model_loads", "lora_switches", "overlapped_decodes"})
     impl_->counters[k] = 0;
   if (impl_->opt.max_batch < 1) impl_->opt.max_batch = 1;
+  if (impl_->opt.overlap_decode) impl_->finisher = std::thread([this] { impl_->finisher_loop(); });
   impl_->worker = std::thread([this] { impl_->worker_loop(); });
 }
 
@@ -169,16 +178,18 @@ bool Orchestrator::cancel(const std::string& id) {
 
 std::optional<std::string> Orchestrator::running_job() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  for (const auto& j : impl_->running)
-    if (!is_terminal(j->snap.state)) return j->id;
+  for (const auto* jobs : {&impl_->running, &impl_->finishing})  // denoising first, then decoding
+    for (const auto& j : *jobs)
+      if (!is_terminal(j->snap.state)) return j->id;
   return std::nullopt;
 }
 
 std::vector<std::string> Orchestrator::active_jobs() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   std::vector<std::string> ids;
-  for (const auto& j : impl_->running)
-    if (!is_terminal(j->snap.state)) ids.push_back(j->id);
+  for (const auto* jobs : {&impl_->finishing, &impl_->running})  // in the order they started
+    for (const auto& j : *jobs)
+      if (!is_terminal(j->snap.state)) ids.push_back(j->id);
   for (auto& id : impl_->queue.order(impl_->loaded_affinity, Clock::now(), impl_->opt.affinity_max_wait_s))
     ids.push_back(id);
   return ids;
@@ -249,13 +260,15 @@ nlohmann::json Orchestrator::stats_json() const {
   nlohmann::json j = impl_->counters;
   j["queued"] = impl_->queue.size();
   nlohmann::json running = nlohmann::json::array();
-  for (const auto& r : impl_->running)
-    if (!is_terminal(r->snap.state)) running.push_back(r->id);
+  for (const auto* jobs : {&impl_->finishing, &impl_->running})
+    for (const auto& r : *jobs)
+      if (!is_terminal(r->snap.state)) running.push_back(r->id);
   j["running"] = running;
   j["current_model"] = impl_->loaded_model.empty() ? impl_->default_model : impl_->loaded_model;
   j["loaded_model"] = impl_->loaded_model;
   j["paused"] = impl_->paused;
   j["max_batch"] = impl_->opt.max_batch;
+  j["overlap_decode"] = impl_->opt.overlap_decode;
   nlohmann::json sizes = nlohmann::json::object();
   for (const auto& [jobs, n] : impl_->batch_sizes) sizes[std::to_string(jobs)] = n;
   j["batch_jobs_histogram"] = sizes;
@@ -296,7 +309,9 @@ void Orchestrator::shutdown(bool drain) {
   }
   impl_->cv.notify_all();
   Impl::deliver(events);
-  if (impl_->worker.joinable() && impl_->worker.get_id() != std::this_thread::get_id()) {
+  // Called from an event callback (worker or finisher thread): the owner's later call joins.
+  const auto self = std::this_thread::get_id();
+  if (impl_->worker.joinable() && impl_->worker.get_id() != self && impl_->finisher.get_id() != self) {
     impl_->worker.join();
     impl_->unload_model();  // the worker is gone: the arbiter must not keep callbacks into the model
     impl_->release_controlnets();

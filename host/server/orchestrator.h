@@ -14,9 +14,16 @@
 //    `max_batch` images, each with its own prompt, seed and CFG scale; results equal running them
 //    one by one (tests/unit/server/orch_batching_test.cpp).
 //
-// Thread rules: every public method is thread-safe. Event callbacks run on the worker thread (or
-// on the caller's thread for events that submit/cancel produce) with no internal lock held, so
-// they may call any method (unsubscribe included); they should be quick (they delay the worker).
+//  * overlapped decode (`overlap_decode`): the worker hands a denoised batch to a second thread
+//    that decodes it with the VAE, encodes the PNGs and publishes the results, and starts
+//    denoising the next job meanwhile; it waits for that thread before it changes the model or
+//    its LoRA set. Memory stays booked: the decoding batch keeps its admission until its decode
+//    ends, so the next job is admitted only if both fit (docs/server.md "Overlapped decode").
+//
+// Thread rules: every public method is thread-safe. Event callbacks run on the worker thread (the
+// decoding thread for the results of an overlapped decode, or the caller's thread for events
+// that submit/cancel produce) with no internal lock held, so they may call any method
+// (unsubscribe included); they should be quick (they delay the worker).
 
 #include <cstdint>
 #include <filesystem>
@@ -91,6 +98,9 @@ struct OrchestratorOptions {
   std::size_t max_queue = 1000;       ///< queued jobs beyond this are refused
   std::size_t keep_finished = 1000;   ///< finished jobs remembered for snapshot(), oldest dropped first
   std::int64_t preview_every = 0;     ///< progress events carry a preview PNG every N steps (0: never)
+  /// Decode (VAE + PNG) each batch on a second thread while the next batch denoises ([server]
+  /// overlap_decode). Off: the worker decodes before it takes the next job.
+  bool overlap_decode = false;
   bool start_paused = false;          ///< the worker waits for resume() (tests, maintenance)
   /// Memory admission (the arbiter, see server/orchestrator_admission.h): called on the worker
   /// thread before each job or batch runs; an error fails the job(s) with that message, busy puts
@@ -144,7 +154,8 @@ class Orchestrator {
   std::vector<std::string> loras() const;
   /// ControlNet names found in the [controlnet] folders (for /controlnet/model_list).
   std::vector<std::string> controlnets() const;
-  /// Queue length, running job, totals per final state, batches run and their sizes, model loads.
+  /// Queue length, running job, totals per final state, batches run and their sizes, model loads,
+  /// and `overlapped_decodes`: batches whose denoising started while an earlier one still decoded.
   nlohmann::json stats_json() const;
 
   void pause();

@@ -14,11 +14,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "pipeline/control_units.h"
 #include "pipeline/lora_stack.h"
 #include "pipeline/sdxl_model.h"
+#include "server/batch.h"
 #include "server/job_queue.h"
 #include "server/orchestrator.h"
 
@@ -43,6 +45,19 @@ struct Job {
   std::string prompt_shape, prompt_shape_model;  ///< [worker] batch_prompt_shape cache
 };
 
+/// A denoised batch on its way to pictures: what decoding and publishing need (orchestrator_finish.cpp).
+struct DenoisedBatch {
+  std::vector<std::shared_ptr<Job>> jobs;
+  std::vector<BatchJob> parts;                 ///< the jobs' rows, in latent order
+  std::int64_t max_rows = 0;                   ///< the arbiter's reshape advice, for the decode too
+  BatchResult result;                          ///< latents (CPU), sampler, seconds; images filled by the decode
+  std::shared_ptr<pipeline::SdxlModel> model;  ///< kept alive until the decode ends
+  std::string device_label;
+  std::vector<std::pair<std::string, std::string>> control_fields;  ///< infotext "ControlNet N"
+  std::uint64_t scratch_bytes = 0;             ///< the admission's scratch, credited to the decoding thread
+  std::function<void()> release;               ///< the admission's release (after the decode); may be null
+};
+
 struct PendingEvent {
   std::vector<Orchestrator::EventCallback> callbacks;
   JobEvent event;
@@ -61,7 +76,8 @@ struct Orchestrator::Impl {
   std::deque<std::string> finished;                     // [mu] terminal ids, oldest first
   std::map<std::uint64_t, std::pair<std::string, EventCallback>> subscribers;  // [mu]
   std::uint64_t next_token = 1, next_seq = 1;           // [mu]
-  std::vector<std::shared_ptr<Job>> running;            // [mu]
+  std::vector<std::shared_ptr<Job>> running;            // [mu] being denoised
+  std::vector<std::shared_ptr<Job>> finishing;          // [mu] denoised, decoding (still "running" to clients)
   bool paused = false, stopping = false;                // [mu]
   std::string default_model;                            // [mu]
   std::string loaded_model, loaded_affinity;            // [mu] written by the worker
@@ -79,6 +95,9 @@ struct Orchestrator::Impl {
   std::optional<PendingEvent> finish_locked(Job& job, JobState state, const std::string& error,
                                             sdk::StatusCode code);
   PendingEvent event_locked(const Job& job, JobEvent event);
+  /// Ends the jobs as failed with `st` (as cancelled, with their reason, when a cancel was asked).
+  void fail_jobs_locked(const std::vector<std::shared_ptr<Job>>& jobs, const sdk::Status& st,
+                        std::vector<PendingEvent>& out);
   static void deliver(std::vector<PendingEvent>& events);
 
   // orchestrator_catalog.cpp
@@ -99,6 +118,25 @@ struct Orchestrator::Impl {
   sdk::Result<std::vector<pipeline::ControlUnit>> load_controls(const Job& job);
   /// Unregisters and lets go of every kept ControlNet (never called with controlnet_mu held).
   void release_controlnets();
+
+  // orchestrator_finish.cpp: decode, PNGs, results; on the finisher thread when overlap_decode.
+  std::mutex finish_mu;
+  std::condition_variable finish_cv;
+  std::optional<DenoisedBatch> to_finish;  // [finish_mu] handed over, not yet taken
+  bool finisher_busy = false;              // [finish_mu] decoding a batch now
+  bool finisher_stop = false;              // [finish_mu]
+  std::thread finisher;
+  void finish_batch(DenoisedBatch& batch);
+  void forget_finishing_locked(const std::vector<std::shared_ptr<Job>>& jobs);  // [mu] held
+  /// overlap_decode: waits until the finisher's slot is free, then hands the batch over;
+  /// otherwise finishes it on this thread.
+  void hand_over(DenoisedBatch batch);
+  /// Returns once no batch waits for or is in its decode (before the model or LoRAs change).
+  void wait_for_finisher();
+  bool finisher_active();
+  void finisher_loop();
+  /// Ends the finisher thread after the batch in hand (worker exit).
+  void stop_finisher();
 
   // orchestrator_worker.cpp
   void worker_loop();

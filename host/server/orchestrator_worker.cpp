@@ -10,7 +10,6 @@
 #include "memory/scratch_credit.h"
 #include "pipeline/vae_choice.h"
 #include "server/batch.h"
-#include "server/job_infotext.h"
 #include "server/orchestrator_impl.h"
 #include "util/logging.h"
 
@@ -78,6 +77,7 @@ sdk::Status Orchestrator::Impl::ensure_model(const Job& job, double& seconds) {
     affinity = loaded_affinity;
   }
   if (model && affinity == job.affinity) return {};
+  wait_for_finisher();  // an overlapped decode still uses this model's VAE and its admission
   try {
     if (!model || !(affinity == job.model || affinity.rfind(job.model + "|", 0) == 0)) {
       // Another model: free the current one first (two SDXL models rarely fit together).
@@ -177,7 +177,10 @@ void Orchestrator::Impl::worker_loop() {
       deliver(events);
       continue;
     }
-    if (stop) return;
+    if (stop) {
+      stop_finisher();  // after the batch it holds: its jobs end as they would have
+      return;
+    }
   }
 }
 
@@ -186,10 +189,7 @@ void Orchestrator::Impl::run_jobs(const std::vector<std::shared_ptr<Job>>& first
   std::vector<PendingEvent> events;
   auto fail_all = [&](const sdk::Status& st) {
     std::lock_guard<std::mutex> lock(mu);
-    for (auto& j : batch)
-      if (auto ev = finish_locked(*j, j->cancel_requested ? JobState::cancelled : JobState::failed,
-                                  j->cancel_requested ? j->cancel_reason : st.message(), st.code()))
-        events.push_back(std::move(*ev));
+    fail_jobs_locked(batch, st, events);
     running.clear();
   };
   Job& head = *batch.front();
@@ -369,13 +369,17 @@ void Orchestrator::Impl::run_jobs(const std::vector<std::shared_ptr<Job>>& first
   }
 
   // The arbiter's reshaping: fewer images at once, and the job's reserved scratch credited back to
-  // this thread so the pipeline's own VAE choice sees it (a tiled reservation leads to tiling).
+  // this thread so the pipeline sees it (the decode, on whichever thread, gets the same credit).
   if (admission.max_batch > 0 || admission.tiled_vae) util::log_info(head.id + ": " + admission.reason);
+  if (finisher_active()) {
+    std::lock_guard<std::mutex> lock(mu);
+    count("overlapped_decodes");
+  }
   std::optional<memory::ScratchCredit> credit;
   if (admission.scratch_bytes > 0) credit.emplace(model->device, admission.scratch_bytes);
   sdk::Result<BatchResult> result = sdk::internal_error("not run");
   try {
-    result = run_batch_chunked(*model, *opt.registry, shape, parts, hooks, admission.max_batch);
+    result = denoise_batch(*model, *opt.registry, shape, parts, hooks, admission.max_batch);
   } catch (const c10::Error& e) {
     result = sdk::internal_error(std::string("torch: ") + e.what_without_backtrace());
   } catch (const std::exception& e) {
@@ -384,50 +388,30 @@ void Orchestrator::Impl::run_jobs(const std::vector<std::shared_ptr<Job>>& first
   credit.reset();
   controls.clear();
   shape.controls.clear();
-  if (admission.release) admission.release();
   if (!result.ok()) {
+    if (admission.release) admission.release();
     if (result.status().code() != sdk::StatusCode::cancelled) util::log_warn(head.id + ": " + result.status().message());
     fail_all(result.status());
     return deliver(events);
   }
 
-  // Results: PNGs with the infotext, job by job.
-  std::vector<std::vector<JobImage>> images(batch.size());
-  for (std::size_t k = 0; k < batch.size(); ++k) {
-    const Job& j = *batch[k];
-    InfotextContext ctx{result.value().sampler, j.model, device_label, j.loras, control_fields};
-    const at::Tensor& pixels = result.value().images[k];
-    for (std::int64_t i = 0; i < pixels.size(0); ++i) {
-      JobImage im;
-      im.seed = j.spec.seed + i;
-      im.infotext = job_infotext(j.spec, im.seed, ctx);
-      auto png = image::encode_png(pixels[i], {{"parameters", im.infotext}});
-      if (!png.ok()) {
-        fail_all(png.status());
-        return deliver(events);
-      }
-      im.png = std::move(png).value();
-      images[k].push_back(std::move(im));
-    }
-  }
+  // Decode and publish: here, or on the finisher thread while the next batch denoises.
+  DenoisedBatch denoised;
+  denoised.jobs = batch;
+  denoised.parts = std::move(parts);
+  denoised.max_rows = admission.max_batch;
+  denoised.result = std::move(result).value();
+  denoised.model = model;
+  denoised.device_label = device_label;
+  denoised.control_fields = control_fields;
+  denoised.scratch_bytes = admission.scratch_bytes;
+  denoised.release = std::move(admission.release);
   {
     std::lock_guard<std::mutex> lock(mu);
-    const auto& t = result.value().seconds;
-    for (std::size_t k = 0; k < batch.size(); ++k) {
-      Job& j = *batch[k];
-      if (is_terminal(j.snap.state)) continue;  // cancelled or timed out meanwhile: rows discarded
-      j.snap.images = std::move(images[k]);
-      j.snap.sampler = result.value().sampler;
-      j.snap.step = j.snap.total;
-      j.snap.timings.text = t.text;
-      j.snap.timings.denoise = t.denoise;
-      j.snap.timings.unet = t.unet;
-      j.snap.timings.vae = t.vae;
-      if (auto ev = finish_locked(j, JobState::done, "", sdk::StatusCode::ok)) events.push_back(std::move(*ev));
-    }
+    finishing.insert(finishing.end(), batch.begin(), batch.end());
     running.clear();
   }
-  deliver(events);
+  hand_over(std::move(denoised));
 }
 
 }  // namespace sdxl::server
