@@ -122,7 +122,7 @@ if [ "${BENCH:-1}" = 1 ]; then
     run generate_f16_1024_30 90 bench_generate --device cuda --dtype f16 --size 1024 --steps 30 --runs 3
     run generate_graph_f16_1024_30 90 bench_generate_graph --device cuda --dtype f16 --size 1024 --steps 30 --runs 3 --graph
     run generate_graph_f16_512_30 60 bench_generate_graph --device cuda --dtype f16 --size 512 --steps 30 --runs 3 --graph
-    run vae_bf16 90 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0,64,96 --profile "$W/profile_vae_bf16"
+    run vae_bf16 90 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0,64,96,72x128 --profile "$W/profile_vae_bf16"
     run load_f16_checkpoint 120 bench_unet --checkpoint --device cuda --dtype f16 --layouts "$G/models/sdxl_full_layouts.json"
     # Levers. Our CUDA kernels off (libtorch's operators only: the fused GEGLU's effect):
     RUN_ENV=SDXL_CUDA_KERNELS=0 run unet_f16_1024_b2_libtorch_ops 60 bench_unet --full --device cuda --dtype f16 \

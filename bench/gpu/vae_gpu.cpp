@@ -1,12 +1,13 @@
 // GPU VAE decode benchmark for the minimal GPU build: the `kl` plugin's code linked in directly
 // (no plugin loading), full SDXL AutoencoderKL with random weights, decode of 1024² latents on
-// CUDA in bf16/fp16, untiled and tiled at each --tiles size (latent pixels; 0 = untiled). Prints
+// CUDA in bf16/fp16, untiled and tiled at each --tiles size (latent pixels; 0 = untiled; HxW =
+// tiles H high and W wide, e.g. 72x128: two full-width strips of a 1024² picture). Prints
 // ms per decode, the plugin's memory estimate, and the CUDA allocator's peak for that setting
 // (weights included; -1 where the torch headers lack the allocator's statistics) — issue 8's
 // "≤ 60 ms, ≤ 2 GiB" is read from these lines.
 //
 //   bench_vae_gpu [--dtype bf16|f16|f32] [--size PX] [--iters N] [--device cuda|cpu]
-//                 [--tiles 0,64,96] [--overlap 16] [--channels-last 0|1] [--cudnn-benchmark 0|1]
+//                 [--tiles 0,64,96,72x128] [--overlap 16] [--channels-last 0|1] [--cudnn-benchmark 0|1]
 //                 [--upsample subpixel|nearest] [--profile PREFIX]
 // --profile: one more decode per tile setting under the Kineto profiler, written to
 // PREFIX_tile<N>.kernels.tsv and .trace.json (bench/gpu/kernel_profile.h).
@@ -46,10 +47,17 @@ int main(int argc, char** argv) {
   const std::int64_t lat = size / 8;
   std::stringstream list(tiles);
   for (std::string item; std::getline(list, item, ',');) {
-    const std::int64_t tile = std::stoll(item);
+    // "N": square tiles of N latent pixels (0: untiled); "HxW": tiles H high and W wide (strips).
+    const auto cross = item.find('x');
+    const std::int64_t tile = std::stoll(item.substr(0, cross));
+    const std::int64_t tile_w = cross == std::string::npos ? tile : std::stoll(item.substr(cross + 1));
     sdxl::sdk::Options o;
     o.set("tiling", tile > 0);
     o.set("tile_size", std::max<std::int64_t>(tile, 8));
+    if (tile_w != tile) {
+      o.set("tile_height", std::max<std::int64_t>(tile, 8));
+      o.set("tile_width", std::max<std::int64_t>(tile_w, 8));
+    }
     o.set("tile_overlap", overlap);
     o.set("force_upcast", std::string("off"));
     o.set("channels_last", channels_last);
@@ -59,8 +67,10 @@ int main(int argc, char** argv) {
     if (!random.ok()) return std::fprintf(stderr, "%s\n", random.status().message().c_str()), 1;
     auto& vae = random.value()->vae;
     at::Tensor z = (at::randn({1, 4, lat, lat}) * 0.13025 * 5).to(c10::Device(device));
-    char mode[64];
-    if (tile > 0) std::snprintf(mode, sizeof mode, "tiled %lld/%lld", (long long)tile, (long long)overlap);
+    char mode[96];
+    if (tile > 0 && tile_w != tile)
+      std::snprintf(mode, sizeof mode, "tiled %lldx%lld/%lld", (long long)tile, (long long)tile_w, (long long)overlap);
+    else if (tile > 0) std::snprintf(mode, sizeof mode, "tiled %lld/%lld", (long long)tile, (long long)overlap);
     else std::snprintf(mode, sizeof mode, "untiled");
     std::strncat(mode, upsample == "nearest" ? " nearest-upsample" : "", sizeof mode - std::strlen(mode) - 1);
     if (channels_last) std::strncat(mode, " channels-last", sizeof mode - std::strlen(mode) - 1);
@@ -77,7 +87,7 @@ int main(int argc, char** argv) {
     }
     if (!profile.empty())
       sdxl::bench::profile_kernels([&]() { (void)vae->decode(z, nullptr).value().sum().to(at::kFloat).cpu(); },
-                                   profile + "_tile" + std::to_string(tile));
+                                   profile + "_tile" + item);
   }
   return 0;
 }

@@ -1,7 +1,9 @@
 #include "pipeline/vae_choice.h"
 
+#include <algorithm>
 #include <atomic>
 #include <iterator>
+#include <vector>
 
 #include "memory/ledger.h"
 #include "memory/scratch_credit.h"
@@ -9,42 +11,126 @@
 namespace sdxl::pipeline {
 namespace {
 
-constexpr std::int64_t kTileSizes[] = {128, 96, 64, 48, 32};  // latent pixels, largest first
+constexpr std::int64_t kTileSizes[] = {128, 96, 64, 48, 32};  // square fallback, latent pixels, largest first
+constexpr std::int64_t kMaxSplits = 8;                        // fitted layouts: up to 8 x 8 tiles
+
+bool has_option(const plugins::PluginRegistry& registry, const std::string& feature_name, const char* key) {
+  const auto* feature = registry.find(sdk::FeatureKind::vae_variant, feature_name);
+  bool found = false;
+  if (feature)
+    for (const auto& o : feature->info.options) found = found || o.key == key;
+  return found;
+}
 
 bool can_tile(const plugins::PluginRegistry& registry, const std::string& feature_name) {
-  const auto* feature = registry.find(sdk::FeatureKind::vae_variant, feature_name);
-  bool has_tiling = false;
-  if (feature)
-    for (const auto& o : feature->info.options) has_tiling = has_tiling || o.key == "tiling";
-  return has_tiling;
+  return has_option(registry, feature_name, "tiling");
+}
+
+// One way to cut the latent into tiles: height x width latent pixels each, `count` of them,
+// overlapping by at least `overlap`. `work` is the latent pixels decoded in all (the untiled
+// decode decodes H x W once; overlaps are decoded twice).
+struct TileLayout {
+  std::int64_t height = 0, width = 0, overlap = 0, count = 0;
+  std::uint64_t work = 0;
+};
+
+// Tiles along an axis of `length` for tiles of `tile` overlapping by `overlap` (the plugin's
+// layout rule: the fewest that cover it).
+std::int64_t tiles_along(std::int64_t length, std::int64_t tile, std::int64_t overlap) {
+  if (length <= tile) return 1;
+  const std::int64_t stride = tile - overlap;
+  return (length - tile + stride - 1) / stride + 1;
+}
+
+// The smallest tile side that covers `length` with `n` tiles overlapping by `overlap`.
+std::int64_t side_for(std::int64_t length, std::int64_t n, std::int64_t overlap) {
+  return n == 1 ? length : (length + (n - 1) * overlap + n - 1) / n;
+}
+
+// Tiles fitted to the picture, cheapest first: for every rows x cols split up to 8 x 8 (full-width
+// strips included), the smallest tiles that cover it. A fixed tile side wastes work: 96-pixel
+// tiles on a 128-pixel latent overlap by 64 and decode 2.25 times the picture, where two
+// full-width strips of 72 rows use about as much memory per tile and decode 1.125 times it.
+std::vector<TileLayout> fitted_layouts(std::int64_t h, std::int64_t w) {
+  std::vector<TileLayout> out;
+  for (std::int64_t rows = 1; rows <= kMaxSplits; ++rows) {
+    for (std::int64_t cols = 1; cols <= kMaxSplits; ++cols) {
+      if (rows * cols == 1) continue;
+      TileLayout t;
+      t.overlap = 16;  // latent pixels (128 image pixels) of blending, as the default tiles
+      t.height = side_for(h, rows, t.overlap);
+      t.width = side_for(w, cols, t.overlap);
+      if (std::min(rows > 1 ? t.height : h, cols > 1 ? t.width : w) < 64) {  // small tiles: 8, as 32-pixel tiles
+        t.overlap = 8;
+        t.height = side_for(h, rows, t.overlap);
+        t.width = side_for(w, cols, t.overlap);
+      }
+      if ((rows > 1 && t.height < 32) || (cols > 1 && t.width < 32)) continue;  // too small to be worth it
+      const std::int64_t n_rows = tiles_along(h, t.height, t.overlap), n_cols = tiles_along(w, t.width, t.overlap);
+      if (n_rows * n_cols < 2) continue;
+      t.count = n_rows * n_cols;
+      t.work = static_cast<std::uint64_t>(n_rows * t.height) * static_cast<std::uint64_t>(n_cols * t.width);
+      out.push_back(t);
+    }
+  }
+  // Least work first; then fewer tiles; then strips across rows (whole rows of memory) first.
+  std::sort(out.begin(), out.end(), [](const TileLayout& a, const TileLayout& b) {
+    if (a.work != b.work) return a.work < b.work;
+    if (a.count != b.count) return a.count < b.count;
+    return a.width > b.width;
+  });
+  return out;
 }
 
 sdk::Result<std::unique_ptr<sdk::VaeVariant>> tiled_variant(const plugins::PluginRegistry& registry,
                                                             const std::string& feature,
-                                                            const plugins::Placement& placement, std::int64_t tile) {
+                                                            const plugins::Placement& placement, const TileLayout& t) {
   sdk::Options o;
   o.set("tiling", true);
-  o.set("tile_size", tile);
-  o.set("tile_overlap", tile / 4);
+  o.set("tile_size", std::max(t.height, t.width));
+  if (t.height != t.width) {
+    o.set("tile_height", t.height);
+    o.set("tile_width", t.width);
+  }
+  o.set("tile_overlap", t.overlap);
   return registry.create_vae_variant(feature, &o, &placement);
 }
 
 std::string mib(std::uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
 
-// A tiled instance on `placement` with the largest tile whose estimate fits `available`, loaded
+// Candidates, cheapest first: tiles fitted to the picture (where the variant takes separate tile
+// heights and widths), then square tiles of fixed sides down to the smallest.
+std::vector<TileLayout> tile_candidates(const plugins::PluginRegistry& registry, const std::string& feature,
+                                        at::IntArrayRef shape) {
+  std::vector<TileLayout> out;
+  const std::int64_t h = shape[2], w = shape[3];
+  if (has_option(registry, feature, "tile_height") && has_option(registry, feature, "tile_width"))
+    out = fitted_layouts(h, w);
+  for (std::int64_t tile : kTileSizes) {
+    TileLayout t;
+    t.height = t.width = tile;
+    t.overlap = tile / 4;
+    t.count = tiles_along(h, tile, t.overlap) * tiles_along(w, tile, t.overlap);
+    if (t.count > 1) out.push_back(t);  // one tile would be the untiled decode
+  }
+  return out;
+}
+
+// A tiled instance on `placement` with the cheapest tiles whose estimate fits `available`, loaded
 // with the model's VAE weights; null when even the smallest tile does not fit.
 sdk::Result<std::unique_ptr<sdk::VaeVariant>> fitting_variant(const SdxlModel& model, const plugins::PluginRegistry& registry,
                                                               const plugins::Placement& placement, at::IntArrayRef shape,
                                                               std::uint64_t available, std::string& why) {
   if (!can_tile(registry, model.vae_feature)) return std::unique_ptr<sdk::VaeVariant>();
-  for (std::int64_t tile : kTileSizes) {
-    auto tiled = tiled_variant(registry, model.vae_feature, placement, tile);
+  for (const TileLayout& t : tile_candidates(registry, model.vae_feature, shape)) {
+    auto tiled = tiled_variant(registry, model.vae_feature, placement, t);
     if (!tiled.ok()) return tiled.status();
     const std::uint64_t need = tiled.value()->estimate_decode_bytes(shape);
     if (need > available) continue;
     sdk::WeightSet set{model.vae_source, &model.vae_weights, model.vae_config_json};
     if (auto st = tiled.value()->load(set); !st.ok()) return st;
-    why = "tile " + std::to_string(tile) + " latent px needs " + mib(need);
+    why = std::to_string(t.count) + " tiles of " + std::to_string(t.height) + "x" + std::to_string(t.width) +
+          " latent px (overlap " + std::to_string(t.overlap) + ") need " + mib(need);
     return std::move(tiled).value();
   }
   return std::unique_ptr<sdk::VaeVariant>();
@@ -127,7 +213,10 @@ std::uint64_t smallest_tiled_decode_bytes(const SdxlModel& model, const plugins:
                                           at::IntArrayRef latent_shape) {
   if (!model.vae || !can_tile(registry, model.vae_feature)) return 0;
   const plugins::Placement here{model.device, model.dtype};
-  auto tiled = tiled_variant(registry, model.vae_feature, here, kTileSizes[std::size(kTileSizes) - 1]);
+  TileLayout smallest;
+  smallest.height = smallest.width = kTileSizes[std::size(kTileSizes) - 1];
+  smallest.overlap = smallest.height / 4;
+  auto tiled = tiled_variant(registry, model.vae_feature, here, smallest);
   return tiled.ok() ? tiled.value()->estimate_decode_bytes(latent_shape) : 0;
 }
 

@@ -1,11 +1,14 @@
 #pragma once
 // Deciding up front how to decode, instead of catching an out-of-memory error: the VAE variant
 // reports its peak for the latent shape; when that exceeds what the memory ledger has left on
-// the device, the same variant is built with tiling and the largest tile whose estimate fits
-// (128, 96, 64, 48, 32 latent pixels). When even the smallest tile does not fit on a GPU, the
-// decode moves to the host (a float32 instance of the same variant on the CPU, tiled there too if
-// the host budget asks for it): slow, but the job completes. When nothing fits anywhere, the job
-// is refused with the numbers, before any decoding starts.
+// the device, the same variant is built with tiling and the cheapest tiles whose estimate fits:
+// first tiles fitted to the picture (every split up to 8 x 8, full-width strips included, ordered
+// by the latent pixels decoded in all, overlaps counted twice), then square tiles of 128, 96, 64,
+// 48 and 32 latent pixels (all a variant without tile_height/tile_width can take). When even the
+// smallest tile does not fit on a GPU, the decode moves to the host (a float32 instance of the
+// same variant on the CPU, tiled there too if the host budget asks for it): slow, but the job
+// completes. When nothing fits anywhere, the job is refused with the numbers, before any
+// decoding starts.
 
 #include <ATen/core/Tensor.h>
 

@@ -97,9 +97,9 @@ u64 estimate_decode_peak(const KlConfig& c, DecodePlan plan) {
   const std::int64_t per_call = plan.slice_batch ? 1 : plan.batch;
   const u64 out_pixels = static_cast<u64>(plan.height * f) * static_cast<u64>(plan.width * f);
   const u64 output = static_cast<u64>(plan.batch) * c.out_channels * out_pixels * 4;  // float32 result
-  const bool tiled = plan.tiling && (plan.height > plan.tile || plan.width > plan.tile);
+  const bool tiled = plan.tiling && (plan.height > plan.tile_h || plan.width > plan.tile_w);
   if (!tiled) return decoder_call_peak(c, per_call, plan.height, plan.width, plan) + output + kRuntimeOverheadBytes;
-  const std::int64_t th = std::min(plan.height, plan.tile), tw = std::min(plan.width, plan.tile);
+  const std::int64_t th = std::min(plan.height, plan.tile_h), tw = std::min(plan.width, plan.tile_w);
   // Blend buffers: the accumulator (one slice) and the weight map in float32, plus one tile's
   // float32 copy and its weight ramp while it is being added.
   const u64 accumulator = static_cast<u64>(per_call) * c.out_channels * out_pixels * 4 + out_pixels * 4;

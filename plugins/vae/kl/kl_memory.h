@@ -18,8 +18,8 @@
 // The whole decode's peak is the maximum over stages, times the pictures processed at once
 // (1 with slice_batch), plus the float32 output image, plus a fixed runtime overhead
 // (kRuntimeOverheadBytes: oneDNN primitive caches and scratchpads, per-call weight reorders,
-// allocator slack), measured at 50-60 MiB for this VAE on the CPU whatever the picture size. With tiling each network call sees one
-// tile of `tile` latent pixels, and the blend buffers (output-sized accumulator and weight map)
+// allocator slack), measured at 50-60 MiB for this VAE on the CPU whatever the picture size. With
+// tiling each network call sees one tile of tile_h x tile_w latent pixels, and the blend buffers (output-sized accumulator and weight map)
 // are added. The untiled estimate at 1024x1024 (128x128 latents) in float32 is dominated by the
 // last up block (its input 256 channels x 1024² x 4 B = 1 GiB per tensor): with the phase
 // upsamplers, its first resnet; with nearest upsampling, the upsampler feeding it.
@@ -44,7 +44,8 @@ struct DecodePlan {
   std::int64_t width = 128;
   bool slice_batch = false;
   bool tiling = false;
-  std::int64_t tile = 64;
+  std::int64_t tile_h = 64;  ///< latent pixels per tile, vertically
+  std::int64_t tile_w = 64;  ///< and horizontally
   std::int64_t overlap = 16;
   std::int64_t element_bytes = 4;
   std::int64_t max_score_elements = std::int64_t{1} << 26;

@@ -29,6 +29,11 @@ std::vector<sdk::OptionSpec> kl_option_schema() {
                "small deviations from the untiled result)"});
   s.push_back({"tile_size", sdk::OptionType::integer, std::int64_t{64}, 8.0, 1024.0, {},
                "Tile side in latent pixels (x8 image pixels)"});
+  s.push_back({"tile_height", sdk::OptionType::integer, std::int64_t{0}, 0.0, 1024.0, {},
+               "Tile height in latent pixels when it differs from tile_size (0: tile_size)"});
+  s.push_back({"tile_width", sdk::OptionType::integer, std::int64_t{0}, 0.0, 1024.0, {},
+               "Tile width in latent pixels when it differs from tile_size (0: tile_size); e.g. "
+               "full-width strips split the picture along one axis only"});
   s.push_back({"tile_overlap", sdk::OptionType::integer, std::int64_t{16}, 0.0, 512.0, {},
                "Minimum overlap of neighbouring tiles in latent pixels; clamped below tile_size"});
   s.push_back({"slice_batch", sdk::OptionType::boolean, false, {}, {}, {},
@@ -48,7 +53,10 @@ std::vector<sdk::OptionSpec> kl_option_schema() {
 
 KlVae::KlVae(const sdk::Options& options, const sdk::HostServices& services) : services_(services) {
   tiling_ = options.get_bool("tiling", false);
-  tile_size_ = std::max<std::int64_t>(1, options.get_int("tile_size", 64));
+  const std::int64_t tile = std::max<std::int64_t>(1, options.get_int("tile_size", 64));
+  const std::int64_t height = options.get_int("tile_height", 0), width = options.get_int("tile_width", 0);
+  tile_height_ = height > 0 ? height : tile;
+  tile_width_ = width > 0 ? width : tile;
   tile_overlap_ = std::max<std::int64_t>(0, options.get_int("tile_overlap", 16));
   slice_batch_ = options.get_bool("slice_batch", false);
   force_upcast_ = options.get_string("force_upcast", "auto");
@@ -110,13 +118,13 @@ sdk::Result<at::Tensor> KlVae::run_sliced_tiled(const at::Tensor& input, std::in
   for (std::int64_t s = 0; s < slices; ++s) {
     if (job && job->cancelled()) return sdk::Status(sdk::StatusCode::cancelled, std::string("vae kl ") + what + " cancelled");
     at::Tensor part = input.slice(0, s * per_slice, (s + 1) * per_slice);
-    const bool fits = part.size(2) / in_scale <= tile_size_ && part.size(3) / in_scale <= tile_size_;
+    const bool fits = part.size(2) / in_scale <= tile_height_ && part.size(3) / in_scale <= tile_width_;
     if (!tiling_ || fits) {
       outs.push_back(fn(part).to(at::kFloat));
       if (job) job->progress(s + 1, slices);
       continue;
     }
-    vae_tiling::TileSettings ts{tile_size_, tile_overlap_, in_scale, out_scale};
+    vae_tiling::TileSettings ts{tile_height_, tile_width_, tile_overlap_, in_scale, out_scale};
     auto tiled = vae_tiling::run_tiled(part, ts, fn, [&](std::int64_t done, std::int64_t total) -> sdk::Status {
       if (job) {
         job->progress(s * total + done, slices * total);
@@ -213,7 +221,8 @@ std::uint64_t KlVae::estimate_decode_bytes(at::IntArrayRef shape) const {
   plan.width = shape[3];
   plan.slice_batch = slice_batch_;
   plan.tiling = tiling_;
-  plan.tile = tile_size_;
+  plan.tile_h = tile_height_;
+  plan.tile_w = tile_width_;
   plan.overlap = tile_overlap_;
   plan.element_bytes = static_cast<std::int64_t>(c10::elementSize(dtype));
   plan.subpixel_upsample = compute_.subpixel_upsample;

@@ -44,7 +44,7 @@ class KlVae final : public sdk::VaeVariant {
 
   sdk::HostServices services_;
   bool tiling_ = false;
-  std::int64_t tile_size_ = 64;
+  std::int64_t tile_height_ = 64, tile_width_ = 64;  ///< latent pixels (tile_size unless set apart)
   std::int64_t tile_overlap_ = 16;
   bool slice_batch_ = false;
   std::string force_upcast_ = "auto";

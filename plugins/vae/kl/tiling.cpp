@@ -36,8 +36,8 @@ sdk::Result<at::Tensor> run_tiled(const at::Tensor& input, const TileSettings& s
                                   const std::function<sdk::Status(std::int64_t, std::int64_t)>& between_tiles) {
   if (s.in_scale <= 0 || s.out_scale <= 0) return sdk::invalid_argument("tiling: scales must be positive");
   const std::int64_t grid_h = input.size(2) / s.in_scale, grid_w = input.size(3) / s.in_scale;
-  const auto rows = tile_spans(grid_h, s.tile, s.overlap);
-  const auto cols = tile_spans(grid_w, s.tile, s.overlap);
+  const auto rows = tile_spans(grid_h, s.tile_h, s.overlap);
+  const auto cols = tile_spans(grid_w, s.tile_w, s.overlap);
   const std::int64_t total = static_cast<std::int64_t>(rows.size() * cols.size());
   const std::int64_t out_h = grid_h * s.out_scale, out_w = grid_w * s.out_scale;
   const std::int64_t ramp = s.overlap * s.out_scale;

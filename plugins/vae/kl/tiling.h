@@ -34,7 +34,8 @@ std::vector<Span> tile_spans(std::int64_t length, std::int64_t tile, std::int64_
 at::Tensor edge_ramp(std::int64_t begin, std::int64_t end, std::int64_t length, std::int64_t ramp);
 
 struct TileSettings {
-  std::int64_t tile = 64;     ///< grid pixels per tile side
+  std::int64_t tile_h = 64;   ///< grid pixels per tile, vertically
+  std::int64_t tile_w = 64;   ///< and horizontally (tiles need not be square: full-width strips)
   std::int64_t overlap = 16;  ///< minimum overlap in grid pixels
   std::int64_t in_scale = 1;
   std::int64_t out_scale = 8;

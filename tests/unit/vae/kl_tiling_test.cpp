@@ -30,6 +30,16 @@ sdxl::sdk::Options tiled_options(std::int64_t tile, std::int64_t overlap) {
   return o;
 }
 
+// Tiles of height x width latent pixels (tile_size stays at its default).
+sdxl::sdk::Options rect_tiled_options(std::int64_t height, std::int64_t width, std::int64_t overlap) {
+  sdxl::sdk::Options o;
+  o.set("tiling", true);
+  o.set("tile_height", height);
+  o.set("tile_width", width);
+  o.set("tile_overlap", overlap);
+  return o;
+}
+
 // A smooth, stationary latent: waves of about 20 latent pixels (160 image pixels) in every
 // channel, so every tile sees similar statistics. (A latent whose mean drifts across the picture
 // gives each tile different GroupNorm statistics, which no blending can hide.) [1, 4, h, w]
@@ -82,13 +92,19 @@ TEST_CASE("blending is exact for a network that is tile-local", "[vae][tiling]")
   auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
   at::Tensor z = at::normal(0.0, 1.0, {2, 4, 20, 28}, gen);
   auto fn = [](const at::Tensor& t) { return at::upsample_nearest2d(t * 2 + 1, {t.size(2) * 8, t.size(3) * 8}); };
-  auto tiled = tiling::run_tiled(z, {8, 3, 1, 8}, fn, nullptr);
+  auto tiled = tiling::run_tiled(z, {8, 8, 3, 1, 8}, fn, nullptr);
   REQUIRE(tiled.ok());
   CHECK(max_abs_diff(tiled.value(), fn(z)) < 1e-5);
+  // Tiles need not be square: full-width strips 6 rows high, then 20 x 10 columns.
+  for (const tiling::TileSettings rect : {tiling::TileSettings{6, 28, 2, 1, 8}, tiling::TileSettings{20, 10, 3, 1, 8}}) {
+    auto strips = tiling::run_tiled(z, rect, fn, nullptr);
+    REQUIRE(strips.ok());
+    CHECK(max_abs_diff(strips.value(), fn(z)) < 1e-5);
+  }
   // Encode direction (input 8x the grid): 8x8 average pooling is tile-local too.
   at::Tensor img = at::normal(0.0, 1.0, {1, 3, 96, 136}, gen);
   auto pool = [](const at::Tensor& t) { return at::avg_pool2d(t, {8, 8}); };
-  auto pooled = tiling::run_tiled(img, {5, 2, 8, 1}, pool, nullptr);
+  auto pooled = tiling::run_tiled(img, {5, 5, 2, 8, 1}, pool, nullptr);
   REQUIRE(pooled.ok());
   CHECK(max_abs_diff(pooled.value(), pool(img)) < 1e-5);
 }
@@ -161,36 +177,68 @@ TEST_CASE("kl subpixel upsampling gives nearest x2 + conv3x3", "[vae][kl]") {
   check_same_decode_and_encode(nearest, z, at::rand({1, 3, 32, 32}, gen) * 2 - 1);
 }
 
-TEST_CASE("kl tiled decode of a smooth latent stays close to untiled, without seams", "[vae][kl][tiling]") {
-  if (!have_goldens()) {
-    WARN("goldens not found; skipping");
-    return;
-  }
+namespace {
+
+// Decodes the smooth latent untiled, with blended tiles (`blended`) and with tiles that abut
+// without blending (`cut`), and checks the blended result stays close to the untiled one with no
+// seam where the cut tiles meet: image column `seam_col`, or row `seam_row` (one of them >= 0).
+void check_blended_tiles(const sdxl::sdk::Options& blended_o, const sdxl::sdk::Options& cut_o, std::int64_t seam_col,
+                         std::int64_t seam_row) {
   auto w = well_conditioned_like(load_folder(models_dir() / "tiny-sdxl" / "vae"), 1234);
   at::Tensor z = smooth_latent(32, 48);
   auto plain = make_kl(w, {})->decode(z, nullptr);
-  // Blended: 2 x 3 tiles of 24 latent pixels overlapping by >= 8. Unblended: 2 x 2 tiles, the
-  // columns abutting at latent 24 (image column 192), plainly averaged where rows overlap.
-  auto blended = make_kl(w, tiled_options(24, 8))->decode(z, nullptr);
-  auto unblended = make_kl(w, tiled_options(24, 0))->decode(z, nullptr);
+  auto blended = make_kl(w, blended_o)->decode(z, nullptr);
+  auto cut = make_kl(w, cut_o)->decode(z, nullptr);
   REQUIRE(plain.ok());
   REQUIRE(blended.ok());
-  REQUIRE(unblended.ok());
+  REQUIRE(cut.ok());
   REQUIRE(blended.value().sizes() == plain.value().sizes());
   const double range = (plain.value().max() - plain.value().min()).item<double>();
   const double d_blend = max_abs_diff(blended.value(), plain.value());
-  const double d_cut = max_abs_diff(unblended.value(), plain.value());
-  const std::vector<std::int64_t> cut_cols{192};  // the unblended tiles' shared border
-  const double seam_cut = seam_step(unblended.value(), plain.value(), cut_cols);
-  const double seam_blend = seam_step(blended.value(), plain.value(), cut_cols);
-  INFO("image range " << range << "; max |tiled - untiled|: blended " << d_blend << ", unblended " << d_cut
-                     << "; seam step at the cut columns: blended " << seam_blend << ", unblended " << seam_cut);
-  // Measured: range 5.1, blended 0.50, unblended 2.53, seam steps 0.02 vs 1.40 (seed 1234).
+  const double d_cut = max_abs_diff(cut.value(), plain.value());
+  // A row seam is a column seam of the transposed pictures.
+  auto across = [&](const at::Tensor& t) { return seam_col >= 0 ? t : t.transpose(2, 3); };
+  const std::vector<std::int64_t> at_seam{seam_col >= 0 ? seam_col : seam_row};
+  const double seam_cut = seam_step(across(cut.value()), across(plain.value()), at_seam);
+  const double seam_blend = seam_step(across(blended.value()), across(plain.value()), at_seam);
+  INFO("image range " << range << "; max |tiled - untiled|: blended " << d_blend << ", cut " << d_cut
+                     << "; seam step where the cut tiles meet: blended " << seam_blend << ", cut " << seam_cut);
   CHECK(d_blend < 0.15 * range);
   CHECK(d_blend < 0.4 * d_cut);
   CHECK(seam_blend < 0.25 * seam_cut);
   // Mean deviation: tiles see their own GroupNorm statistics; small but not zero.
   CHECK((blended.value() - plain.value()).abs().mean().item<double>() < 0.2 * plain.value().std().item<double>());
+}
+
+}  // namespace
+
+TEST_CASE("kl tiled decode of a smooth latent stays close to untiled, without seams", "[vae][kl][tiling]") {
+  if (!have_goldens()) {
+    WARN("goldens not found; skipping");
+    return;
+  }
+  // Blended: 2 x 3 tiles of 24 latent pixels overlapping by >= 8. Cut: 2 x 2 tiles, the columns
+  // abutting at latent 24 (image column 192), plainly averaged where rows overlap.
+  // Measured: range 5.1, blended 0.50, cut 2.53, seam steps 0.02 vs 1.40 (seed 1234).
+  check_blended_tiles(tiled_options(24, 8), tiled_options(24, 0), 192, -1);
+}
+
+TEST_CASE("kl strip tiles (full width) of a smooth latent stay close to untiled", "[vae][kl][tiling]") {
+  if (!have_goldens()) {
+    WARN("goldens not found; skipping");
+    return;
+  }
+  // Two strips 20 latent rows high, overlapping by 8 (rows 12..20): only horizontal seams. Cut:
+  // strips of 16 rows abutting at latent row 16 (image row 128).
+  // Measured: range 5.1, strips 0.38, cut 2.06, seam steps 0.04 vs 1.17 (seed 1234).
+  check_blended_tiles(rect_tiled_options(20, 1024, 8), rect_tiled_options(16, 1024, 0), -1, 128);
+  auto w = load_folder(models_dir() / "tiny-sdxl" / "vae");
+  // Memory: a strip's decode is a fraction of the whole picture's.
+  auto whole = make_kl(w, {});
+  auto strip = make_kl(w, rect_tiled_options(72, 1024, 16));
+  const std::int64_t shape[] = {1, 4, 128, 128};
+  CHECK(strip->estimate_decode_bytes(shape) < whole->estimate_decode_bytes(shape) * 3 / 4);
+  CHECK(strip->estimate_decode_bytes(shape) > make_kl(w, tiled_options(64, 16))->estimate_decode_bytes(shape));
 }
 
 TEST_CASE("kl refuses bad input with messages naming both sides", "[vae][kl]") {
