@@ -51,6 +51,10 @@ sdxl_cli_test(cpu_threads 0 "\"threads\": 2"
 sdxl_cli_test(cpu_threads_negative 2 "\\[cpu\\] threads = -1: expected 0"
               --config ${CMAKE_CURRENT_SOURCE_DIR}/data/cpu_threads_negative.toml plugins)
 
+# [output] png_compression outside zlib's levels is refused, naming the key.
+sdxl_cli_test(png_compression_bad 2 "\\[output\\] png_compression = 12: expected a zlib level 0-9"
+              --config ${CMAKE_CURRENT_SOURCE_DIR}/data/png_compression_bad.toml plugins)
+
 # [gpu] cuda_graphs reaches the pipeline (`sdxl bench` reports it; on the CPU the job runs eagerly);
 # a word where the boolean belongs is refused naming the file, line and key.
 sdxl_cli_test(cuda_graphs 0 "\"cuda_graphs\": true"

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "config/plugin_options.h"
+#include "image/png.h"
 #include "gpu/kernel_trust.h"
 #include "memory/device_memory.h"
 #include "memory/arbiter.h"
@@ -69,6 +70,10 @@ sdk::Result<App> start(const StartupRequest& request) {
     return sdk::invalid_argument(app.config.file + ": [cpu] threads = " + std::to_string(app.config.cpu_threads) +
                                  ": expected 0 (libtorch's default) or a positive count");
   if (app.config.cpu_threads > 0) at::set_num_threads(static_cast<int>(app.config.cpu_threads));
+  if (app.config.png_compression < 0 || app.config.png_compression > 9)
+    return sdk::invalid_argument(app.config.file + ": [output] png_compression = " +
+                                 std::to_string(app.config.png_compression) + ": expected a zlib level 0-9");
+  image::set_png_compression(static_cast<int>(app.config.png_compression));
   // A cap of one VAE decode: a size, not a fraction (of what would it be?).
   const std::string& vae_cap = app.config.memory_vae_decode;
   auto vae_limit = memory::parse_budget(vae_cap, 0);

@@ -35,6 +35,7 @@ struct Config {
   std::string lora_mode = "merge";        ///< [lora] mode: merge | runtime
   std::vector<std::string> controlnet_folders;  ///< [controlnet] folders (relative to the config file)
   std::int64_t cpu_threads = 0;           ///< [cpu] threads (0: libtorch's default)
+  std::int64_t png_compression = 1;       ///< [output] png_compression (zlib level 0-9)
   bool gpu_cuda_graphs = false;           ///< [gpu] cuda_graphs
   bool gpu_channels_last = false;         ///< [gpu] channels_last
   bool gpu_cudnn_benchmark = false;       ///< [gpu] cudnn_benchmark

@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <png.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -11,6 +13,8 @@
 
 namespace sdxl::image {
 namespace {
+
+std::atomic<int> g_compression{kDefaultPngCompression};
 
 // libpng reports errors through longjmp; these callbacks record the message first.
 struct ErrorSink {
@@ -71,6 +75,7 @@ sdk::Result<std::vector<unsigned char>> encode_png(const at::Tensor& pixels,
     return sdk::internal_error("PNG encode failed: " + sink.message);
   }
   png_set_write_fn(png, &out, write_bytes, flush_nothing);
+  png_set_compression_level(png, g_compression.load());
   png_set_IHDR(png, info, static_cast<png_uint_32>(w), static_cast<png_uint_32>(h), 8, color, PNG_INTERLACE_NONE,
                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   for (const auto& [k, v] : text) {
@@ -96,6 +101,9 @@ sdk::Result<std::vector<unsigned char>> encode_png(const at::Tensor& pixels,
   png_destroy_write_struct(&png, &info);
   return out;
 }
+
+void set_png_compression(int level) { g_compression = std::clamp(level, 0, 9); }
+int png_compression() { return g_compression; }
 
 sdk::Status write_png(const std::string& path, const at::Tensor& pixels, const std::map<std::string, std::string>& text) {
   auto bytes = encode_png(pixels, text);

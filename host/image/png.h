@@ -17,6 +17,14 @@ struct PngImage {
   std::map<std::string, std::string> text;   ///< tEXt/iTXt/zTXt chunks
 };
 
+/// zlib level of the PNGs encode_png writes, 0 (stored) … 9 (smallest); process-wide, set at start
+/// from `[output] png_compression`. Default 1: on a 1024² picture about 4x faster to write than
+/// zlib's default 6 (62 vs 267 ms on the development machine) for a file about 16 % larger.
+constexpr int kDefaultPngCompression = 1;
+/// Levels outside 0…9 are clamped (the configuration refuses them with a message first).
+void set_png_compression(int level);
+int png_compression();
+
 /// Encodes `pixels` (uint8 [H, W, 3|4|1]) with the given text chunks into PNG bytes.
 sdk::Result<std::vector<unsigned char>> encode_png(const at::Tensor& pixels,
                                                    const std::map<std::string, std::string>& text = {});

@@ -30,3 +30,32 @@ TEST_CASE("PNG decoding refuses garbage and truncation with a message", "[image]
   REQUIRE_FALSE(cut.ok());
   CHECK(cut.status().code() == sdxl::sdk::StatusCode::corrupt_data);
 }
+
+TEST_CASE("PNG compression level changes the size, never the pixels", "[image]") {
+  // Smooth gradients with a little noise: compressible, as generated pictures are.
+  at::Tensor y = at::arange(96, at::kFloat).view({96, 1, 1}), x = at::arange(128, at::kFloat).view({1, 128, 1});
+  at::Tensor px = (128 + 100 * at::sin(y * 0.05) * at::cos(x * 0.07 + at::arange(3, at::kFloat)) +
+                   3 * at::randn({96, 128, 3}))
+                      .clamp(0, 255)
+                      .to(at::kByte);
+  struct Restore {
+    ~Restore() { sdxl::image::set_png_compression(sdxl::image::kDefaultPngCompression); }
+  } restore;
+  std::size_t bytes[3] = {};
+  const int levels[3] = {0, 1, 9};
+  for (int i = 0; i < 3; ++i) {
+    sdxl::image::set_png_compression(levels[i]);
+    CHECK(sdxl::image::png_compression() == levels[i]);
+    auto png = sdxl::image::encode_png(px, {{"parameters", "level " + std::to_string(levels[i])}});
+    REQUIRE(png.ok());
+    auto back = sdxl::image::decode_png(png.value().data(), png.value().size(), "level");
+    REQUIRE(back.ok());
+    CHECK(at::equal(back.value().pixels, px));
+    bytes[i] = png.value().size();
+  }
+  CHECK(bytes[0] > bytes[1]);   // stored: the raw rows, larger than any compressed stream
+  CHECK(bytes[1] >= bytes[2]);  // 9 searches hardest
+  CHECK(bytes[0] >= 96u * 128u * 3u);
+  sdxl::image::set_png_compression(42);  // out of range: clamped
+  CHECK(sdxl::image::png_compression() == 9);
+}
