@@ -13,6 +13,7 @@ namespace {
 
 constexpr std::int64_t kTileSizes[] = {128, 96, 64, 48, 32};  // square fallback, latent pixels, largest first
 constexpr std::int64_t kMaxSplits = 8;                        // fitted layouts: up to 8 x 8 tiles
+constexpr std::int64_t kMaxTileSide = 1024;                   // the kl options' upper bound
 
 bool has_option(const plugins::PluginRegistry& registry, const std::string& feature_name, const char* key) {
   const auto* feature = registry.find(sdk::FeatureKind::vae_variant, feature_name);
@@ -66,6 +67,7 @@ std::vector<TileLayout> fitted_layouts(std::int64_t h, std::int64_t w) {
         t.width = side_for(w, cols, t.overlap);
       }
       if ((rows > 1 && t.height < 32) || (cols > 1 && t.width < 32)) continue;  // too small to be worth it
+      if (t.height > kMaxTileSide || t.width > kMaxTileSide) continue;
       const std::int64_t n_rows = tiles_along(h, t.height, t.overlap), n_cols = tiles_along(w, t.width, t.overlap);
       if (n_rows * n_cols < 2) continue;
       t.count = n_rows * n_cols;

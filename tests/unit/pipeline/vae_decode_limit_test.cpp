@@ -16,6 +16,17 @@ struct LimitGuard {
   ~LimitGuard() { pipeline::set_vae_decode_limit(0); }
 };
 
+// The choice estimates tile candidates before loading them (loading is a copy of the weights),
+// that is for SDXL's VAE architecture; an untiled VAE that is not loaded yet estimates the same
+// way, so comparisons with the model's own estimate are between like and like. (The demo's own
+// VAE is much smaller.)
+void use_unloaded_vae(pipeline::SdxlModel& model, const plugins::PluginRegistry& reg) {
+  const plugins::Placement here{model.device, model.dtype};
+  auto unloaded = reg.create_vae_variant(model.vae_feature, nullptr, &here);
+  REQUIRE(unloaded.ok());
+  model.vae = std::move(unloaded).value();
+}
+
 }  // namespace
 
 TEST_CASE("a VAE decode cap makes the choice tile under it", "[pipeline][vae][memory]") {
@@ -62,12 +73,7 @@ TEST_CASE("a VAE decode cap picks the cheapest tiles fitted to the picture", "[p
   LimitGuard guard;
   const std::int64_t shape[] = {1, 4, 128, 128};
   const plugins::Placement here{model.device, model.dtype};
-  // The choice estimates tile candidates before loading them (loading is a copy of the weights),
-  // that is for SDXL's VAE architecture; an untiled VAE that is not loaded yet estimates the same
-  // way, so the comparison below is between like and like. (The demo's own VAE is much smaller.)
-  auto unloaded = reg.create_vae_variant(model.vae_feature, nullptr, &here);
-  REQUIRE(unloaded.ok());
-  model.vae = std::move(unloaded).value();
+  use_unloaded_vae(model, reg);
   auto estimate = [&](std::int64_t height, std::int64_t width, std::int64_t overlap) {
     sdk::Options o;
     o.set("tiling", true);
@@ -102,4 +108,20 @@ TEST_CASE("a VAE decode cap picks the cheapest tiles fitted to the picture", "[p
   REQUIRE(more.value().owned != nullptr);
   CHECK_THAT(more.value().reason, !Catch::Contains("2 tiles of"));
   CHECK(more.value().owned->estimate_decode_bytes(shape) <= strips - 1);
+}
+
+TEST_CASE("fitted tiles stay within the VAE's tile options on huge pictures", "[pipeline][vae][memory]") {
+  test_support::DemoModel demo("sdxl_vae_decode_limit_test");
+  auto& model = *demo.model;
+  LimitGuard guard;
+  // A 2048-pixel-wide latent (16384 image pixels): one tile per row would be wider than the kl
+  // plugin's largest tile option (1024), so such layouts must not be offered.
+  const std::int64_t shape[] = {1, 4, 64, 2048};
+  use_unloaded_vae(model, *demo.registry);
+  pipeline::set_vae_decode_limit(model.vae->estimate_decode_bytes(shape) / 4);
+  auto choice = pipeline::choose_vae_for_decode(model, *demo.registry, shape);
+  INFO(choice.status().message());
+  REQUIRE(choice.ok());
+  REQUIRE(choice.value().owned != nullptr);
+  CHECK_THAT(choice.value().reason, Catch::Contains("tiles of"));
 }
