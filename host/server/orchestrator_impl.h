@@ -1,6 +1,7 @@
 #pragma once
 // Private state of the Orchestrator (orchestrator.cpp: the public API; orchestrator_catalog.cpp:
-// model and LoRA names; orchestrator_worker.cpp: the worker thread). Not for other users.
+// model and LoRA names; orchestrator_worker.cpp: the worker thread; orchestrator_batch.cpp:
+// forming and admitting a batch; orchestrator_finish.cpp: decode and results). Not for other users.
 //
 // Locking: `mu` guards everything below marked [mu]; the worker alone touches the fields marked
 // [worker]. Event callbacks are collected under `mu` and called after it is released.
@@ -137,6 +138,22 @@ struct Orchestrator::Impl {
   void finisher_loop();
   /// Ends the finisher thread after the batch in hand (worker exit).
   void stop_finisher();
+
+  // orchestrator_batch.cpp: forming and admitting a batch, and its between-step hooks.
+  static BatchShape batch_shape_of(const Job& job);
+  static BatchJob batch_job_of(const Job& job);
+  /// Adds queued jobs that can share the head's UNet batch (batch.front()) to `batch` and
+  /// `parts`, marks them running (their `started` events go to `events`) and makes the batch the
+  /// running one.
+  void take_batch_mates(std::vector<std::shared_ptr<Job>>& batch, std::vector<BatchJob>& parts,
+                        std::vector<PendingEvent>& events);
+  /// Asks OrchestratorOptions::admit (set) for the batch's memory, retrying while busy.
+  sdk::Result<Admission> admit_batch(const std::vector<std::shared_ptr<Job>>& batch, std::int64_t rows,
+                                     const BatchShape& shape, std::size_t control_units);
+  /// Progress (with preview PNGs), cancellation and timeouts for the denoising loop, job by job.
+  /// The hooks refer to `batch`, `parts` and `previews`, which must outlive them.
+  BatchHooks step_hooks(const std::vector<std::shared_ptr<Job>>& batch, const std::vector<BatchJob>& parts,
+                        std::vector<std::vector<unsigned char>>& previews);
 
   // orchestrator_worker.cpp
   void worker_loop();

@@ -1,14 +1,13 @@
-// The worker thread: picks the next job (and its batch mates), makes its model and LoRA set
-// current, asks for memory, runs the batch and publishes the results.
+// The worker thread: picks the next job (and its batch mates: orchestrator_batch.cpp), makes its
+// model and LoRA set current, asks for memory, denoises the batch and hands it over for decoding
+// and publishing (orchestrator_finish.cpp).
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
 #include <cstdio>
 
-#include "image/png.h"
 #include "memory/model_components.h"
 #include "memory/scratch_credit.h"
-#include "pipeline/vae_choice.h"
 #include "server/batch.h"
 #include "server/orchestrator_impl.h"
 #include "util/logging.h"
@@ -17,33 +16,6 @@ namespace sdxl::server {
 namespace {
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-BatchShape shape_of(const Job& j) {
-  BatchShape s;
-  s.width = j.spec.width;
-  s.height = j.spec.height;
-  s.steps = j.spec.steps;
-  s.sampler = j.spec.sampler;
-  s.guidance_rescale = j.spec.guidance_rescale;
-  s.init_image = j.init_image;
-  s.mask = j.mask;
-  s.strength = j.spec.strength;
-  if (s.sampler == "auto") {
-    s.auto_hints.model_name = j.model;
-    for (const auto& l : j.loras) s.auto_hints.lora_names.push_back(l.path.filename().string());
-  }
-  return s;
-}
-
-BatchJob batch_job_of(const Job& j) {
-  BatchJob b;
-  b.prompt = j.model_prompt;
-  b.negative = j.spec.negative;
-  b.seed = j.spec.seed;
-  b.images = j.spec.batch_size;
-  b.cfg = j.spec.cfg;
-  return b;
-}
 
 }  // namespace
 
@@ -221,54 +193,10 @@ void Orchestrator::Impl::run_jobs(const std::vector<std::shared_ptr<Job>>& first
   const auto control_fields = pipeline::control_infotext(controls);  // A1111's "ControlNet N"
 
   // Batch mates: queued jobs with the same model, LoRA set and batch shape.
-  BatchShape shape = shape_of(head);
+  BatchShape shape = batch_shape_of(head);
   shape.controls = controls;
   std::vector<BatchJob> parts = {batch_job_of(head)};
-  auto key_of = [&](Job& j) -> std::string {
-    if (j.prompt_shape_model != j.affinity) {
-      auto ps = batch_prompt_shape(*model, batch_job_of(j));
-      j.prompt_shape = ps.ok() ? ps.value() : "";
-      j.prompt_shape_model = j.affinity;
-    }
-    return j.prompt_shape.empty() ? "" : batch_shape_key(shape_of(j), batch_job_of(j), j.prompt_shape);
-  };
-  const bool batchable = !head.init_image.defined() && head.controls.empty() && opt.max_batch > 1;
-  const std::string key = batchable ? key_of(head) : "";
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    if (!key.empty() && head.spec.batch_size < opt.max_batch) {
-      std::int64_t rows = head.spec.batch_size;
-      auto mates = queue.take_if([&](const QueueEntry& e) {
-        auto it = jobs.find(e.id);
-        if (it == jobs.end() || rows >= opt.max_batch) return false;
-        Job& j = *it->second;
-        if (j.affinity != head.affinity || j.init_image.defined() || !j.controls.empty() ||
-            rows + j.spec.batch_size > opt.max_batch || key_of(j) != key)
-          return false;
-        rows += j.spec.batch_size;
-        return true;
-      });
-      for (const auto& m : mates) {
-        auto j = jobs.at(m.id);
-        j->snap.state = JobState::running;
-        j->started = Clock::now();
-        j->snap.timings.queued = std::chrono::duration<double>(j->started - j->submitted).count();
-        batch.push_back(j);
-        parts.push_back(batch_job_of(*j));
-        JobEvent e;
-        e.kind = JobEvent::Kind::started;
-        e.total = j->spec.steps;
-        events.push_back(event_locked(*j, e));
-      }
-    }
-    running = batch;
-    count("batches");
-    batch_sizes[static_cast<std::int64_t>(batch.size())] += 1;
-    for (auto& j : batch) {
-      j->snap.batch_jobs = static_cast<std::int64_t>(batch.size());
-      j->snap.model = j->model;
-    }
-  }
+  take_batch_mates(batch, parts, events);
   deliver(events);
   std::int64_t rows = 0;
   for (const auto& p : parts) rows += p.images;
@@ -276,97 +204,16 @@ void Orchestrator::Impl::run_jobs(const std::vector<std::shared_ptr<Job>>& first
   // Memory admission (the arbiter), retried while other work holds the memory.
   Admission admission;
   if (opt.admit) {
-    AdmissionRequest req;
-    req.label = batch.size() == 1 ? head.id : "batch of " + std::to_string(batch.size()) + " jobs from " + head.id;
-    req.model = model.get();
-    req.images = rows;
-    req.width = shape.width;
-    req.height = shape.height;
-    req.cfg = head.spec.cfg > 1.0;
-    req.components = model_components;
-    req.control_units = static_cast<std::int64_t>(controls.size());
-    if (!controls.empty())
-      req.components.insert(req.components.end(), controlnet_components.begin(), controlnet_components.end());
-    if (model->vae) {
-      const auto& info = model->vae->info();
-      const std::int64_t latent[] = {rows, info.latent_channels, shape.height / info.downscale, shape.width / info.downscale};
-      req.vae_decode_tiled_bytes = pipeline::smallest_tiled_decode_bytes(*model, *opt.registry, latent);
+    auto admitted = admit_batch(batch, rows, shape, controls.size());
+    if (!admitted.ok()) {
+      fail_all(admitted.status());
+      return deliver(events);
     }
-    for (;;) {
-      auto a = opt.admit(req);
-      if (!a.ok()) {
-        fail_all(a.status());
-        return deliver(events);
-      }
-      if (!a.value().busy) {
-        admission = a.value();
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    admission = std::move(admitted).value();
   }
 
-  // Between steps: cancellation and timeouts, job by job; the batch stops when nobody is left.
-  auto check_locked = [&](Clock::time_point now, std::vector<PendingEvent>& out) {
-    bool anyone = false;
-    for (auto& j : batch) {
-      if (is_terminal(j->snap.state)) continue;
-      if (j->cancel_requested) {
-        if (auto ev = finish_locked(*j, JobState::cancelled, j->cancel_reason, sdk::StatusCode::cancelled))
-          out.push_back(std::move(*ev));
-      } else if (now >= j->deadline) {
-        char msg[64];
-        std::snprintf(msg, sizeof(msg), "timed out after %g s", seconds_since(j->submitted));
-        if (auto ev = finish_locked(*j, JobState::failed, msg, sdk::StatusCode::cancelled)) out.push_back(std::move(*ev));
-      } else {
-        anyone = true;
-      }
-    }
-    return anyone;
-  };
   std::vector<std::vector<unsigned char>> previews(batch.size());
-  BatchHooks hooks;
-  hooks.cancelled = [&] {
-    std::vector<PendingEvent> out;
-    bool anyone;
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      anyone = check_locked(Clock::now(), out);
-    }
-    deliver(out);
-    return !anyone;
-  };
-  hooks.progress = [&](std::int64_t done, std::int64_t total) {
-    std::vector<PendingEvent> out;
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      check_locked(Clock::now(), out);
-      for (std::size_t k = 0; k < batch.size(); ++k) {
-        Job& j = *batch[k];
-        if (is_terminal(j.snap.state)) continue;
-        j.snap.step = done;
-        j.snap.total = total;
-        JobEvent e;
-        e.kind = JobEvent::Kind::progress;
-        e.step = done;
-        e.total = total;
-        e.preview_png = std::move(previews[k]);
-        previews[k].clear();
-        out.push_back(event_locked(j, std::move(e)));
-      }
-    }
-    deliver(out);
-  };
-  if (opt.preview_every > 0) {
-    hooks.preview_every = opt.preview_every;
-    hooks.preview = [&](std::int64_t, const at::Tensor& pictures) {
-      std::int64_t row = 0;
-      for (std::size_t k = 0; k < batch.size(); ++k) {
-        if (auto png = image::encode_png(pictures[row]); png.ok()) previews[k] = std::move(png).value();
-        row += parts[k].images;
-      }
-    };
-  }
+  const BatchHooks hooks = step_hooks(batch, parts, previews);
 
   // The arbiter's reshaping: fewer images at once, and the job's reserved scratch credited back to
   // this thread so the pipeline sees it (the decode, on whichever thread, gets the same credit).
