@@ -13,20 +13,13 @@ sdk::Result<at::Tensor> decode_latents(SdxlModel& model, const plugins::PluginRe
                                        const at::Tensor& latents, double* seconds) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
-  auto add_time = [&] {
-    if (seconds) *seconds += std::chrono::duration<double>(Clock::now() - start).count();
-  };
   auto vae = choose_vae_for_decode(model, registry, latents.sizes());
   if (!vae.ok()) return vae.status();
   if (vae.value().owned) util::log_info(vae.value().reason);
   auto images = vae.value().vae->decode(latents.to(vae.value().device), nullptr);
-  if (!images.ok()) {
-    add_time();
-    return images.status();
-  }
-  at::Tensor pictures = images.value().to(at::kFloat).cpu();
-  add_time();
-  return pictures;
+  if (images.ok()) images = images.value().to(at::kFloat).cpu();
+  if (seconds) *seconds += std::chrono::duration<double>(Clock::now() - start).count();
+  return images;
 }
 
 }  // namespace sdxl::pipeline

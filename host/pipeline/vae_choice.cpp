@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <iterator>
+#include <limits>
 #include <vector>
 
 #include "memory/ledger.h"
@@ -13,18 +14,24 @@ namespace {
 
 constexpr std::int64_t kTileSizes[] = {128, 96, 64, 48, 32};  // square fallback, latent pixels, largest first
 constexpr std::int64_t kMaxSplits = 8;                        // fitted layouts: up to 8 x 8 tiles
-constexpr std::int64_t kMaxTileSide = 1024;                   // the kl options' upper bound
 
-bool has_option(const plugins::PluginRegistry& registry, const std::string& feature_name, const char* key) {
+// The variant's option `key` as its schema declares it; null when it has none.
+const sdk::OptionSpec* find_option(const plugins::PluginRegistry& registry, const std::string& feature_name,
+                                   const char* key) {
   const auto* feature = registry.find(sdk::FeatureKind::vae_variant, feature_name);
-  bool found = false;
   if (feature)
-    for (const auto& o : feature->info.options) found = found || o.key == key;
-  return found;
+    for (const auto& o : feature->info.options)
+      if (o.key == key) return &o;
+  return nullptr;
 }
 
 bool can_tile(const plugins::PluginRegistry& registry, const std::string& feature_name) {
-  return has_option(registry, feature_name, "tiling");
+  return find_option(registry, feature_name, "tiling") != nullptr;
+}
+
+// The largest value a tile side option takes (its schema's bound; no bound: any).
+std::int64_t side_limit(const sdk::OptionSpec& side) {
+  return side.max ? static_cast<std::int64_t>(*side.max) : std::numeric_limits<std::int64_t>::max();
 }
 
 // One way to cut the latent into tiles: height x width latent pixels each, `count` of them,
@@ -52,7 +59,8 @@ std::int64_t side_for(std::int64_t length, std::int64_t n, std::int64_t overlap)
 // strips included), the smallest tiles that cover it. A fixed tile side wastes work: 96-pixel
 // tiles on a 128-pixel latent overlap by 64 and decode 2.25 times the picture, where two
 // full-width strips of 72 rows use about as much memory per tile and decode 1.125 times it.
-std::vector<TileLayout> fitted_layouts(std::int64_t h, std::int64_t w) {
+// Tiles taller than `max_height` or wider than `max_width` (the variant's option bounds) are left out.
+std::vector<TileLayout> fitted_layouts(std::int64_t h, std::int64_t w, std::int64_t max_height, std::int64_t max_width) {
   std::vector<TileLayout> out;
   for (std::int64_t rows = 1; rows <= kMaxSplits; ++rows) {
     for (std::int64_t cols = 1; cols <= kMaxSplits; ++cols) {
@@ -67,7 +75,7 @@ std::vector<TileLayout> fitted_layouts(std::int64_t h, std::int64_t w) {
         t.width = side_for(w, cols, t.overlap);
       }
       if ((rows > 1 && t.height < 32) || (cols > 1 && t.width < 32)) continue;  // too small to be worth it
-      if (t.height > kMaxTileSide || t.width > kMaxTileSide) continue;
+      if (t.height > max_height || t.width > max_width) continue;
       const std::int64_t n_rows = tiles_along(h, t.height, t.overlap), n_cols = tiles_along(w, t.width, t.overlap);
       if (n_rows * n_cols < 2) continue;
       t.count = n_rows * n_cols;
@@ -89,8 +97,9 @@ sdk::Result<std::unique_ptr<sdk::VaeVariant>> tiled_variant(const plugins::Plugi
                                                             const plugins::Placement& placement, const TileLayout& t) {
   sdk::Options o;
   o.set("tiling", true);
-  o.set("tile_size", std::max(t.height, t.width));
-  if (t.height != t.width) {
+  if (t.height == t.width) {
+    o.set("tile_size", t.height);  // all a variant without tile_height / tile_width takes
+  } else {
     o.set("tile_height", t.height);
     o.set("tile_width", t.width);
   }
@@ -106,8 +115,9 @@ std::vector<TileLayout> tile_candidates(const plugins::PluginRegistry& registry,
                                         at::IntArrayRef shape) {
   std::vector<TileLayout> out;
   const std::int64_t h = shape[2], w = shape[3];
-  if (has_option(registry, feature, "tile_height") && has_option(registry, feature, "tile_width"))
-    out = fitted_layouts(h, w);
+  const auto* height = find_option(registry, feature, "tile_height");
+  const auto* width = find_option(registry, feature, "tile_width");
+  if (height && width) out = fitted_layouts(h, w, side_limit(*height), side_limit(*width));
   for (std::int64_t tile : kTileSizes) {
     TileLayout t;
     t.height = t.width = tile;

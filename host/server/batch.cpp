@@ -119,6 +119,11 @@ sdk::Result<BatchResult> run_batch_chunked(pipeline::SdxlModel& model, const plu
 sdk::Status decode_batch(pipeline::SdxlModel& model, const plugins::PluginRegistry& registry,
                          const std::vector<BatchJob>& jobs, std::int64_t max_rows, BatchResult& result) {
   const std::int64_t rows = result.latents.size(0);
+  std::int64_t job_rows = 0;
+  for (const auto& j : jobs) job_rows += j.images;
+  if (job_rows != rows)
+    return sdk::internal_error("decode_batch: the jobs have " + std::to_string(job_rows) + " images, the latents " +
+                               std::to_string(rows) + " rows");
   const std::int64_t step = max_rows > 0 ? max_rows : rows;
   std::vector<at::Tensor> decoded;
   for (std::int64_t first = 0; first < rows; first += step) {
@@ -134,8 +139,6 @@ sdk::Status decode_batch(pipeline::SdxlModel& model, const plugins::PluginRegist
     result.images.push_back(pixels.slice(0, row, row + j.images));
     row += j.images;
   }
-  if (row != rows) return sdk::internal_error("decode_batch: the jobs have " + std::to_string(row) + " images, the latents " +
-                                              std::to_string(rows) + " rows");
   return {};
 }
 

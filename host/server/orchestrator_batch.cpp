@@ -129,8 +129,7 @@ BatchHooks Orchestrator::Impl::step_hooks(const std::vector<std::shared_ptr<Job>
           out.push_back(std::move(*ev));
       } else if (now >= j->deadline) {
         char msg[64];
-        std::snprintf(msg, sizeof(msg), "timed out after %g s",
-                      std::chrono::duration<double>(Clock::now() - j->submitted).count());
+        std::snprintf(msg, sizeof(msg), "timed out after %g s", seconds_since(j->submitted));
         if (auto ev = finish_locked(*j, JobState::failed, msg, sdk::StatusCode::cancelled)) out.push_back(std::move(*ev));
       } else {
         anyone = true;

@@ -24,11 +24,9 @@ namespace {
 
 sdk::Status decode_guarded(DenoisedBatch& b, const plugins::PluginRegistry& registry) {
   try {
-    // The decode gets the admission's scratch (memory/scratch_credit.h) on this thread, and on a
-    // GPU a stream of its own so it can overlap the worker's UNet calls.
+    // The decode gets the admission's scratch (memory/scratch_credit.h) on this thread.
     std::optional<memory::ScratchCredit> credit;
     if (b.scratch_bytes > 0) credit.emplace(b.model->device, b.scratch_bytes);
-    gpu::SideStreamScope stream(b.model->device);
     return decode_batch(*b.model, registry, b.parts, b.max_rows, b.result);
   } catch (const c10::Error& e) {
     return sdk::internal_error(std::string("torch: ") + e.what_without_backtrace());
@@ -132,6 +130,8 @@ void Orchestrator::Impl::finisher_loop() {
       finish_cv.notify_all();  // the slot is free: the worker may hand over the next batch
     }
     try {
+      // On a GPU, a stream of its own, so the decode can overlap the worker's UNet calls.
+      gpu::SideStreamScope stream(batch->model->device);
       finish_batch(*batch);
     } catch (...) {  // finish_batch catches what it can; nothing may end this thread
       std::vector<PendingEvent> events;

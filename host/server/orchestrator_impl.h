@@ -29,6 +29,8 @@ namespace sdxl::server {
 
 using Clock = std::chrono::steady_clock;
 
+inline double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
 struct Job {
   std::string id;
   JobSpec spec;                              ///< seed resolved, demo defaults applied

@@ -13,11 +13,6 @@
 #include "util/logging.h"
 
 namespace sdxl::server {
-namespace {
-
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-}  // namespace
 
 void Orchestrator::Impl::unload_model() {
   model_loras.reset();

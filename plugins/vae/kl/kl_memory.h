@@ -19,10 +19,11 @@
 // (1 with slice_batch), plus the float32 output image, plus a fixed runtime overhead
 // (kRuntimeOverheadBytes: oneDNN primitive caches and scratchpads, per-call weight reorders,
 // allocator slack), measured at 50-60 MiB for this VAE on the CPU whatever the picture size. With
-// tiling each network call sees one tile of tile_h x tile_w latent pixels, and the blend buffers (output-sized accumulator and weight map)
-// are added. The untiled estimate at 1024x1024 (128x128 latents) in float32 is dominated by the
-// last up block (its input 256 channels x 1024² x 4 B = 1 GiB per tensor): with the phase
-// upsamplers, its first resnet; with nearest upsampling, the upsampler feeding it.
+// tiling each network call sees one tile of tile_h x tile_w latent pixels, and the blend buffers
+// (output-sized accumulator and weight map) are added. The untiled estimate at 1024x1024
+// (128x128 latents) in float32 is dominated by the last up block (its input 256 channels x 1024²
+// x 4 B = 1 GiB per tensor): with the phase upsamplers, its first resnet; with nearest
+// upsampling, the upsampler feeding it.
 
 #include <c10/core/Device.h>
 

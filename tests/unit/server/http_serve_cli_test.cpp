@@ -10,13 +10,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "server/job.h"
+#include "temp_file.h"
 
 using json = nlohmann::json;
 
@@ -81,12 +80,6 @@ struct ServeProcess {
   }
 };
 
-std::string write_config(const std::string& name, const std::string& text) {
-  const auto path = std::filesystem::temp_directory_path() / name;
-  std::ofstream(path) << text;
-  return path.string();
-}
-
 }  // namespace
 
 TEST_CASE("serve: an A1111 client, sdxl status, then SIGTERM exits 0", "[serve-cli]") {
@@ -94,7 +87,7 @@ TEST_CASE("serve: an A1111 client, sdxl status, then SIGTERM exits 0", "[serve-c
     WARN("SDXL_BIN not set: run through ctest (tests/server.cmake)");
     return;
   }
-  const auto config = write_config("sdxl_serve_cli.toml", "[server]\nport = 0\napi_key = \"k3y\"\n");
+  const auto config = sdxl::test_support::write_temp_file("sdxl_serve_cli.toml", "[server]\nport = 0\napi_key = \"k3y\"\n");
   ServeProcess p({"serve", "--config", config});
   httplib::Client c("127.0.0.1", p.port);
   c.set_read_timeout(120, 0);
