@@ -6,7 +6,9 @@
 //                                        (float32 weights alone are 10.3 GB)
 //   bench_unet_cpu --checkpoint          writes a 6.9 GB float16 SDXL base single file with random values
 //                                        under the real names/shapes (from sdxl_full_layouts.json), then
-//                                        times load_checkpoint + UNet construction (and deletes it)
+//                                        times load_checkpoint + UNet construction (and deletes it);
+//                                        on CUDA both uploads side by side: per-tensor .to() and the
+//                                        pinned staging buffers of io/device_upload.h
 //   options: --iters N (3)  --size PX  --batch B  --dtype f32|f16|bf16  --device cpu|cuda
 //            --layouts FILE  --tmp DIR  --keep  --cudnn-benchmark  --channels-last
 //            --profile PREFIX   one more call under the Kineto profiler: PREFIX.kernels.tsv (kernel
@@ -25,6 +27,7 @@
 #include <vector>
 
 #include "bench/random_checkpoint.h"
+#include "io/device_upload.h"
 #include "gpu/kernel_profile.h"
 #include "util/peak_rss.h"
 #include "bench/random_sdxl.h"
@@ -128,10 +131,36 @@ int bench_checkpoint(const Options& opt) {
   const auto& w = ck->components.at("unet");
   auto config = models::UNetConfig::from_diffusers_json(w.config, w.config_source);
   if (!config.ok()) return std::cerr << config.status().message() << "\n", 1;
-  auto unet = models::UNet2DConditionModel::load(w.tensors, *config, w.source, opt.dtype, opt.device);
-  if (!unet.ok()) return std::cerr << unet.status().message() << "\n", 1;
-  std::printf("open + map + name mapping: %.3f s; UNet ready (%s on %s, %.2f GB resident): %.3f s total\n", t_open,
-              c10::toString(opt.dtype), opt.device.str().c_str(), (*unet)->resident_bytes() / 1e9, seconds_since(t0));
+  auto sync = [&]() {
+    if (opt.device.is_cuda()) (void)at::zeros({1}, at::TensorOptions().device(opt.device)).cpu();
+  };
+  // How the weights reach the device: as the networks do it themselves (per-tensor .to()), or
+  // staged first (what `sdxl` does on a GPU). On CUDA: direct, staged, direct again, side by side.
+  auto build = [&](bool staged, const char* label) -> int {
+    const auto t = Clock::now();
+    std::map<std::string, at::Tensor> uploaded;
+    io::UploadStats stats;
+    if (staged) {
+      auto up = io::upload_tensors(w.tensors, opt.device, opt.dtype, w.source, {}, &stats);
+      if (!up.ok()) return std::cerr << up.status().message() << "\n", 1;
+      uploaded = std::move(up).value();
+    }
+    auto unet = models::UNet2DConditionModel::load(staged ? uploaded : w.tensors, *config, w.source, opt.dtype,
+                                                   opt.device);
+    if (!unet.ok()) return std::cerr << unet.status().message() << "\n", 1;
+    sync();
+    std::printf("UNet ready, %s (%s on %s, %.2f GB resident): %.3f s after the open", label,
+                c10::toString(opt.dtype), opt.device.str().c_str(), (*unet)->resident_bytes() / 1e9, seconds_since(t));
+    if (staged) std::printf(" (upload %.3f s, %zu buffers)", stats.seconds, stats.chunks);
+    std::printf("\n");
+    return 0;
+  };
+  std::printf("open + map + name mapping: %.3f s\n", t_open);
+  if (int rc = build(false, "per-tensor .to()")) return rc;
+  if (opt.device.is_cuda()) {
+    if (int rc = build(true, "staged upload")) return rc;
+    if (int rc = build(false, "per-tensor .to() again")) return rc;
+  }
   if (opt.dtype == at::kHalf && opt.device.is_cpu())
     std::printf("(float16 on the CPU keeps zero-copy views: pages are read on first use, not here)\n");
   // First touch of every UNet weight page (from the page cache: the file was just written).

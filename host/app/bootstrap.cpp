@@ -7,6 +7,7 @@
 
 #include "config/plugin_options.h"
 #include "image/png.h"
+#include "io/device_upload.h"
 #include "gpu/kernel_trust.h"
 #include "memory/device_memory.h"
 #include "memory/arbiter.h"
@@ -84,6 +85,7 @@ sdk::Result<App> start(const StartupRequest& request) {
   pipeline::set_cuda_graphs(app.config.gpu_cuda_graphs);
   pipeline::set_unet_channels_last(app.config.gpu_channels_last);
   at::globalContext().setBenchmarkCuDNN(app.config.gpu_cudnn_benchmark);
+  io::set_staged_upload_enabled(app.config.gpu_staged_upload);
   gpu::set_kernel_log(&util::log_warn);  // e.g. a CUDA kernel that failed its self-check
   auto& arbiter = memory::process_arbiter();
   arbiter.set_mode(mode.value());

@@ -39,6 +39,7 @@ struct Config {
   bool gpu_cuda_graphs = false;           ///< [gpu] cuda_graphs
   bool gpu_channels_last = false;         ///< [gpu] channels_last
   bool gpu_cudnn_benchmark = false;       ///< [gpu] cudnn_benchmark
+  bool gpu_staged_upload = true;          ///< [gpu] staged_upload
   std::string device = "auto";
   std::string dtype = "auto";
   /// [generate] defaults, as TOML values (read by pipeline/job_settings.h).

@@ -54,6 +54,10 @@ const std::vector<ConfigKey>& config_keys() {
       {"gpu", "cudnn_benchmark", KeyType::boolean, "false",
        "Let cuDNN time its convolution algorithms on the first call of each shape and keep the\n"
        "fastest (torch.backends.cudnn.benchmark)."},
+      {"gpu", "staged_upload", KeyType::boolean, "true",
+       "Copy weights to the GPU through pinned staging buffers filled by several threads, converting\n"
+       "their dtype on the GPU (io/device_upload.h). false: one pageable copy per tensor, as\n"
+       "tensor.to(\"cuda\") does. No effect on the CPU."},
       {"lora", "folders", KeyType::string_list, "[]",
        "Folders searched for `<lora:name:weight>` prompt tags and `sdxl lora list`; names never leave them."},
       {"lora", "mode", KeyType::string, "\"merge\"",

@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 
+#include "io/device_upload.h"
+
 namespace sdxl::memory {
 
 c10::Device physical_device(c10::Device logical) {
@@ -28,8 +30,17 @@ sdk::Status ParameterResidency::move_to(c10::Device device) {
     c10::NoGradGuard no_grad;
     // Copy first, re-seat after: a failure half-way leaves every handle on valid storage.
     std::map<std::string, at::Tensor> moved;
-    for (const auto& [name, t] : params_)
-      if (t.defined()) moved[name] = t.to(target, t.scalar_type(), /*non_blocking=*/false, /*copy=*/true);
+    if (target.is_cuda()) {  // up to the GPU through pinned staging buffers
+      std::map<std::string, at::Tensor> defined;
+      for (const auto& [name, t] : params_)
+        if (t.defined()) defined[name] = t;
+      auto uploaded = io::upload_tensors(defined, target, std::nullopt, component_);
+      if (!uploaded.ok()) return uploaded.status();
+      moved = std::move(uploaded).value();
+    } else {
+      for (const auto& [name, t] : params_)
+        if (t.defined()) moved[name] = t.to(target, t.scalar_type(), /*non_blocking=*/false, /*copy=*/true);
+    }
     for (auto& [name, t] : params_)
       if (t.defined()) t.set_(moved.at(name));
   } catch (const std::exception& e) {
@@ -58,15 +69,20 @@ sdk::Status ParameterResidency::reload(c10::Device device) {
   const c10::Device target = physical_device(device);
   try {
     c10::NoGradGuard no_grad;
-    std::map<std::string, at::Tensor> loaded;
+    std::map<std::string, at::Tensor> wanted;
     for (const auto& [name, shape] : shapes_) {
       auto it = fresh.value().find(name);
       if (it == fresh.value().end()) return sdk::not_found(component_ + ": reload: tensor '" + name + "' is missing");
       if (it->second.numel() != c10::multiply_integers(shape))
         return sdk::corrupt_data(component_ + ": reload: tensor '" + name + "' changed size since it was loaded");
-      // .to() without copy keeps a view of the mapped file when dtype and device already match.
-      loaded[name] = it->second.to(target, dtype_).reshape(shape);
+      wanted[name] = it->second;
     }
+    // Without a copy where dtype and device already match (a view of the mapped file stays one);
+    // to a GPU through the staging buffers.
+    auto converted = io::upload_tensors(wanted, target, dtype_, component_);
+    if (!converted.ok()) return converted.status();
+    std::map<std::string, at::Tensor> loaded;
+    for (const auto& [name, shape] : shapes_) loaded[name] = converted.value().at(name).reshape(shape);
     for (auto& [name, t] : params_)
       if (loaded.count(name)) t.set_(loaded.at(name));
   } catch (const std::exception& e) {

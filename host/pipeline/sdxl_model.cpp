@@ -5,8 +5,10 @@
 #include <atomic>
 #include <fstream>
 
+#include "io/device_upload.h"
 #include "memory/ledger.h"
 #include "models/loader/checkpoint.h"
+#include "util/logging.h"
 
 namespace sdxl::pipeline {
 namespace fs = std::filesystem;
@@ -72,6 +74,33 @@ sdk::Result<tokenizer::SdxlTokenizers> load_tokenizers(const ModelSpec& spec) {
                         "bpe_simple_vocab_16e6.txt.gz or model_config to a diffusers folder with tokenizer/");
 }
 
+// On a GPU, the checkpoint with `names` moved to the device through pinned staging buffers
+// (io/device_upload.h) and converted there to `dtype` (nullopt: as stored, for a plugin that picks
+// its own): the networks' .to() then finds their weights in place. Elsewhere `checkpoint` itself.
+sdk::Result<models::loader::Checkpoint> staged_on_device(const models::loader::Checkpoint& checkpoint,
+                                                         const std::vector<std::string>& names,
+                                                         c10::Device device,
+                                                         std::optional<c10::ScalarType> dtype) {
+  if (!device.is_cuda() || !io::staged_upload_enabled()) return checkpoint;
+  models::loader::Checkpoint staged;
+  staged.layout = checkpoint.layout;
+  staged.path = checkpoint.path;
+  for (const auto& name : names) {
+    if (!checkpoint.has_component(name)) continue;
+    models::loader::ComponentWeights component = checkpoint.components.at(name);
+    io::UploadStats stats;
+    auto uploaded = io::upload_tensors(component.tensors, device, dtype, component.source, {}, &stats);
+    if (!uploaded.ok()) return uploaded.status();
+    component.tensors = std::move(uploaded).value();
+    if (!stats.fallback.empty()) util::log_warn(component.source + ": " + stats.fallback);
+    util::log_info(name + ": " + std::to_string(stats.bytes >> 20) + " MiB to " + device.str() + " in " +
+                   std::to_string(static_cast<int>(stats.seconds * 1e3)) + " ms (staged, " +
+                   std::to_string(stats.chunks) + " buffers)");
+    staged.components.emplace(name, std::move(component));
+  }
+  return staged;
+}
+
 }  // namespace
 
 sdk::Result<std::shared_ptr<SdxlModel>> SdxlModel::load(const ModelSpec& spec, const plugins::PluginRegistry& registry) {
@@ -99,11 +128,17 @@ sdk::Result<std::shared_ptr<SdxlModel>> SdxlModel::load(const ModelSpec& spec, c
   const auto& checkpoint = ck.value();
   const auto compute = at::TensorOptions().dtype(spec.dtype).device(spec.device);
 
-  auto text = models::clip::SdxlTextEncoders::from_checkpoint(checkpoint, compute);
-  if (!text.ok()) return text.status();
-  model->text.emplace(std::move(text).value());
+  {
+    auto text_weights = staged_on_device(checkpoint, {"text_encoder", "text_encoder_2"}, spec.device, spec.dtype);
+    if (!text_weights.ok()) return text_weights.status();
+    auto text = models::clip::SdxlTextEncoders::from_checkpoint(text_weights.value(), compute);
+    if (!text.ok()) return text.status();
+    model->text.emplace(std::move(text).value());
+  }
 
-  auto unet_weights = checkpoint.component("unet");
+  auto unet_staged = staged_on_device(checkpoint, {"unet"}, spec.device, spec.dtype);
+  if (!unet_staged.ok()) return unet_staged.status();
+  auto unet_weights = unet_staged.value().component("unet");
   if (!unet_weights.ok()) return unet_weights.status();
   auto unet_config = models::UNetConfig::from_diffusers_json(unet_weights.value()->config, unet_weights.value()->config_source);
   if (!unet_config.ok()) return unet_config.status();
@@ -119,7 +154,12 @@ sdk::Result<std::shared_ptr<SdxlModel>> SdxlModel::load(const ModelSpec& spec, c
   auto vae = registry.create_vae_variant(spec.vae, nullptr, &placement);
   if (!vae.ok()) return vae.status();
   const auto* vw = vae_weights.value();
-  sdk::WeightSet set{vw->source, &vw->tensors, vw->config.is_null() ? std::string() : vw->config.dump()};
+  // The plugin loads from device copies (as stored: it chooses its own dtype, e.g. an fp32 upcast);
+  // model->vae_weights keeps the mapped originals for re-creating it elsewhere (vae_choice.cpp).
+  auto vae_staged = staged_on_device(checkpoint, {"vae"}, spec.device, std::nullopt);
+  if (!vae_staged.ok()) return vae_staged.status();
+  const auto& vae_load_tensors = vae_staged.value().components.at("vae").tensors;
+  sdk::WeightSet set{vw->source, &vae_load_tensors, vw->config.is_null() ? std::string() : vw->config.dump()};
   if (auto st = vae.value()->load(set); !st.ok()) return st;
   model->vae = std::move(vae).value();
   model->vae_feature = spec.vae;

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "io/device_upload.h"
 #include "models/controlnet/controlnet_loader.h"
 
 namespace sdxl::models {
@@ -31,6 +32,11 @@ sdk::Result<std::shared_ptr<ControlNetModel>> ControlNetModel::load(const std::f
   if (!w.ok()) return w.status();
   auto config = ControlNetConfig::from_diffusers_json(w->config, w->config_source);
   if (!config.ok()) return config.status();
+  if (device.is_cuda()) {  // up through pinned staging buffers (io/device_upload.h), converted there
+    auto uploaded = io::upload_tensors(w->tensors, device, dtype, w->source);
+    if (!uploaded.ok()) return uploaded.status();
+    w->tensors = std::move(uploaded).value();
+  }
   auto m = from_weights(w->tensors, *config, w->source, dtype, device);
   if (!m.ok()) return m.status();
   (*m)->source_ = file_or_folder.string();
