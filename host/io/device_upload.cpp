@@ -69,13 +69,13 @@ void wait_for(const c10::Event& event) {
 
 class StagedUpload {
  public:
-  StagedUpload(c10::Device device, const UploadOptions& options, UploadStats& stats)
-      : device_(device), gpu_(device.is_cuda()), stats_(stats) {
+  /// `total_bytes`: what will be added (a smaller upload gets smaller buffers).
+  StagedUpload(c10::Device device, const UploadOptions& options, std::size_t total_bytes, UploadStats& stats)
+      : device_(device), gpu_(device.is_cuda()), wait_(options.wait), stats_(stats) {
     threads_ = options.copy_threads > 0 ? options.copy_threads
                                         : static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
-    const auto size = static_cast<std::int64_t>(std::max<std::size_t>(options.staging_bytes, 1));
+    capacity_ = std::max<std::size_t>(1, std::min(total_bytes, options.staging_bytes));
     buffers_.resize(static_cast<std::size_t>(std::max(options.staging_buffers, 1)));
-    for (auto& b : buffers_) b.memory = at::empty({size}, at::TensorOptions().dtype(at::kByte).pinned_memory(gpu_));
     if (gpu_) {
       c10::impl::VirtualGuardImpl impl(device_.type());
       if (!device_.has_index()) device_ = c10::Device(device_.type(), impl.getDevice().index());
@@ -100,10 +100,12 @@ class StagedUpload {
     stats_.bytes += bytes;
   }
 
-  /// Queues what is left and waits until everything is on the device.
+  /// Queues what is left and (unless told not to) waits until everything is on the device. Not
+  /// waiting is safe for the staging buffers: a pinned block that a queued copy reads is not
+  /// handed out again before that copy ends (libtorch's host allocator records the copy's stream).
   std::map<std::string, at::Tensor> finish() {
     flush(current());
-    if (gpu_) {
+    if (gpu_ && wait_) {
       c10::Event done(device_.type());
       done.record(*stream_);
       wait_for(done);
@@ -112,8 +114,16 @@ class StagedUpload {
   }
 
  private:
-  StagingBuffer& current() { return buffers_[current_]; }
-  std::size_t capacity() const { return static_cast<std::size_t>(buffers_.front().memory.numel()); }
+  // Buffers are allocated when first filled: an upload that fits one never takes a second.
+  StagingBuffer& current() {
+    StagingBuffer& b = buffers_[current_];
+    if (!b.memory.defined()) {
+      b.memory = at::empty({static_cast<std::int64_t>(capacity_)}, at::TensorOptions().dtype(at::kByte).pinned_memory(gpu_));
+      stats_.staging_bytes += capacity_;
+    }
+    return b;
+  }
+  std::size_t capacity() const { return capacity_; }
 
   void next_buffer() {
     flush(current());
@@ -145,8 +155,10 @@ class StagedUpload {
 
   c10::Device device_;
   bool gpu_;
+  bool wait_;
   UploadStats& stats_;
   int threads_ = 1;
+  std::size_t capacity_ = 1;  // bytes per staging buffer
   std::vector<StagingBuffer> buffers_;
   std::size_t current_ = 0;
   std::optional<c10::Stream> stream_;
@@ -170,13 +182,19 @@ void copy_staged(const std::map<std::string, at::Tensor>& tensors, c10::Device d
                  std::map<std::string, at::Tensor>& out) {
   // File order (ascending address) keeps a read from disk sequential.
   std::vector<std::pair<const std::string*, at::Tensor>> order;
+  std::size_t total = 0;
   for (const auto& [name, t] : tensors) {
-    if (t.device().is_cpu() && t.numel() > 0) order.emplace_back(&name, t.contiguous());
-    else out[name] = t.to(device, wanted_dtype(t, dtype));
+    if (t.device().is_cpu() && t.numel() > 0) {
+      order.emplace_back(&name, t.contiguous());
+      total += order.back().second.nbytes();
+    } else {
+      out[name] = t.to(device, wanted_dtype(t, dtype));
+    }
   }
+  if (order.empty()) return;
   std::sort(order.begin(), order.end(),
             [](const auto& a, const auto& b) { return a.second.data_ptr() < b.second.data_ptr(); });
-  StagedUpload upload(device, options, stats);
+  StagedUpload upload(device, options, total, stats);
   for (const auto& [name, t] : order) upload.add(*name, t, wanted_dtype(t, dtype));
   for (auto& [name, t] : upload.finish()) out[name] = std::move(t);
 }

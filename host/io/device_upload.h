@@ -34,12 +34,16 @@ struct UploadOptions {
   int staging_buffers = 2;                             ///< one fills while the other copies
   int copy_threads = 0;                                ///< 0: min(8, hardware threads)
   bool force_staging = false;                          ///< stage for a CPU target too (tests)
+  /// false: return once every copy is queued. The tensors are then ready in the order of the
+  /// device's current stream (kernels queued after this see them); the sources have been read.
+  bool wait = true;
 };
 
 struct UploadStats {
   std::uint64_t bytes = 0;   ///< bytes read from the source tensors
   std::size_t tensors = 0;
   std::size_t chunks = 0;    ///< staging buffers filled
+  std::size_t staging_bytes = 0;  ///< staging memory allocated (pinned on a GPU upload)
   double seconds = 0;        ///< wall time, including the final wait for the device
   bool staged = false;       ///< false: plain per-tensor .to()
   std::string fallback;      ///< why staging was abandoned for plain copies (empty: it was not)
@@ -48,7 +52,8 @@ struct UploadStats {
 /// Every tensor of `tensors` on `device`; floating tensors converted to `dtype` when given
 /// (others keep theirs). Staged through pinned buffers when `device` is a CUDA device and
 /// staged_upload_enabled(), or when `options.force_staging`. Returns after the data is on the
-/// device. `what` names the component in errors.
+/// device (or, with `options.wait` false, once it is on its way). `what` names the component in
+/// errors.
 sdk::Result<std::map<std::string, at::Tensor>> upload_tensors(const std::map<std::string, at::Tensor>& tensors,
                                                               c10::Device device,
                                                               std::optional<c10::ScalarType> dtype,

@@ -4,7 +4,9 @@
 #include <c10/core/GradMode.h>
 
 #include <algorithm>
+#include <stdexcept>
 
+#include "io/device_upload.h"
 #include "memory/parameter_residency.h"
 #include "util/logging.h"
 
@@ -29,6 +31,7 @@ sdk::Result<std::shared_ptr<SequentialStreamer>> SequentialStreamer::create(std:
       return sdk::invalid_argument("sequential streaming: parameter '" + name + "' belongs to no block");
     auto& b = blocks[block];
     b.bytes += bytes_of(t);
+    b.names.push_back(name);
     b.handles.push_back(std::move(t));  // a handle copy shares the TensorImpl with the model
   }
   return std::shared_ptr<SequentialStreamer>(new SequentialStreamer(std::move(blocks), compute));
@@ -57,18 +60,27 @@ void SequentialStreamer::before(const std::string& block) {
   try {
     c10::NoGradGuard no_grad;
     // Copy first, re-seat after: a failed copy leaves every handle on its host storage.
-    std::vector<at::Tensor> host(b.handles.size()), moved(b.handles.size());
+    std::vector<at::Tensor> host(b.handles.size());
+    std::map<std::string, at::Tensor> to_copy;
     std::uint64_t copied = 0;
     for (std::size_t i = 0; i < b.handles.size(); ++i) {
       const at::Tensor& t = b.handles[i];
       // Already on a real device (the weights were never offloaded, e.g. resident mode): use them.
       if (t.device() == target && !target.is_cpu()) continue;
       host[i] = t.detach();  // a new TensorImpl on the same storage: what after() re-seats onto
-      moved[i] = t.to(target, t.scalar_type(), /*non_blocking=*/false, /*copy=*/true);
+      to_copy[b.names[i]] = host[i];
       copied += bytes_of(t);
     }
+    // Through pinned staging buffers (io/device_upload.h), without waiting: the block's kernels
+    // are queued behind the copies on the same stream. A simulated device still gets fresh copies,
+    // made by the same staging code.
+    io::UploadOptions upload;
+    upload.wait = false;
+    upload.force_staging = target.is_cpu();
+    auto moved = io::upload_tensors(to_copy, target, std::nullopt, "sequential streaming of " + block, upload);
+    if (!moved.ok()) throw std::runtime_error(moved.status().message());
     for (std::size_t i = 0; i < b.handles.size(); ++i)
-      if (moved[i].defined()) b.handles[i].set_(moved[i]);
+      if (host[i].defined()) b.handles[i].set_(moved.value().at(b.names[i]));
     b.host = std::move(host);
     b.copied_bytes = copied;
     if (copied) ++stats_.blocks_streamed;

@@ -74,6 +74,7 @@ class SequentialStreamer : public models::UNetBlockObserver {
 
  private:
   struct Block {
+    std::vector<std::string> names;   // the parameters' names, in the order of handles
     std::vector<at::Tensor> handles;  // the model's own TensorImpls
     std::uint64_t bytes = 0;
     // While on the device: users inside the block and the host tensors to re-seat back onto.
