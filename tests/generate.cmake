@@ -40,3 +40,9 @@ if(EXISTS ${SDXL_GOLDEN_DIR}/models/taesdxl-random)
                      --out ${SDXL_GEN_OUT}/taesd-final.png)
 endif()
 sdxl_generate_test(bad_preview_taesd 2 "preview_taesd: .*nowhere" --prompt fox --preview-every 1 --preview-taesd /nowhere)
+# A VAE of its own (--vae, [model] vae): TAESD-XL decodes the final picture; a missing one is named.
+if(EXISTS ${SDXL_GOLDEN_DIR}/models/taesdxl-random)
+  sdxl_generate_test(taesd_vae 0 "wrote" --prompt fox --width 64 --height 64 --steps 2 --seed 9
+                     --vae ${SDXL_GOLDEN_DIR}/models/taesdxl-random --out ${SDXL_GEN_OUT}/taesd-vae.png)
+endif()
+sdxl_generate_test(missing_vae 1 "nowhere-vae: no such VAE" --prompt fox --width 64 --height 64 --steps 1 --vae /nowhere-vae)

@@ -31,7 +31,7 @@ void on_sigint(int) { g_interrupted = true; }
 
 const char* kFlags[] = {"prompt", "negative", "width", "height", "steps", "cfg", "guidance-rescale", "sampler",
                         "seed", "batch-size", "batch-count", "init-image", "strength", "model", "model-config",
-                        "clip-vocab", "out", "prompt-mode", "device", "dtype", "original-size", "crop-top-left",
+                        "clip-vocab", "vae", "out", "prompt-mode", "device", "dtype", "original-size", "crop-top-left",
                         "target-size", "negative-original-size", "negative-crop-top-left", "negative-target-size",
                         "refiner", "refiner-config", "refiner-switch", "aesthetic-score", "negative-aesthetic-score",
                         "preview-every", "preview-dir", "preview-taesd"};
@@ -161,6 +161,7 @@ int run_generate(Args& args, const GlobalOptions& global) {
     spec.model_config = s.model_config;
     spec.clip_vocab = s.clip_vocab;
   }
+  spec.vae_path = s.vae;  // the demo model too: any SDXL-shaped VAE decodes its latents
   if (init.defined() && (init.size(2) != s.height || init.size(3) != s.width))
     return util::log_error("--init-image is " + std::to_string(init.size(3)) + "x" + std::to_string(init.size(2)) +
                            " but the requested size is " + std::to_string(s.width) + "x" + std::to_string(s.height)),
@@ -249,6 +250,11 @@ int run_generate(Args& args, const GlobalOptions& global) {
   output.set_loras(loras);
   {
     auto extra = pipeline::control_infotext(controls.value());
+    if (!s.vae.empty()) {  // A1111 names the VAE file it decoded with (a folder: by its name)
+      std::filesystem::path vae = std::filesystem::path(s.vae).lexically_normal();
+      if (vae.filename().empty()) vae = vae.parent_path();  // "folder/"
+      extra.emplace_back("VAE", vae.filename().string());
+    }
     if (refiner_model) {  // A1111's names for the refiner fields
       extra.emplace_back("Refiner", refiner_model->name);
       std::ostringstream sw;
@@ -330,7 +336,7 @@ SDXL_REGISTER_COMMAND(Command{
     "usage: sdxl generate [--prompt P] [--negative N] [--width W] [--height H] [--steps S] [--cfg G]\n"
     "                     [--sampler NAME] [--seed S] [--batch-size B] [--batch-count C]\n"
     "                     [--init-image FILE.png [--strength X] [--mask MASK.png]] [--guidance-rescale R]\n"
-    "                     [--model M [--model-config DIR] [--clip-vocab V]] [--device auto|cpu|cuda]\n"
+    "                     [--model M [--model-config DIR] [--clip-vocab V]] [--vae VAE] [--device auto|cpu|cuda]\n"
     "                     [--dtype auto|float32|float16|bfloat16] [--prompt-mode a1111|plain]\n"
     "                     [--original-size WxH] [--crop-top-left T,L] [--target-size WxH]\n"
     "                     [--negative-original-size WxH] [--negative-crop-top-left T,L] [--negative-target-size WxH]\n"

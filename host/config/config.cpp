@@ -68,6 +68,7 @@ void assign(Config& c, const ConfigKey& key, const toml::node& n) {
   else if (id == "model.path") c.model_path = n.as_string()->get();
   else if (id == "model.model_config") c.model_config = n.as_string()->get();
   else if (id == "model.clip_vocab") c.clip_vocab = n.as_string()->get();
+  else if (id == "model.vae") c.vae_path = n.as_string()->get();
   else if (id == "model.device") c.device = n.as_string()->get();
   else if (id == "lora.folders") c.lora_folders = strings(n);
   else if (id == "lora.mode") c.lora_mode = n.as_string()->get();

@@ -28,6 +28,7 @@ struct Config {
   std::string model_path;
   std::string model_config;
   std::string clip_vocab;
+  std::string vae_path;                   ///< [model] vae: a VAE of its own (empty: the checkpoint's)
   std::string memory_cpu, memory_gpu;     ///< [memory] budgets as written
   std::string memory_vae_decode;          ///< [memory] vae_decode: cap of one VAE decode, as written
   std::string memory_mode = "resident";   ///< [memory] mode: resident | offload_idle | sequential

@@ -23,6 +23,10 @@ const std::vector<ConfigKey>& config_keys() {
        "checkpoint cannot tell (as diffusers' from_single_file(config=...))."},
       {"model", "clip_vocab", KeyType::string, "\"\"",
        "bpe_simple_vocab_16e6.txt.gz for single-file checkpoints, which carry no tokenizer."},
+      {"model", "vae", KeyType::string, "\"\"",
+       "A VAE used instead of the checkpoint's own: a diffusers VAE folder (e.g. the fp16-fix VAE),\n"
+       "a .safetensors VAE file, another checkpoint's VAE, or a TAESD-XL folder (fast, low memory).\n"
+       "It must share the model's latent channels and scaling. Empty: the checkpoint's (docs/vae.md)."},
       {"model", "device", KeyType::string, "\"auto\"", "auto: CUDA when present, else the CPU.", {"auto", "cpu", "cuda"}},
       {"model", "dtype", KeyType::string, "\"auto\"",
        "auto: float16 (bfloat16 where supported) on CUDA, float32 on the CPU.",

@@ -69,7 +69,7 @@ sdk::Status JobSettings::set(const std::string& raw_key, const std::string& v, c
       {"strength", number(strength)},   {"sampler", text(sampler)},
       {"prompt_mode", text(prompt_mode)}, {"out", text(out)},
       {"init_image", text(init_image)}, {"model", text(model)},
-      {"model_config", text(model_config)}, {"clip_vocab", text(clip_vocab)},
+      {"model_config", text(model_config)}, {"clip_vocab", text(clip_vocab)}, {"vae", text(vae)},
       {"device", text(device)},         {"dtype", text(dtype)},
       {"original_size", text(original_size)}, {"crop_top_left", text(crop_top_left)},
       {"target_size", text(target_size)}, {"negative_original_size", text(negative_original_size)},
@@ -136,6 +136,7 @@ JobSettings settings_from_config(const config::Config& c) {
   s.model = c.model_path;
   s.model_config = c.model_config;
   s.clip_vocab = c.clip_vocab;
+  s.vae = c.vae_path;
   s.device = c.device;
   s.dtype = c.dtype;
   const std::string where = c.file.empty() ? "defaults" : c.file + " [generate]";

@@ -25,6 +25,7 @@ struct JobSettings {
   std::string out = "sdxl-{seed}.png";
   std::string init_image;
   std::string model, model_config, clip_vocab;
+  std::string vae;  ///< a VAE of its own ([model] vae, --vae); empty: the checkpoint's
   std::string device = "auto", dtype = "auto";
   /// Micro-conditioning as typed: sizes "WxH", crop "TOP,LEFT"; empty = SDXL's defaults.
   std::string original_size, crop_top_left, target_size;

@@ -1,9 +1,6 @@
 #include "pipeline/preview_decoder.h"
 
-#include <fstream>
-#include <sstream>
-
-#include "io/safetensors.h"
+#include "pipeline/vae_file.h"
 
 namespace sdxl::pipeline {
 namespace fs = std::filesystem;
@@ -11,23 +8,14 @@ namespace fs = std::filesystem;
 sdk::Result<std::unique_ptr<sdk::VaeVariant>> load_preview_decoder(const fs::path& taesd,
                                                                    const plugins::PluginRegistry& registry,
                                                                    const plugins::Placement* placement) {
-  std::error_code ec;
-  const bool folder = fs::is_directory(taesd, ec);
-  const fs::path weights = folder ? taesd / "diffusion_pytorch_model.safetensors" : taesd;
-  auto file = io::SafetensorsFile::open(weights);
-  if (!file.ok()) return sdk::Status(file.status().code(), "preview decoder: " + file.status().message());
-  auto tensors = file.value()->all_tensors();  // views keep the mapping alive
-  if (!tensors.ok()) return tensors.status();
-  std::string config;
-  if (folder && fs::is_regular_file(taesd / "config.json", ec)) {
-    std::ifstream in(taesd / "config.json");
-    std::ostringstream text;
-    text << in.rdbuf();
-    config = text.str();
-  }
+  auto weights = read_vae_weights(taesd);
+  if (!weights.ok()) return sdk::Status(weights.status().code(), "preview decoder: " + weights.status().message());
+  // Any VAE would decode a preview, but the full one costs as much as the final decode.
+  if (weights.value().feature != "taesd")
+    return sdk::invalid_argument("preview decoder " + taesd.string() + ": not a TAESD (AutoencoderTiny) VAE");
   auto vae = registry.create_vae_variant("taesd", nullptr, placement);
   if (!vae.ok()) return vae.status();
-  sdk::WeightSet set{taesd.string(), &tensors.value(), config};
+  sdk::WeightSet set{taesd.string(), &weights.value().tensors, weights.value().config_json};
   if (auto st = vae.value()->load(set); !st.ok())
     return sdk::Status(st.code(), "preview decoder " + taesd.string() + ": " + st.message());
   return std::move(vae).value();

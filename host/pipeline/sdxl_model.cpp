@@ -2,12 +2,15 @@
 
 #include <ATen/Context.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <fstream>
 
 #include "io/device_upload.h"
 #include "memory/ledger.h"
 #include "models/loader/checkpoint.h"
+#include "pipeline/vae_file.h"
 #include "util/logging.h"
 
 namespace sdxl::pipeline {
@@ -75,12 +78,11 @@ sdk::Result<tokenizer::SdxlTokenizers> load_tokenizers(const ModelSpec& spec) {
 }
 
 // On a GPU, the checkpoint with `names` moved to the device through pinned staging buffers
-// (io/device_upload.h) and converted there to `dtype` (nullopt: as stored, for a plugin that picks
-// its own): the networks' .to() then finds their weights in place. Elsewhere `checkpoint` itself.
+// (io/device_upload.h) and converted there to `dtype`: the networks' .to() then finds their
+// weights in place. Elsewhere `checkpoint` itself.
 sdk::Result<models::loader::Checkpoint> staged_on_device(const models::loader::Checkpoint& checkpoint,
                                                          const std::vector<std::string>& names,
-                                                         c10::Device device,
-                                                         std::optional<c10::ScalarType> dtype) {
+                                                         c10::Device device, c10::ScalarType dtype) {
   if (!device.is_cuda() || !io::staged_upload_enabled()) return checkpoint;
   models::loader::Checkpoint staged;
   staged.layout = checkpoint.layout;
@@ -99,6 +101,69 @@ sdk::Result<models::loader::Checkpoint> staged_on_device(const models::loader::C
     staged.components.emplace(name, std::move(component));
   }
   return staged;
+}
+
+// The VAE: the checkpoint's own, or the one [model] vae names. It must share the UNet's latent
+// space: the same number of latent channels and, for an AutoencoderKL brought in from elsewhere,
+// the scaling (and shift) the checkpoint's own VAE declares (SDXL's 0.13025 when it has none).
+// TAESD is trained on UNet-space latents directly, so its factor of 1 is no mismatch. Returns the
+// VAE's file bytes (memory ledger).
+sdk::Result<std::uint64_t> load_vae(const models::loader::Checkpoint& checkpoint, const ModelSpec& spec,
+                                    const plugins::PluginRegistry& registry, std::int64_t unet_latent_channels,
+                                    const std::string& unet_source, SdxlModel& model) {
+  VaeWeights w;
+  if (!spec.vae_path.empty()) {
+    auto own = read_vae_weights(spec.vae_path);
+    if (!own.ok()) return own.status();
+    w = std::move(own).value();
+  } else {
+    auto cw = checkpoint.component("vae");
+    if (!cw.ok()) return cw.status();
+    w = {spec.vae, cw.value()->tensors, cw.value()->config.is_null() ? std::string() : cw.value()->config.dump(),
+         cw.value()->source, cw.value()->bytes};
+  }
+  const plugins::Placement placement{spec.device, spec.dtype};  // the VAE decodes where the UNet runs
+  auto vae = registry.create_vae_variant(w.feature, nullptr, &placement);
+  if (!vae.ok()) return vae.status();
+  // The plugin loads from device copies (as stored: it chooses its own dtype, e.g. an fp32
+  // upcast); model.vae_weights keeps the mapped originals for re-creating it elsewhere
+  // (vae_choice.cpp).
+  std::map<std::string, at::Tensor> on_device = w.tensors;
+  if (spec.device.is_cuda() && io::staged_upload_enabled()) {
+    auto uploaded = io::upload_tensors(w.tensors, spec.device, std::nullopt, w.source);
+    if (!uploaded.ok()) return uploaded.status();
+    on_device = std::move(uploaded).value();
+  }
+  sdk::WeightSet set{w.source, &on_device, w.config_json};
+  if (auto st = vae.value()->load(set); !st.ok()) return st;
+  const auto info = vae.value()->info();
+  if (info.latent_channels != unet_latent_channels)
+    return sdk::invalid_argument(w.source + ": VAE has " + std::to_string(info.latent_channels) +
+                                 " latent channels but the UNet (" + unet_source + ") predicts " +
+                                 std::to_string(unet_latent_channels));
+  if (!spec.vae_path.empty() && w.feature == "kl") {
+    double scaling = 0.13025, shift = 0.0;
+    std::string expected_from = "SDXL's";
+    if (checkpoint.has_component("vae")) {
+      const auto& own = checkpoint.components.at("vae");
+      if (own.config.contains("scaling_factor") && own.config["scaling_factor"].is_number())
+        scaling = own.config["scaling_factor"].get<double>(), expected_from = own.config_source + "'s";
+      if (own.config.contains("shift_factor") && own.config["shift_factor"].is_number())
+        shift = own.config["shift_factor"].get<double>();
+    }
+    auto differs = [](double a, double b) { return std::abs(a - b) > 1e-6 * std::max(1.0, std::abs(b)); };
+    if (differs(info.scaling_factor, scaling) || differs(info.shift_factor, shift))
+      return sdk::invalid_argument(w.source + ": VAE latents are scaled by " + std::to_string(info.scaling_factor) +
+                                   " (shift " + std::to_string(info.shift_factor) + ") but the model expects " +
+                                   expected_from + " " + std::to_string(scaling) + " (shift " + std::to_string(shift) +
+                                   "): a VAE of another model family");
+  }
+  model.vae = std::move(vae).value();
+  model.vae_feature = w.feature;
+  model.vae_weights = std::move(w.tensors);
+  model.vae_config_json = std::move(w.config_json);
+  model.vae_source = std::move(w.source);
+  return w.bytes;
 }
 
 }  // namespace
@@ -148,35 +213,15 @@ sdk::Result<std::shared_ptr<SdxlModel>> SdxlModel::load(const ModelSpec& spec, c
   model->unet = unet.value();
   if (spec.device.is_cuda() && unet_channels_last_enabled()) model->unet->use_channels_last();
 
-  auto vae_weights = checkpoint.component("vae");
-  if (!vae_weights.ok()) return vae_weights.status();
-  const plugins::Placement placement{spec.device, spec.dtype};  // the VAE decodes where the UNet runs
-  auto vae = registry.create_vae_variant(spec.vae, nullptr, &placement);
-  if (!vae.ok()) return vae.status();
-  const auto* vw = vae_weights.value();
-  // The plugin loads from device copies (as stored: it chooses its own dtype, e.g. an fp32 upcast);
-  // model->vae_weights keeps the mapped originals for re-creating it elsewhere (vae_choice.cpp).
-  auto vae_staged = staged_on_device(checkpoint, {"vae"}, spec.device, std::nullopt);
-  if (!vae_staged.ok()) return vae_staged.status();
-  const auto& vae_load_tensors = vae_staged.value().components.at("vae").tensors;
-  sdk::WeightSet set{vw->source, &vae_load_tensors, vw->config.is_null() ? std::string() : vw->config.dump()};
-  if (auto st = vae.value()->load(set); !st.ok()) return st;
-  model->vae = std::move(vae).value();
-  model->vae_feature = spec.vae;
-  model->vae_weights = vw->tensors;
-  model->vae_config_json = set.config_json;
-  model->vae_source = vw->source;
-  // Latent channels must agree between the UNet and the VAE.
-  const auto vae_info = model->vae->info();
-  if (vae_info.latent_channels != unet_config.value().out_channels)
-    return sdk::invalid_argument(vw->source + ": VAE has " + std::to_string(vae_info.latent_channels) +
-                                 " latent channels but the UNet (" + unet_weights.value()->source + ") predicts " +
-                                 std::to_string(unet_config.value().out_channels));
+  auto vae_bytes = load_vae(checkpoint, spec, registry, unet_config.value().out_channels,
+                            unet_weights.value()->source, *model);
+  if (!vae_bytes.ok()) return vae_bytes.status();
 
   auto& ledger = memory::process_ledger();
   ledger.record_resident(model->name + ".unet", spec.device, model->unet->resident_bytes());
   for (const auto& [component, bytes] : checkpoint.bytes_per_component())
-    if (component != "unet") ledger.record_resident(model->name + "." + component, spec.device, bytes);
+    if (component != "unet" && component != "vae") ledger.record_resident(model->name + "." + component, spec.device, bytes);
+  ledger.record_resident(model->name + ".vae", spec.device, vae_bytes.value());
   return model;
 }
 

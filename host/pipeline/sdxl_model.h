@@ -24,7 +24,10 @@ struct ModelSpec {
   std::filesystem::path path;          ///< diffusers folder or .safetensors
   std::filesystem::path model_config;  ///< diffusers folder with configs/tokenizers (single files)
   std::filesystem::path clip_vocab;    ///< bpe_simple_vocab_16e6.txt.gz (single files without model_config)
-  std::string vae = "kl";              ///< vae_variant feature
+  std::string vae = "kl";              ///< vae_variant feature for the checkpoint's own VAE
+  /// A VAE of its own instead of the checkpoint's ([model] vae, --vae; pipeline/vae_file.h), its
+  /// plugin chosen from the file. Empty: the checkpoint's.
+  std::filesystem::path vae_path;
   c10::Device device = c10::Device(c10::kCPU);
   c10::ScalarType dtype = c10::kFloat;
 };

@@ -96,6 +96,7 @@ sdk::Result<pipeline::ModelSpec> Orchestrator::Impl::model_spec(const ModelEntry
     if (!c.model_config.empty()) spec.model_config = config::config_path(c, c.model_config);
     if (!c.clip_vocab.empty()) spec.clip_vocab = config::config_path(c, c.clip_vocab);
   }
+  if (!c.vae_path.empty()) spec.vae_path = config::config_path(c, c.vae_path);
   // Device and dtype as `sdxl generate` picks them.
   if (auto st = pipeline::resolve_device_and_dtype(c.device, c.dtype, "[model] device", "[model] dtype", spec); !st.ok()) return st;
   return spec;

@@ -44,6 +44,8 @@ sdk::Status add_file_tensors(const fs::path& file, ComponentWeights* out) {
   return sdk::Status::Ok();
 }
 
+}  // namespace
+
 sdk::Status load_folder_component(const fs::path& dir, const std::string& name, const LoadOptions& o,
                                   ComponentWeights* out) {
   out->name = name;
@@ -82,6 +84,8 @@ sdk::Status load_folder_component(const fs::path& dir, const std::string& name, 
   out->config_source = (dir / "config.json").string();
   return sdk::Status::Ok();
 }
+
+namespace {
 
 sdk::Result<Checkpoint> load_folder(const fs::path& path, const LoadOptions& o) {
   Checkpoint ck;

@@ -57,6 +57,11 @@ struct Checkpoint {
   std::map<std::string, std::uint64_t> bytes_per_component() const;
 };
 
+/// One component folder of a diffusers layout (`dir`: config.json + <stem>[.fp16].safetensors or a
+/// sharded index; stem per `name` as above), e.g. a VAE published on its own.
+sdk::Status load_folder_component(const std::filesystem::path& dir, const std::string& name, const LoadOptions& options,
+                                  ComponentWeights* out);
+
 /// Detects the layout of `path` (a folder with model_index.json or a component folder layout, or
 /// a .safetensors file) and loads the requested components.
 sdk::Result<Checkpoint> load_checkpoint(const std::filesystem::path& path, const LoadOptions& options = {});

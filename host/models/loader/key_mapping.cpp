@@ -210,9 +210,9 @@ std::vector<MappedTensor> map_openclip(const std::string& rest) {
   return {};
 }
 
-int decoder_levels(const std::vector<io::TensorEntry>& entries) {
+int decoder_levels(const std::vector<io::TensorEntry>& entries, const std::string& vae_prefix) {
   std::set<int> seen;
-  const std::string pre = kVae + "decoder.up.";
+  const std::string pre = vae_prefix + "decoder.up.";
   for (const auto& e : entries) {
     if (!starts_with(e.name, pre)) continue;
     int i = 0;
@@ -259,11 +259,19 @@ sdk::Result<KeyMapping> map_single_file(const std::vector<io::TensorEntry>& entr
   auto has = [&](const std::string& n) {
     return std::any_of(entries.begin(), entries.end(), [&](const io::TensorEntry& e) { return e.name == n; });
   };
+  auto has_prefix = [&](const std::string& p) {
+    return std::any_of(entries.begin(), entries.end(), [&](const io::TensorEntry& e) { return starts_with(e.name, p); });
+  };
   const char* diffusers_component = nullptr;
   if (!has_prefixed_unet && has("conv_in.weight") && has("time_embedding.linear_1.weight")) diffusers_component = "unet";
-  if (!has_prefixed_unet && has("encoder.conv_in.weight") && has("post_quant_conv.weight")) diffusers_component = "vae";
+  // A lone VAE file: diffusers names (vae/diffusion_pytorch_model.safetensors) or the original
+  // names without first_stage_model. (Stability's sdxl_vae.safetensors, the fp16-fix VAE's
+  // A1111 file).
+  const bool lone_vae = !has_prefixed_unet && !has_prefix(kVae) && has("decoder.conv_in.weight");
+  if (lone_vae && (has_prefix("decoder.up_blocks.") || has_prefix("encoder.down_blocks."))) diffusers_component = "vae";
+  const std::string vae_prefix = lone_vae && !diffusers_component ? std::string() : kVae;
   const UNetLayout layout = unet_layout(entries, unet_prefix);
-  const int vae_levels = decoder_levels(entries);
+  const int vae_levels = decoder_levels(entries, vae_prefix);
   std::map<std::string, std::string> targets;  // component/key -> source, to catch duplicates
 
   for (const auto& e : entries) {
@@ -280,8 +288,8 @@ sdk::Result<KeyMapping> map_single_file(const std::vector<io::TensorEntry>& entr
       m.component = diffusers_component;
       m.key = e.name;
       mapped.push_back(m);
-    } else if (starts_with(e.name, kVae)) {
-      auto v = map_vae(e.name.substr(kVae.size()), vae_levels);
+    } else if (starts_with(e.name, vae_prefix)) {  // "" for a lone VAE file: every name
+      auto v = map_vae(e.name.substr(vae_prefix.size()), vae_levels);
       if (v.key.empty()) return unknown();
       MappedTensor m;
       m.component = "vae";

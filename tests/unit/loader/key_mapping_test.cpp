@@ -111,3 +111,37 @@ TEST_CASE("key mapping: UNet-only files without the model.diffusion_model prefix
   CHECK(mapping->tensors.size() == 1680);
   for (const auto& m : mapping->tensors) CHECK(m.component == "unet");
 }
+
+TEST_CASE("key mapping: a VAE file with the original names and no prefix maps as the checkpoint's VAE does",
+          "[loader][vae]") {
+  // Stability's sdxl_vae.safetensors and the fp16-fix VAE's A1111 file: first_stage_model.*
+  // without the prefix. Each tensor must land where the reference maps its prefixed name.
+  const auto* layouts = testing::full_layouts();
+  if (!layouts) {
+    WARN("sdxl_full_layouts.json not found, skipping");
+    return;
+  }
+  const auto& model = (*layouts)["models"]["sdxl-base-1.0"];
+  const std::string prefix = "first_stage_model.";
+  std::vector<io::TensorEntry> vae_only;
+  std::map<std::string, std::string> expected;  // unprefixed name -> diffusers key
+  for (auto e : testing::single_file_entries(model)) {
+    if (e.name.compare(0, prefix.size(), prefix) != 0) continue;
+    const auto& refs = model["single_file"]["tensors"][e.name]["diffusers"];
+    REQUIRE(refs.size() == 1);
+    const std::string ref = refs[0].get<std::string>();  // "vae/<key>"
+    e.name = e.name.substr(prefix.size());
+    expected[e.name] = ref.substr(ref.find('/') + 1);
+    vae_only.push_back(e);
+  }
+  REQUIRE(vae_only.size() == 248);
+  auto mapping = models::loader::map_single_file(vae_only, "sdxl_vae.safetensors");
+  INFO(mapping.status().message());
+  REQUIRE(mapping.ok());
+  REQUIRE(mapping->tensors.size() == expected.size());
+  for (const auto& m : mapping->tensors) {
+    INFO(m.source);
+    CHECK(m.component == "vae");
+    CHECK(m.key == expected.at(m.source));
+  }
+}

@@ -4,7 +4,10 @@
 #include <ATen/ATen.h>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
+#include <fstream>
+#include <map>
 #include <string>
 
 #include "image/png.h"
@@ -53,4 +56,27 @@ TEST_CASE("generate: metadata, determinism and per-image seeds", "[.][generate-c
   CHECK(f["CFG scale"] == "4.5");
   CHECK(f["Size"] == "64x64");
   CHECK(f["Sampler"] == "Euler");
+}
+
+TEST_CASE("generate: --vae decodes with that VAE and names it in the parameters", "[.][generate-cli]") {
+  const std::string taesd = std::string(SDXL_GOLDEN_DIR) + "/models/taesdxl-random";
+  if (env("SDXL_BIN").empty() || !std::ifstream(taesd + "/config.json")) {
+    WARN("SKIPPED: needs SDXL_BIN (ctest) and " << taesd);
+    return;
+  }
+  const std::string out = env("SDXL_GEN_OUT");
+  const std::string common = " --prompt boat --width 64 --height 64 --steps 2 --seed 5";
+  REQUIRE(run(common + " --out " + out + "/own-vae.png") == 0);
+  REQUIRE(run(common + " --vae " + taesd + "/ --out " + out + "/taesd-vae.png") == 0);
+  auto own = sdxl::image::read_png(out + "/own-vae.png");
+  auto tiny = sdxl::image::read_png(out + "/taesd-vae.png");
+  REQUIRE(own.ok());
+  REQUIRE(tiny.ok());
+  CHECK(tiny.value().pixels.sizes() == own.value().pixels.sizes());
+  CHECK_FALSE(at::equal(tiny.value().pixels, own.value().pixels));  // the same latents, another decoder
+  auto fields = sdxl::pipeline::parse_infotext(tiny.value().text.at("parameters")).fields;
+  std::map<std::string, std::string> f(fields.begin(), fields.end());
+  CHECK(f["VAE"] == "taesdxl-random");
+  auto own_fields = sdxl::pipeline::parse_infotext(own.value().text.at("parameters")).fields;
+  CHECK(std::none_of(own_fields.begin(), own_fields.end(), [](const auto& kv) { return kv.first == "VAE"; }));
 }
