@@ -250,11 +250,7 @@ int run_generate(Args& args, const GlobalOptions& global) {
   output.set_loras(loras);
   {
     auto extra = pipeline::control_infotext(controls.value());
-    if (!s.vae.empty()) {  // A1111 names the VAE file it decoded with (a folder: by its name)
-      std::filesystem::path vae = std::filesystem::path(s.vae).lexically_normal();
-      if (vae.filename().empty()) vae = vae.parent_path();  // "folder/"
-      extra.emplace_back("VAE", vae.filename().string());
-    }
+    if (!model.value()->vae_name.empty()) extra.insert(extra.begin(), {"VAE", model.value()->vae_name});
     if (refiner_model) {  // A1111's names for the refiner fields
       extra.emplace_back("Refiner", refiner_model->name);
       std::ostringstream sw;

@@ -163,6 +163,7 @@ sdk::Result<std::uint64_t> load_vae(const models::loader::Checkpoint& checkpoint
   model.vae_weights = std::move(w.tensors);
   model.vae_config_json = std::move(w.config_json);
   model.vae_source = std::move(w.source);
+  if (!spec.vae_path.empty()) model.vae_name = vae_display_name(spec.vae_path);
   return w.bytes;
 }
 

@@ -48,6 +48,9 @@ class SdxlModel {
   /// (tiled, when memory is short) can be built without re-reading the checkpoint.
   std::map<std::string, at::Tensor> vae_weights;
   std::string vae_config_json, vae_source;
+  /// A VAE of its own ([model] vae): its file or folder name, as A1111's infotext "VAE" gives it.
+  /// Empty: the checkpoint's own VAE.
+  std::string vae_name;
   nlohmann::json scheduler_config;  ///< diffusers scheduler_config.json (SDXL base's when absent)
   bool force_zeros_for_empty_prompt = true;
   c10::Device device = c10::Device(c10::kCPU);

@@ -76,4 +76,10 @@ sdk::Result<VaeWeights> read_vae_weights(const fs::path& path) {
   });
 }
 
+std::string vae_display_name(const fs::path& path) {
+  fs::path name = path.lexically_normal();
+  if (name.filename().empty()) name = name.parent_path();  // "folder/"
+  return name.filename().string();
+}
+
 }  // namespace sdxl::pipeline

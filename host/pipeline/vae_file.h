@@ -34,4 +34,8 @@ struct VaeWeights {
 /// Reads the VAE at `path`; errors name the path and what is wrong with it.
 sdk::Result<VaeWeights> read_vae_weights(const std::filesystem::path& path);
 
+/// How pictures and the A1111 API name the VAE at `path`: its file or folder name
+/// ("sdxl_vae.safetensors", "sdxl-vae-fp16-fix"), never the rest of the path.
+std::string vae_display_name(const std::filesystem::path& path);
+
 }  // namespace sdxl::pipeline

@@ -1,8 +1,10 @@
 // The A1111-compatible subset under /sdapi/v1/ (request and response shapes of A1111's
 // modules/api/api.py and models.py), translated onto the orchestrator.
 #include <chrono>
+#include <optional>
 #include <random>
 
+#include "pipeline/vae_file.h"
 #include "server/a1111_request.h"
 #include "server/a1111_samplers.h"
 #include "server/http_routes.h"
@@ -11,6 +13,11 @@ namespace sdxl::server {
 namespace {
 
 using json = nlohmann::json;
+
+std::optional<std::string> configured_vae_name(const config::Config& c) {
+  if (c.vae_path.empty()) return std::nullopt;
+  return pipeline::vae_display_name(c.vae_path);
+}
 
 std::int64_t random_seed() {
   static std::mutex m;
@@ -154,7 +161,14 @@ void register_a1111_routes(HttpServer::Impl& impl) {
                       {"filename", m.name}, {"config", nullptr}});
     reply_json(res, 200, list);
   });
-  svr.Get("/sdapi/v1/sd-vae", [](const Req&, Res& res) { reply_json(res, 200, json::array()); });
+  // The VAE of [model] vae, by its name only (like the models: paths stay on the server); none
+  // configured: an empty list, and the options say "Automatic" (the checkpoint's own).
+  svr.Get("/sdapi/v1/sd-vae", [p](const Req&, Res& res) {
+    json list = json::array();
+    if (const auto name = configured_vae_name(p->ctx.config))
+      list.push_back({{"model_name", *name}, {"filename", *name}});
+    reply_json(res, 200, list);
+  });
   svr.Get("/sdapi/v1/loras", [p](const Req&, Res& res) {
     json list = json::array();
     for (const auto& name : p->orch().loras())
@@ -172,7 +186,7 @@ void register_a1111_routes(HttpServer::Impl& impl) {
     reply_json(res, 200, {{"module_list", modules}});
   });
   svr.Get("/sdapi/v1/options", [p](const Req&, Res& res) {
-    reply_json(res, 200, {{"sd_model_checkpoint", p->orch().current_model()}, {"sd_vae", "Automatic"},
+    reply_json(res, 200, {{"sd_model_checkpoint", p->orch().current_model()}, {"sd_vae", configured_vae_name(p->ctx.config).value_or("Automatic")},
                           {"samples_format", "png"}, {"CLIP_stop_at_last_layers", 1}});
   });
   svr.Post("/sdapi/v1/options", [p](const Req& req, Res& res) {

@@ -10,7 +10,7 @@ std::string job_infotext(const JobSpec& s, std::int64_t seed, const InfotextCont
   p.model_name = ctx.model_name;
   p.demo_model = ctx.model_name == "demo";
   p.loras = pipeline::lora_list_text(ctx.loras);
-  p.extra = ctx.controlnets;
+  p.extra = ctx.extra;
   p.device = ctx.device;
   return pipeline::image_infotext(p).render();
 }

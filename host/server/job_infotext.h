@@ -16,7 +16,8 @@ struct InfotextContext {
   std::string model_name;       ///< "demo" → the demo model's label
   std::string device;           ///< "cpu float32"
   std::vector<pipeline::LoraRequest> loras;
-  std::vector<std::pair<std::string, std::string>> controlnets;  ///< pipeline::control_infotext
+  /// After the model's fields: "VAE" (a VAE of its own), pipeline::control_infotext's "ControlNet N".
+  std::vector<std::pair<std::string, std::string>> extra;
 };
 
 std::string job_infotext(const JobSpec& spec, std::int64_t seed, const InfotextContext& ctx);

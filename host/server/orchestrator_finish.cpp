@@ -64,7 +64,7 @@ void Orchestrator::Impl::finish_batch(DenoisedBatch& b) {
   std::vector<std::vector<JobImage>> images(b.jobs.size());
   for (std::size_t k = 0; k < b.jobs.size(); ++k) {
     const Job& j = *b.jobs[k];
-    InfotextContext ctx{b.result.sampler, j.model, b.device_label, j.loras, b.control_fields};
+    InfotextContext ctx{b.result.sampler, j.model, b.device_label, j.loras, b.extra_fields};
     const at::Tensor& pixels = b.result.images[k];
     for (std::int64_t i = 0; i < pixels.size(0); ++i) {
       JobImage im;

@@ -56,7 +56,7 @@ struct DenoisedBatch {
   BatchResult result;                          ///< latents (CPU), sampler, seconds; images filled by the decode
   std::shared_ptr<pipeline::SdxlModel> model;  ///< kept alive until the decode ends
   std::string device_label;
-  std::vector<std::pair<std::string, std::string>> control_fields;  ///< infotext "ControlNet N"
+  std::vector<std::pair<std::string, std::string>> extra_fields;  ///< infotext "VAE", "ControlNet N"
   std::uint64_t scratch_bytes = 0;             ///< the admission's scratch, credited to the decoding thread
   std::function<void()> release;               ///< the admission's release (after the decode); may be null
 };

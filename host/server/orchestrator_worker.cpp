@@ -185,7 +185,9 @@ void Orchestrator::Impl::run_jobs(const std::vector<std::shared_ptr<Job>>& first
     }
     controls = std::move(loaded).value();
   }
-  const auto control_fields = pipeline::control_infotext(controls);  // A1111's "ControlNet N"
+  // Infotext fields after the model's: a VAE of its own ([model] vae), then "ControlNet N" (A1111's).
+  auto extra_fields = pipeline::control_infotext(controls);
+  if (!model->vae_name.empty()) extra_fields.insert(extra_fields.begin(), {"VAE", model->vae_name});
 
   // Batch mates: queued jobs with the same model, LoRA set and batch shape.
   BatchShape shape = batch_shape_of(head);
@@ -245,7 +247,7 @@ void Orchestrator::Impl::run_jobs(const std::vector<std::shared_ptr<Job>>& first
   denoised.result = std::move(result).value();
   denoised.model = model;
   denoised.device_label = device_label;
-  denoised.control_fields = control_fields;
+  denoised.extra_fields = extra_fields;
   denoised.scratch_bytes = admission.scratch_bytes;
   denoised.release = std::move(admission.release);
   {

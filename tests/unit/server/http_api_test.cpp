@@ -243,7 +243,8 @@ TEST_CASE("http: options select the model, unknown models are 404", "[http][a111
   auto [ls, loras] = test::get_json(*c, "/sdapi/v1/loras");
   CHECK(ls == 200);
   CHECK(loras.is_array());
-  CHECK(test::get_json(*c, "/sdapi/v1/sd-vae").second.is_array());
+  CHECK(test::get_json(*c, "/sdapi/v1/sd-vae").second == json::array());  // no [model] vae: none listed
+  CHECK(opts["sd_vae"] == "Automatic");
   auto [ps, plugins] = test::get_json(*c, "/v1/plugins");
   REQUIRE(ps == 200);
   CHECK(plugins["plugins"].is_array());
@@ -253,4 +254,25 @@ TEST_CASE("http: options select the model, unknown models are 404", "[http][a111
   CHECK(metrics->status == 200);
   CHECK_THAT(metrics->body, Catch::Contains("sdxl_queue_length") && Catch::Contains("# TYPE sdxl_queue_length gauge"));
   CHECK_THAT(metrics->get_header_value("Content-Type"), Catch::Contains("text/plain"));
+}
+
+TEST_CASE("http: the VAE of [model] vae decodes, is listed and is named in the parameters", "[http][a1111]") {
+  const auto taesd = std::filesystem::path(SDXL_GOLDEN_DIR) / "models" / "taesdxl-random";
+  if (!std::filesystem::exists(taesd)) {
+    WARN("SKIPPED: " << taesd << " is absent (set SDXL_GOLDEN_DIR)");
+    return;
+  }
+  test::TestServer srv({}, [&](server::OrchestratorOptions& o) { o.config.vae_path = taesd.string(); });
+  auto c = srv.client();
+  auto [vs, vaes] = test::get_json(*c, "/sdapi/v1/sd-vae");
+  REQUIRE(vs == 200);
+  CHECK(vaes == json::array({{{"model_name", "taesdxl-random"}, {"filename", "taesdxl-random"}}}));  // no path
+  CHECK(test::get_json(*c, "/sdapi/v1/options").second["sd_vae"] == "taesdxl-random");
+  auto [s, out] = test::post_json(*c, "/sdapi/v1/txt2img", {{"prompt", "a fox"}, {"width", 64}, {"height", 64},
+                                                             {"steps", 2}, {"seed", 4}});
+  INFO(out.dump().substr(0, 500));
+  REQUIRE(s == 200);
+  auto [ps, pj] = test::post_json(*c, "/sdapi/v1/png-info", {{"image", out["images"][0]}});
+  REQUIRE(ps == 200);
+  CHECK(pj["parameters"]["VAE"] == "taesdxl-random");
 }

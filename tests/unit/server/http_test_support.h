@@ -47,6 +47,7 @@ struct TestServer {
     ctx.orchestrator = orch.get();
     ctx.registry = registry;
     ctx.limits = o.limits;
+    ctx.config = o.config;  // as `sdxl serve` does: one configuration for both
     options.host = "127.0.0.1";
     options.port = 0;
     http = std::make_unique<server::HttpServer>(options, ctx);
