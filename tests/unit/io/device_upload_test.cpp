@@ -29,9 +29,15 @@ std::map<std::string, at::Tensor> mixed_tensors() {
   return m;
 }
 
-UploadOptions tiny_buffers(int threads) {
+// The staging path on the CPU (what a GPU upload runs, with ordinary buffers).
+UploadOptions forced_staging() {
   UploadOptions o;
   o.force_staging = true;
+  return o;
+}
+
+UploadOptions tiny_buffers(int threads) {
+  UploadOptions o = forced_staging();
   o.staging_bytes = 1000;
   o.staging_buffers = 2;
   o.copy_threads = threads;
@@ -81,8 +87,7 @@ TEST_CASE("staged upload splits a large buffer between copy threads", "[io][uplo
   // 20 MiB in one 64 MiB buffer: the fill is shared by 4 threads (one per 4 MiB, at most 4).
   at::manual_seed(3);
   std::map<std::string, at::Tensor> in{{"big", at::randn({5 << 20})}, {"small", at::randn({3})}};
-  UploadOptions o;
-  o.force_staging = true;
+  UploadOptions o = forced_staging();
   o.copy_threads = 4;
   UploadStats stats;
   auto out = upload_tensors(in, c10::Device(c10::kCPU), std::nullopt, "big", o, &stats);
@@ -130,10 +135,8 @@ TEST_CASE("a tensor that cannot be staged makes the upload fall back to plain co
   // 2^60 floats that share one element: staging needs them contiguous, which no allocator grants;
   // the plain path hands the view on (CPU to CPU, same dtype: no copy).
   in["huge.broadcast"] = at::zeros({1}).expand({std::int64_t(1) << 60});
-  UploadOptions o;
-  o.force_staging = true;
   UploadStats stats;
-  auto out = upload_tensors(in, c10::Device(c10::kCPU), std::nullopt, "mixed", o, &stats);
+  auto out = upload_tensors(in, c10::Device(c10::kCPU), std::nullopt, "mixed", forced_staging(), &stats);
   REQUIRE(out.ok());
   CHECK_FALSE(stats.staged);
   CHECK(stats.fallback.find("staging failed") != std::string::npos);
@@ -149,10 +152,8 @@ TEST_CASE("a small upload gets buffers no larger than itself", "[io][upload]") {
   // Pinned memory is precious: 16 bytes to upload must not take two 64 MiB buffers. The staged
   // copy still happens (a fresh tensor), in a single buffer.
   std::map<std::string, at::Tensor> in{{"w", at::arange(4, at::kFloat)}};
-  UploadOptions o;
-  o.force_staging = true;
   UploadStats stats;
-  auto out = upload_tensors(in, c10::Device(c10::kCPU), std::nullopt, "w", o, &stats);
+  auto out = upload_tensors(in, c10::Device(c10::kCPU), std::nullopt, "w", forced_staging(), &stats);
   REQUIRE(out.ok());
   CHECK(stats.staged);
   CHECK(stats.chunks == 1);
