@@ -58,7 +58,12 @@ void fill(const StagingBuffer& buffer, int threads) {
   constexpr std::size_t kWorthAThread = std::size_t(4) << 20;
   const int n = static_cast<int>(std::clamp<std::size_t>(total / kWorthAThread, 1, static_cast<std::size_t>(threads)));
   std::vector<std::thread> helpers;
-  for (int k = 1; k < n; ++k) helpers.emplace_back(copy_range, total * k / n, total * (k + 1) / n);
+  try {
+    for (int k = 1; k < n; ++k) helpers.emplace_back(copy_range, total * k / n, total * (k + 1) / n);
+  } catch (...) {  // no thread to be had: a joinable std::thread must not be destroyed
+    for (auto& t : helpers) t.join();
+    throw;  // the caller falls back to plain copies
+  }
   copy_range(0, total / n);
   for (auto& t : helpers) t.join();
 }
