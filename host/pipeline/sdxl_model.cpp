@@ -77,6 +77,21 @@ sdk::Result<tokenizer::SdxlTokenizers> load_tokenizers(const ModelSpec& spec) {
                         "bpe_simple_vocab_16e6.txt.gz or model_config to a diffusers folder with tokenizer/");
 }
 
+// `tensors` on `device` through the staging buffers (io/device_upload.h), converted to `dtype`
+// (nullopt: as stored); the log says how long `what` took, or why staging was given up.
+sdk::Result<std::map<std::string, at::Tensor>> upload_logged(const std::map<std::string, at::Tensor>& tensors,
+                                                             c10::Device device, std::optional<c10::ScalarType> dtype,
+                                                             const std::string& source, const std::string& what) {
+  io::UploadStats stats;
+  auto uploaded = io::upload_tensors(tensors, device, dtype, source, {}, &stats);
+  if (!uploaded.ok()) return uploaded.status();
+  if (!stats.fallback.empty()) util::log_warn(source + ": " + stats.fallback);
+  util::log_info(what + ": " + std::to_string(stats.bytes >> 20) + " MiB to " + device.str() + " in " +
+                 std::to_string(static_cast<int>(stats.seconds * 1e3)) + " ms (" +
+                 (stats.staged ? std::to_string(stats.chunks) + " staging buffers)" : std::string("tensor by tensor)")));
+  return uploaded;
+}
+
 // On a GPU, the checkpoint with `names` moved to the device through pinned staging buffers
 // (io/device_upload.h) and converted there to `dtype`: the networks' .to() then finds their
 // weights in place. Elsewhere `checkpoint` itself.
@@ -90,17 +105,33 @@ sdk::Result<models::loader::Checkpoint> staged_on_device(const models::loader::C
   for (const auto& name : names) {
     if (!checkpoint.has_component(name)) continue;
     models::loader::ComponentWeights component = checkpoint.components.at(name);
-    io::UploadStats stats;
-    auto uploaded = io::upload_tensors(component.tensors, device, dtype, component.source, {}, &stats);
+    auto uploaded = upload_logged(component.tensors, device, dtype, component.source, name);
     if (!uploaded.ok()) return uploaded.status();
     component.tensors = std::move(uploaded).value();
-    if (!stats.fallback.empty()) util::log_warn(component.source + ": " + stats.fallback);
-    util::log_info(name + ": " + std::to_string(stats.bytes >> 20) + " MiB to " + device.str() + " in " +
-                   std::to_string(static_cast<int>(stats.seconds * 1e3)) + " ms (staged, " +
-                   std::to_string(stats.chunks) + " buffers)");
     staged.components.emplace(name, std::move(component));
   }
   return staged;
+}
+
+// An AutoencoderKL brought in from elsewhere must scale latents as the checkpoint's own VAE config
+// says (SDXL's 0.13025, shift 0, when it has none): otherwise it belongs to another model family.
+sdk::Status check_latent_scaling(const sdk::VaeInfo& info, const std::string& vae_source,
+                                 const models::loader::Checkpoint& checkpoint) {
+  double scaling = 0.13025, shift = 0.0;
+  std::string expected_from = "SDXL's";
+  if (checkpoint.has_component("vae")) {
+    const auto& own = checkpoint.components.at("vae");
+    if (own.config.contains("scaling_factor") && own.config["scaling_factor"].is_number())
+      scaling = own.config["scaling_factor"].get<double>(), expected_from = own.config_source + "'s";
+    if (own.config.contains("shift_factor") && own.config["shift_factor"].is_number())
+      shift = own.config["shift_factor"].get<double>();
+  }
+  auto differs = [](double a, double b) { return std::abs(a - b) > 1e-6 * std::max(1.0, std::abs(b)); };
+  if (!differs(info.scaling_factor, scaling) && !differs(info.shift_factor, shift)) return {};
+  return sdk::invalid_argument(vae_source + ": VAE latents are scaled by " + std::to_string(info.scaling_factor) +
+                               " (shift " + std::to_string(info.shift_factor) + ") but the model expects " +
+                               expected_from + " " + std::to_string(scaling) + " (shift " + std::to_string(shift) +
+                               "): a VAE of another model family");
 }
 
 // The VAE: the checkpoint's own, or the one [model] vae names. It must share the UNet's latent
@@ -130,7 +161,7 @@ sdk::Result<std::uint64_t> load_vae(const models::loader::Checkpoint& checkpoint
   // (vae_choice.cpp).
   std::map<std::string, at::Tensor> on_device = w.tensors;
   if (spec.device.is_cuda() && io::staged_upload_enabled()) {
-    auto uploaded = io::upload_tensors(w.tensors, spec.device, std::nullopt, w.source);
+    auto uploaded = upload_logged(w.tensors, spec.device, std::nullopt, w.source, "vae");
     if (!uploaded.ok()) return uploaded.status();
     on_device = std::move(uploaded).value();
   }
@@ -141,23 +172,8 @@ sdk::Result<std::uint64_t> load_vae(const models::loader::Checkpoint& checkpoint
     return sdk::invalid_argument(w.source + ": VAE has " + std::to_string(info.latent_channels) +
                                  " latent channels but the UNet (" + unet_source + ") predicts " +
                                  std::to_string(unet_latent_channels));
-  if (!spec.vae_path.empty() && w.feature == "kl") {
-    double scaling = 0.13025, shift = 0.0;
-    std::string expected_from = "SDXL's";
-    if (checkpoint.has_component("vae")) {
-      const auto& own = checkpoint.components.at("vae");
-      if (own.config.contains("scaling_factor") && own.config["scaling_factor"].is_number())
-        scaling = own.config["scaling_factor"].get<double>(), expected_from = own.config_source + "'s";
-      if (own.config.contains("shift_factor") && own.config["shift_factor"].is_number())
-        shift = own.config["shift_factor"].get<double>();
-    }
-    auto differs = [](double a, double b) { return std::abs(a - b) > 1e-6 * std::max(1.0, std::abs(b)); };
-    if (differs(info.scaling_factor, scaling) || differs(info.shift_factor, shift))
-      return sdk::invalid_argument(w.source + ": VAE latents are scaled by " + std::to_string(info.scaling_factor) +
-                                   " (shift " + std::to_string(info.shift_factor) + ") but the model expects " +
-                                   expected_from + " " + std::to_string(scaling) + " (shift " + std::to_string(shift) +
-                                   "): a VAE of another model family");
-  }
+  if (!spec.vae_path.empty() && w.feature == "kl")
+    if (auto st = check_latent_scaling(info, w.source, checkpoint); !st.ok()) return st;
   model.vae = std::move(vae).value();
   model.vae_feature = w.feature;
   model.vae_weights = std::move(w.tensors);
