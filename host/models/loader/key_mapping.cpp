@@ -240,6 +240,8 @@ bool is_known_extra(const std::string& name) {
       "sqrt_recipm1_alphas_cumprod", "posterior_variance", "posterior_log_variance_clipped",
       "posterior_mean_coef1", "posterior_mean_coef2", "lvlb_weights", "logvar", "v_pred", "ztsnr"};
   if (exact.count(name) || starts_with(name, "model_ema.") || starts_with(name, "edm_")) return true;
+  // VAE training checkpoints keep their LPIPS network and discriminator under loss.*.
+  if (starts_with(name, "loss.")) return true;
   if (starts_with(name, kEmbedders)) {
     const auto p = split(name);
     // conditioner.embedders.N.transformer.text_model.embeddings.position_ids / ...model.logit_scale

@@ -145,3 +145,29 @@ TEST_CASE("key mapping: a VAE file with the original names and no prefix maps as
     CHECK(m.key == expected.at(m.source));
   }
 }
+
+TEST_CASE("key mapping: a VAE training checkpoint's loss networks are ignored", "[loader][vae]") {
+  auto entry = [](std::string name, std::vector<std::int64_t> shape) {
+    io::TensorEntry e;
+    e.name = std::move(name);
+    e.dtype = "F32";
+    e.shape = std::move(shape);
+    return e;
+  };
+  const std::vector<io::TensorEntry> entries = {
+      entry("encoder.conv_in.weight", {128, 3, 3, 3}), entry("decoder.conv_in.weight", {512, 4, 3, 3}),
+      entry("decoder.up.0.block.0.conv1.weight", {128, 256, 3, 3}), entry("post_quant_conv.weight", {4, 4, 1, 1}),
+      entry("loss.logvar", {}), entry("loss.discriminator.main.0.weight", {64, 3, 4, 4})};
+  auto m = models::loader::map_single_file(entries, "vae-ft-mse.safetensors");
+  INFO(m.status().message());
+  REQUIRE(m.ok());
+  CHECK(m->ignored.size() == 2);
+  std::set<std::string> keys;
+  for (const auto& t : m->tensors) {
+    CHECK(t.component == "vae");
+    keys.insert(t.key);
+  }
+  // One decoder level in this file: up.0 is the last (and only) up_blocks index, 0.
+  CHECK(keys == std::set<std::string>{"encoder.conv_in.weight", "decoder.conv_in.weight",
+                                      "decoder.up_blocks.0.resnets.0.conv1.weight", "post_quant_conv.weight"});
+}
