@@ -192,6 +192,9 @@ sdk::Result<json> bench_generate(const BenchOptions& o, const plugins::PluginReg
   if (!file.empty()) fs::remove(file);  // the mapping keeps the data readable
   if (!model.ok()) return model.status();
   const double load_ms = ms_since(start);
+  for (const auto& [component, u] : model.value()->uploads)  // GPU only: [gpu] staged_upload's figures
+    out["uploads"][component] = {{"mib", u.bytes / 1048576.0}, {"ms", u.seconds * 1e3}, {"staged", u.staged},
+                                 {"staging_buffers", u.chunks}, {"fallback", u.fallback}};
   pipeline::GenerateRequest req;
   req.prompts.prompts = {"a lighthouse on a cliff at dusk, volumetric light"};
   req.prompts.negatives = {"blurry"};

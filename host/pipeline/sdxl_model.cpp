@@ -78,13 +78,16 @@ sdk::Result<tokenizer::SdxlTokenizers> load_tokenizers(const ModelSpec& spec) {
 }
 
 // `tensors` on `device` through the staging buffers (io/device_upload.h), converted to `dtype`
-// (nullopt: as stored); the log says how long `what` took, or why staging was given up.
+// (nullopt: as stored); the log says how long `what` took, or why staging was given up, and
+// `model.uploads[what]` keeps the figures.
 sdk::Result<std::map<std::string, at::Tensor>> upload_logged(const std::map<std::string, at::Tensor>& tensors,
                                                              c10::Device device, std::optional<c10::ScalarType> dtype,
-                                                             const std::string& source, const std::string& what) {
+                                                             const std::string& source, const std::string& what,
+                                                             SdxlModel& model) {
   io::UploadStats stats;
   auto uploaded = io::upload_tensors(tensors, device, dtype, source, {}, &stats);
   if (!uploaded.ok()) return uploaded.status();
+  model.uploads[what] = stats;
   if (!stats.fallback.empty()) util::log_warn(source + ": " + stats.fallback);
   util::log_info(what + ": " + std::to_string(stats.bytes >> 20) + " MiB to " + device.str() + " in " +
                  std::to_string(static_cast<int>(stats.seconds * 1e3)) + " ms (" +
@@ -97,7 +100,8 @@ sdk::Result<std::map<std::string, at::Tensor>> upload_logged(const std::map<std:
 // weights in place. Elsewhere `checkpoint` itself.
 sdk::Result<models::loader::Checkpoint> staged_on_device(const models::loader::Checkpoint& checkpoint,
                                                          const std::vector<std::string>& names,
-                                                         c10::Device device, c10::ScalarType dtype) {
+                                                         c10::Device device, c10::ScalarType dtype,
+                                                         SdxlModel& model) {
   if (!device.is_cuda() || !io::staged_upload_enabled()) return checkpoint;
   models::loader::Checkpoint staged;
   staged.layout = checkpoint.layout;
@@ -105,7 +109,7 @@ sdk::Result<models::loader::Checkpoint> staged_on_device(const models::loader::C
   for (const auto& name : names) {
     if (!checkpoint.has_component(name)) continue;
     models::loader::ComponentWeights component = checkpoint.components.at(name);
-    auto uploaded = upload_logged(component.tensors, device, dtype, component.source, name);
+    auto uploaded = upload_logged(component.tensors, device, dtype, component.source, name, model);
     if (!uploaded.ok()) return uploaded.status();
     component.tensors = std::move(uploaded).value();
     staged.components.emplace(name, std::move(component));
@@ -161,7 +165,7 @@ sdk::Result<std::uint64_t> load_vae(const models::loader::Checkpoint& checkpoint
   // (vae_choice.cpp).
   std::map<std::string, at::Tensor> on_device = w.tensors;
   if (spec.device.is_cuda() && io::staged_upload_enabled()) {
-    auto uploaded = upload_logged(w.tensors, spec.device, std::nullopt, w.source, "vae");
+    auto uploaded = upload_logged(w.tensors, spec.device, std::nullopt, w.source, "vae", model);
     if (!uploaded.ok()) return uploaded.status();
     on_device = std::move(uploaded).value();
   }
@@ -211,14 +215,14 @@ sdk::Result<std::shared_ptr<SdxlModel>> SdxlModel::load(const ModelSpec& spec, c
   const auto compute = at::TensorOptions().dtype(spec.dtype).device(spec.device);
 
   {
-    auto text_weights = staged_on_device(checkpoint, {"text_encoder", "text_encoder_2"}, spec.device, spec.dtype);
+    auto text_weights = staged_on_device(checkpoint, {"text_encoder", "text_encoder_2"}, spec.device, spec.dtype, *model);
     if (!text_weights.ok()) return text_weights.status();
     auto text = models::clip::SdxlTextEncoders::from_checkpoint(text_weights.value(), compute);
     if (!text.ok()) return text.status();
     model->text.emplace(std::move(text).value());
   }
 
-  auto unet_staged = staged_on_device(checkpoint, {"unet"}, spec.device, spec.dtype);
+  auto unet_staged = staged_on_device(checkpoint, {"unet"}, spec.device, spec.dtype, *model);
   if (!unet_staged.ok()) return unet_staged.status();
   auto unet_weights = unet_staged.value().component("unet");
   if (!unet_weights.ok()) return unet_weights.status();

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/device_upload.h"
 #include "models/clip/sdxl_text_encoders.h"
 #include "models/unet/unet_model.h"
 #include "pipeline/unet_graph_cache.h"
@@ -55,6 +56,9 @@ class SdxlModel {
   bool force_zeros_for_empty_prompt = true;
   c10::Device device = c10::Device(c10::kCPU);
   c10::ScalarType dtype = c10::kFloat;
+  /// How each component's weights went to the GPU at load (io/device_upload.h; empty on the CPU
+  /// or with [gpu] staged_upload off): for the log and `sdxl bench`.
+  std::map<std::string, io::UploadStats> uploads;
 };
 
 /// "float32", "float16", "bfloat16" (names used in config, CLI and metadata).
