@@ -10,6 +10,17 @@
 using namespace sdxl;
 using models::loader::Transform;
 
+namespace {
+// A header entry (no data): the mapping reads names and shapes only.
+io::TensorEntry entry(std::string name, std::vector<std::int64_t> shape) {
+  io::TensorEntry e;
+  e.name = std::move(name);
+  e.dtype = "F16";
+  e.shape = std::move(shape);
+  return e;
+}
+}  // namespace
+
 TEST_CASE("key mapping: every real SDXL single-file tensor maps as the reference says", "[loader]") {
   const auto* layouts = testing::full_layouts();
   if (!layouts) {
@@ -61,13 +72,6 @@ TEST_CASE("key mapping: every real SDXL single-file tensor maps as the reference
 }
 
 TEST_CASE("key mapping: tolerated extras are ignored, unknown names are errors naming file and key", "[loader]") {
-  auto entry = [](std::string name, std::vector<std::int64_t> shape) {
-    io::TensorEntry e;
-    e.name = std::move(name);
-    e.dtype = "F16";
-    e.shape = std::move(shape);
-    return e;
-  };
   std::vector<io::TensorEntry> entries = {
       entry("model.diffusion_model.input_blocks.0.0.weight", {320, 4, 3, 3}), entry("denoiser.sigmas", {1000}),
       entry("model_ema.decay", {}), entry("alphas_cumprod", {1000}), entry("v_pred", {}),
@@ -147,13 +151,6 @@ TEST_CASE("key mapping: a VAE file with the original names and no prefix maps as
 }
 
 TEST_CASE("key mapping: a VAE training checkpoint's loss networks are ignored", "[loader][vae]") {
-  auto entry = [](std::string name, std::vector<std::int64_t> shape) {
-    io::TensorEntry e;
-    e.name = std::move(name);
-    e.dtype = "F32";
-    e.shape = std::move(shape);
-    return e;
-  };
   const std::vector<io::TensorEntry> entries = {
       entry("encoder.conv_in.weight", {128, 3, 3, 3}), entry("decoder.conv_in.weight", {512, 4, 3, 3}),
       entry("decoder.up.0.block.0.conv1.weight", {128, 256, 3, 3}), entry("post_quant_conv.weight", {4, 4, 1, 1}),
