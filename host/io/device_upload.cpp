@@ -94,9 +94,9 @@ class StagedUpload {
     const auto* from = static_cast<const std::uint8_t*>(source.data_ptr());
     std::size_t done = 0;
     while (done < bytes) {
-      if (current().used == capacity()) next_buffer();
+      if (current().used == capacity_) next_buffer();
       StagingBuffer& b = current();
-      const std::size_t take = std::min(bytes - done, capacity() - b.used);
+      const std::size_t take = std::min(bytes - done, capacity_ - b.used);
       b.pieces.push_back({from + done, b.used, take, raw, done});
       b.used += take;
       done += take;
@@ -128,7 +128,6 @@ class StagedUpload {
     }
     return b;
   }
-  std::size_t capacity() const { return capacity_; }
 
   void next_buffer() {
     flush(current());
@@ -238,7 +237,6 @@ sdk::Result<std::map<std::string, at::Tensor>> upload_tensors(const std::map<std
     } else {
       copy_directly(tensors, device, dtype, stats, out);
     }
-    stats.tensors = out.size();
     stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (stats_out) *stats_out = stats;
     return out;

@@ -41,7 +41,6 @@ struct UploadOptions {
 
 struct UploadStats {
   std::uint64_t bytes = 0;   ///< bytes read from the source tensors
-  std::size_t tensors = 0;
   std::size_t chunks = 0;    ///< staging buffers filled
   std::size_t staging_bytes = 0;  ///< staging memory allocated (pinned on a GPU upload)
   double seconds = 0;        ///< wall time, including the final wait for the device

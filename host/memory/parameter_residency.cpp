@@ -28,21 +28,18 @@ sdk::Status ParameterResidency::move_to(c10::Device device) {
   const c10::Device target = physical_device(device);
   try {
     c10::NoGradGuard no_grad;
-    // Copy first, re-seat after: a failure half-way leaves every handle on valid storage.
-    std::map<std::string, at::Tensor> moved;
-    if (target.is_cuda()) {  // up to the GPU through pinned staging buffers
-      std::map<std::string, at::Tensor> defined;
-      for (const auto& [name, t] : params_)
-        if (t.defined()) defined[name] = t;
-      auto uploaded = io::upload_tensors(defined, target, std::nullopt, component_);
-      if (!uploaded.ok()) return uploaded.status();
-      moved = std::move(uploaded).value();
-    } else {
-      for (const auto& [name, t] : params_)
-        if (t.defined()) moved[name] = t.to(target, t.scalar_type(), /*non_blocking=*/false, /*copy=*/true);
-    }
+    // Copy first, re-seat after: a failure half-way leaves every handle on valid storage. To a
+    // GPU through pinned staging buffers; onto the CPU (a simulated GPU included) the staging
+    // code still makes the fresh copy.
+    std::map<std::string, at::Tensor> defined;
+    for (const auto& [name, t] : params_)
+      if (t.defined()) defined[name] = t;
+    io::UploadOptions fresh_copies;
+    fresh_copies.force_staging = target.is_cpu();
+    auto moved = io::upload_tensors(defined, target, std::nullopt, component_, fresh_copies);
+    if (!moved.ok()) return moved.status();
     for (auto& [name, t] : params_)
-      if (t.defined()) t.set_(moved.at(name));
+      if (t.defined()) t.set_(moved.value().at(name));
   } catch (const std::exception& e) {
     return sdk::internal_error(component_ + ": moving weights to " + device.str() + " failed: " + e.what());
   }

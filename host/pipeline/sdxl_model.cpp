@@ -77,13 +77,15 @@ sdk::Result<tokenizer::SdxlTokenizers> load_tokenizers(const ModelSpec& spec) {
                         "bpe_simple_vocab_16e6.txt.gz or model_config to a diffusers folder with tokenizer/");
 }
 
-// `tensors` on `device` through the staging buffers (io/device_upload.h), converted to `dtype`
-// (nullopt: as stored); the log says how long `what` took, or why staging was given up, and
-// `model.uploads[what]` keeps the figures.
+// On a GPU with [gpu] staged_upload, `tensors` on `device` through the staging buffers
+// (io/device_upload.h), converted to `dtype` (nullopt: as stored); the log says how long `what`
+// took, or why staging was given up, and `model.uploads[what]` keeps the figures. Otherwise
+// `tensors` as they are: the networks' own .to() moves them.
 sdk::Result<std::map<std::string, at::Tensor>> upload_logged(const std::map<std::string, at::Tensor>& tensors,
                                                              c10::Device device, std::optional<c10::ScalarType> dtype,
                                                              const std::string& source, const std::string& what,
                                                              SdxlModel& model) {
+  if (!device.is_cuda() || !io::staged_upload_enabled()) return tensors;
   io::UploadStats stats;
   auto uploaded = io::upload_tensors(tensors, device, dtype, source, {}, &stats);
   if (!uploaded.ok()) return uploaded.status();
@@ -95,14 +97,12 @@ sdk::Result<std::map<std::string, at::Tensor>> upload_logged(const std::map<std:
   return uploaded;
 }
 
-// On a GPU, the checkpoint with `names` moved to the device through pinned staging buffers
-// (io/device_upload.h) and converted there to `dtype`: the networks' .to() then finds their
-// weights in place. Elsewhere `checkpoint` itself.
+// The checkpoint's components `names`, put on the device by upload_logged (on a GPU the networks'
+// .to() then finds their weights in place).
 sdk::Result<models::loader::Checkpoint> staged_on_device(const models::loader::Checkpoint& checkpoint,
                                                          const std::vector<std::string>& names,
                                                          c10::Device device, c10::ScalarType dtype,
                                                          SdxlModel& model) {
-  if (!device.is_cuda() || !io::staged_upload_enabled()) return checkpoint;
   models::loader::Checkpoint staged;
   staged.layout = checkpoint.layout;
   staged.path = checkpoint.path;
@@ -163,13 +163,9 @@ sdk::Result<std::uint64_t> load_vae(const models::loader::Checkpoint& checkpoint
   // The plugin loads from device copies (as stored: it chooses its own dtype, e.g. an fp32
   // upcast); model.vae_weights keeps the mapped originals for re-creating it elsewhere
   // (vae_choice.cpp).
-  std::map<std::string, at::Tensor> on_device = w.tensors;
-  if (spec.device.is_cuda() && io::staged_upload_enabled()) {
-    auto uploaded = upload_logged(w.tensors, spec.device, std::nullopt, w.source, "vae", model);
-    if (!uploaded.ok()) return uploaded.status();
-    on_device = std::move(uploaded).value();
-  }
-  sdk::WeightSet set{w.source, &on_device, w.config_json};
+  auto on_device = upload_logged(w.tensors, spec.device, std::nullopt, w.source, "vae", model);
+  if (!on_device.ok()) return on_device.status();
+  sdk::WeightSet set{w.source, &on_device.value(), w.config_json};
   if (auto st = vae.value()->load(set); !st.ok()) return st;
   const auto info = vae.value()->info();
   if (info.latent_channels != unet_latent_channels)

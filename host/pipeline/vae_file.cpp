@@ -12,12 +12,7 @@ namespace loader = models::loader;
 namespace {
 
 // diffusers' AutoencoderTiny keeps its layers in two nn.Sequential: encoder.layers.N, decoder.layers.N.
-template <typename Names>
-bool taesd_names(const Names& names) {
-  return std::any_of(names.begin(), names.end(), [](const std::string& n) {
-    return n.rfind("decoder.layers.", 0) == 0 || n.rfind("encoder.layers.", 0) == 0;
-  });
-}
+bool taesd_name(const std::string& n) { return n.rfind("decoder.layers.", 0) == 0 || n.rfind("encoder.layers.", 0) == 0; }
 
 sdk::Result<loader::ComponentWeights> vae_of_checkpoint(const fs::path& path) {
   loader::LoadOptions o;
@@ -47,14 +42,13 @@ sdk::Result<VaeWeights> read_vae_weights(const fs::path& path) {
     } else {
       auto file = io::SafetensorsFile::open(path);
       if (!file.ok()) return file.status();
-      std::vector<std::string> names;
-      for (const auto& e : file.value()->entries()) names.push_back(e.name);
-      if (taesd_names(names)) {  // no key mapping: TAESD is only published with diffusers names
+      const auto& entries = file.value()->entries();
+      if (std::any_of(entries.begin(), entries.end(), [](const io::TensorEntry& e) { return taesd_name(e.name); })) {  // no key mapping: TAESD is only published with diffusers names
         auto tensors = file.value()->all_tensors();
         if (!tensors.ok()) return tensors.status();
         out.feature = "taesd";
         out.tensors = std::move(tensors).value();
-        for (const auto& e : file.value()->entries()) out.bytes += e.end - e.begin;
+        for (const auto& e : entries) out.bytes += e.end - e.begin;
         return out;
       }
       auto v = vae_of_checkpoint(path);
@@ -62,9 +56,10 @@ sdk::Result<VaeWeights> read_vae_weights(const fs::path& path) {
       vae = std::move(v).value();
     }
     const std::string cls = vae.config.is_object() ? vae.config.value("_class_name", std::string()) : std::string();
-    std::vector<std::string> names;
-    for (const auto& [name, _] : vae.tensors) names.push_back(name);
-    if (cls == "AutoencoderTiny" || (cls.empty() && taesd_names(names))) out.feature = "taesd";
+    auto tiny_names = [&] {
+      return std::any_of(vae.tensors.begin(), vae.tensors.end(), [](const auto& kv) { return taesd_name(kv.first); });
+    };
+    if (cls == "AutoencoderTiny" || (cls.empty() && tiny_names())) out.feature = "taesd";
     else if (cls.empty() || cls == "AutoencoderKL") out.feature = "kl";
     else
       return sdk::invalid_argument(vae.config_source + ": _class_name '" + cls +

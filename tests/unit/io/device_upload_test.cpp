@@ -65,7 +65,6 @@ TEST_CASE("staged upload converts every floating tensor exactly as .to() does", 
     }
     CHECK(stats.staged);
     CHECK(stats.bytes == total);
-    CHECK(stats.tensors == in.size());
     CHECK(stats.chunks >= (total + 999) / 1000);  // every byte passed through a 1000-byte buffer
     CHECK(stats.staging_bytes == 2000);           // both buffers, each allocated once
   }
