@@ -5,6 +5,7 @@
 // configure check SDXL_HAVE_CUDA_ALLOCATOR_STATS in bench/gpu/CMakeLists.txt); elsewhere the
 // functions do nothing and the peak reads -1.
 #ifdef SDXL_HAVE_CUDA_ALLOCATOR_STATS
+#include <ATen/ATen.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
@@ -13,6 +14,10 @@ namespace sdxl::bench {
 /// Returns cached blocks to the driver and restarts the peak (device 0).
 inline void reset_cuda_allocator_peak() {
 #ifdef SDXL_HAVE_CUDA_ALLOCATOR_STATS
+  // The allocator knows no device before CUDA's lazy initialisation, and its statistics calls
+  // then throw "Invalid device argument" (every VAE run aborted so on 2026-11-27): one small
+  // allocation initialises it.
+  (void)at::empty({1}, at::TensorOptions().device(at::kCUDA));
   c10::cuda::CUDACachingAllocator::emptyCache();
   c10::cuda::CUDACachingAllocator::resetPeakStats(0);
 #endif

@@ -29,12 +29,16 @@ namespace sdxl::bench {
 
 /// The kind of work a CUDA kernel does, from its name (cuDNN, cuBLAS, CUTLASS and ATen naming).
 /// Convolution is tested before GEMM: cuDNN's implicit-GEMM convolutions carry both words.
+/// "nvjet": cuBLAS's GEMM kernels on Hopper with CUDA 13 (nvjet_sm90_hsh_...), which carry no
+/// "gemm" in their names (the 2026-11-27 profiles counted them as element-wise).
 inline std::string kernel_kind(std::string name) {
   std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   auto has = [&](const char* s) { return name.find(s) != std::string::npos; };
   if (has("flash") || has("fmha") || has("attention") || has("softmax")) return "attention";
   if (has("conv") || has("fprop") || has("implicit") || has("winograd") || has("dgrad")) return "convolution";
-  if (has("gemm") || has("cutlass") || has("cublas") || has("matmul") || has("sm90_xmma")) return "gemm";
+  if (has("gemm") || has("cutlass") || has("cublas") || has("matmul") || has("sm90_xmma") ||
+      has("nvjet"))
+    return "gemm";
   if (has("norm") || has("moments") || has("welford") || has("fusedparams")) return "norm";
   if (has("nchwtonhwc") || has("nhwctonchw") || has("transpose") || has("copy") || has("cat_") ||
       has("memcpy") || has("memset"))

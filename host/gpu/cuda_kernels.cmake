@@ -40,11 +40,11 @@ macro(sdxl_cuda_kernels target have_cuda_torch)
           CMAKE_FLAGS "-DINCLUDE_DIRECTORIES=${SDXL_CUDA_KERNELS_DIR}/.."
           CUDA_STANDARD 17
           OUTPUT_VARIABLE cu_log)
+        sdxl_torch_plain_settings(torch_includes torch_libraries)  # host/gpu/torch_checks.cmake
         try_compile(cpp_ok ${CMAKE_BINARY_DIR}/cuda_kernels_check_cpp
           SOURCES ${SDXL_CUDA_KERNEL_WRAPPERS} ${SDXL_CUDA_KERNELS_DIR}/kernel_trust.cpp
-          COMPILE_DEFINITIONS -DSDXL_HAVE_CUDA_KERNELS=1
-          CMAKE_FLAGS "-DINCLUDE_DIRECTORIES=${SDXL_CUDA_KERNELS_DIR}/..;${SDXL_CUDA_KERNELS_DIR}/../../sdk/include"
-          LINK_LIBRARIES ${TORCH_LIBRARIES}
+          COMPILE_DEFINITIONS -DSDXL_HAVE_CUDA_KERNELS=1 ${TORCH_CXX_FLAGS}
+          CMAKE_FLAGS "-DINCLUDE_DIRECTORIES=${SDXL_CUDA_KERNELS_DIR}/..;${SDXL_CUDA_KERNELS_DIR}/../../sdk/include;${torch_includes}"
           CXX_STANDARD ${CMAKE_CXX_STANDARD}
           OUTPUT_VARIABLE cpp_log)
         if(cu_ok AND cpp_ok)

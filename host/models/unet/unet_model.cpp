@@ -1,6 +1,7 @@
 #include "models/unet/unet_model.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>  // c10::NoGradGuard (torch 2.11 no longer brings it with ATen.h)
 
 #include "models/common/weight_reader.h"
 
