@@ -58,13 +58,20 @@ if [ "${HOST:-1}" = 1 ]; then
   png_args=()
   [ -f /usr/include/png.h ] || png_args+=(-DPNG_PNG_INCLUDE_DIR="$X/png/include" -DPNG_LIBRARY="$X/png/lib/libpng16.so.16")
   [ -f /usr/include/zlib.h ] || png_args+=(-DZLIB_INCLUDE_DIR="$X/png/include" -DZLIB_LIBRARY="$X/png/lib/libz.so.1")
+  # The torch wheel ships fmt 12 headers in its include folder, which is searched before
+  # /usr/include; the system spdlog (1.12, built with the system fmt 9) does not compile against
+  # them. A folder holding only a link to the system fmt, searched first (-I before -isystem),
+  # gives the host the fmt its spdlog was built with (torch's fmt users are profiler headers the
+  # host does not include).
+  FMT_FIRST=$HBUILD-fmt-first
+  mkdir -p "$FMT_FIRST"; [ -d /usr/include/fmt ] && ln -sfn /usr/include/fmt "$FMT_FIRST/fmt"
   echo "== host build (background; libpng/zlib carried: ${#png_args[@]} settings)"
   # setsid: its own process group, so the whole build can be paused and resumed. nice: the
   # bench/gpu build, which the measurements wait for, goes first.
   # A configure that fails (say, over our CUDA kernels) is tried once more without them.
   host_cmake="cmake -G Ninja -S . -B '$HBUILD' -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH='$TORCH_PREFIX' \
       -DSDXL_WITH_OPENCV=OFF -DSDXL_WITH_SERVER=OFF -DSDXL_BUILD_TESTS=OFF -DSDXL_BUILD_BENCH=OFF \
-      -DSDXL_TOMLPP_INCLUDE_DIR='$X/include' -DCMAKE_CUDA_ARCHITECTURES=90 ${png_args[*]}"
+      -DSDXL_TOMLPP_INCLUDE_DIR='$X/include' -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_CXX_FLAGS='-I$FMT_FIRST -g1' ${png_args[*]}"
   setsid bash -c "{ $host_cmake || $host_cmake -DSDXL_WITH_CUDA_KERNELS=OFF; } && \
     nice -n 10 ninja -C '$HBUILD' -k 0 -j$JOBS" >"$W/host_build.txt" 2>&1 &
   HOST_PID=$!
@@ -158,11 +165,22 @@ if [ -n "$HOST_PID" ]; then
       local budget=$(( $(left) - 5 ))
       [ "$budget" -gt 10 ] || { echo "== $name: skipped, out of time"; return; }
       echo "== $name"
-      timeout "$budget" "$SDXL" golden check "$@" 2>&1 | tee "$W/$name.txt" | grep -vE "^PASS"
+      # --verbose: each case is named before it runs, so a crash names the case it died in.
+      timeout "$budget" "$SDXL" golden check "$@" --verbose 2>&1 | tee "$W/$name.txt" | grep -vE "^(PASS|run) "
+      local status=${PIPESTATUS[0]}
+      echo "exit status $status" | tee -a "$W/$name.txt"
+      # A crash report (util/crash_report.h) gives frames as FILE(+0xOFFSET) for the executable
+      # and the plugins: name their functions and lines (-g1 above).
+      grep -oE "^[^ (]*$HBUILD[^ (]*\(\+0x[0-9a-f]+\)" "$W/$name.txt" | sed -E 's/\(\+(0x[0-9a-f]+)\)$/ \1/' \
+        | while read -r file offset; do echo "$file $offset:"; addr2line -C -f -i -e "$file" "$offset"; done \
+        | tee -a "$W/$name.txt" | head -80
     }
-    check host_golden_f32 "$G/models/cases" "$G/schedulers" --model "$G/models/tiny-sdxl" --device cuda --dtype float32
-    check host_golden_bf16 "$G/models/cases" --model "$G/models/tiny-sdxl" --device cuda --dtype bfloat16
-    check host_golden_f16 "$G/models/cases" --model "$G/models/tiny-sdxl" --device cuda --dtype float16
+    check host_golden_f32 "$G/models/cases" "$G/schedulers" --model "$G/models/tiny-sdxl" \
+      --clip-vocab "$X/data/bpe_simple_vocab_16e6.txt.gz" --device cuda --dtype float32
+    check host_golden_bf16 "$G/models/cases" --model "$G/models/tiny-sdxl" \
+      --clip-vocab "$X/data/bpe_simple_vocab_16e6.txt.gz" --device cuda --dtype bfloat16
+    check host_golden_f16 "$G/models/cases" --model "$G/models/tiny-sdxl" \
+      --clip-vocab "$X/data/bpe_simple_vocab_16e6.txt.gz" --device cuda --dtype float16
     budget=$(( $(left) - 5 ))
     if [ "$budget" -gt 30 ]; then
       echo "== host_bench: sdxl bench (unet, vae, generate from a random fp16 single file) on CUDA fp16"

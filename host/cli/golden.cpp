@@ -176,6 +176,8 @@ int run_check(Args& args, const GlobalOptions& global) {
         if (args.has("verbose")) std::cout << "skip " << file.string() << ": no handler\n";
         continue;
       }
+      // Flushed before the run: if a case takes the process down, the last line names it.
+      if (args.has("verbose")) std::cout << "run " << file.string() << std::endl;
       auto outcome = golden::run_case(c.value(), *h, opts, false);
       (outcome.passed ? passed : failed)++;
       std::cout << (outcome.passed ? "PASS " : "FAIL ") << outcome.name << " [" << outcome.handler << "] "

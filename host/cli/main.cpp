@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "util/crash_report.h"
 #include "util/logging.h"
 
 namespace sdxl::cli {
@@ -32,6 +33,7 @@ void print_usage(std::ostream& os) {
 
 int main(int argc, char** argv) {
   using namespace sdxl::cli;
+  sdxl::util::install_crash_report();
   GlobalOptions global;
   global.executable = argv[0];
   std::vector<std::string> rest;

@@ -28,8 +28,8 @@ Deviation compare_tensors(const at::Tensor& got, const at::Tensor& want, double 
     d.problem = "shape " + shape_of(got) + " but expected " + shape_of(want);
     return d;
   }
-  auto g = got.to(at::kDouble).contiguous().reshape({-1});
-  auto w = want.to(at::kDouble).contiguous().reshape({-1});
+  auto g = got.to(at::kCPU, at::kDouble).contiguous().reshape({-1});
+  auto w = want.to(at::kCPU, at::kDouble).contiguous().reshape({-1});
   const double* gp = g.data_ptr<double>();
   const double* wp = w.data_ptr<double>();
   for (std::int64_t i = 0; i < g.numel(); ++i) {

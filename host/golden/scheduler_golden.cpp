@@ -146,7 +146,7 @@ sdk::Result<TensorList> SchedulerGoldenHandler::replay(const GoldenCase& c, cons
   const at::Tensor ts = s.timesteps();
   outs.emplace_back("timesteps", ts.clone());
   if (s.sigmas().defined()) outs.emplace_back("sigmas", s.sigmas().clone());
-  const auto ts_d = ts.to(at::kDouble).contiguous();
+  const auto ts_d = ts.to(at::kCPU, at::kDouble).contiguous();
   for (std::int64_t i = 0; i < ts.size(0); ++i) {
     noise.begin_call(i);
     auto x_in = s.scale_model_input(x, i);

@@ -38,7 +38,7 @@ at::Tensor alphas_cumprod(const TrainSchedule& s) {
 at::Tensor train_sigmas(const at::Tensor& ac) { return ((1 - ac) / ac).pow(0.5); }
 
 std::vector<double> to_doubles(const at::Tensor& t) {
-  auto d = t.to(at::kDouble).contiguous();
+  auto d = t.to(at::kCPU, at::kDouble).contiguous();  // read on the host, wherever t lives
   const double* p = d.data_ptr<double>();
   return std::vector<double>(p, p + d.numel());
 }

@@ -31,7 +31,7 @@ void SigmaSampler::build_sigma_steps() {
 }
 
 void SigmaSampler::set_table(const at::Tensor& sigmas_f32) {
-  sigmas_ = sigmas_f32.to(at::kFloat).contiguous();
+  sigmas_ = sigmas_f32.to(at::kCPU, at::kFloat).contiguous();  // read on the host below
   const float* p = sigmas_.data_ptr<float>();
   table_.assign(p, p + sigmas_.numel());
 }
