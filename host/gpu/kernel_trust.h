@@ -29,7 +29,8 @@ bool kernel_dtype(c10::ScalarType t, KernelDtype& out);
 /// generators are untouched), moved to `like`'s device.
 at::Tensor check_randn(at::IntArrayRef shape, at::Generator& gen, const at::Tensor& like);
 /// Empty when `got` (any kernel dtype) matches the float32 `want` within what `got`'s dtype can
-/// hold for values of a few units (float32 1e-4, float16 1e-2, bfloat16 6e-2); else
+/// hold: |got − want| ≤ a + r·|want| with (a, r) = (1e-4, 1e-5) for float32, (1e-2, 2e-3) for
+/// float16, (6e-2, 1.6e-2) for bfloat16 (about two units in the last place); else
 /// "<what> (<dtype>): max difference <d>".
 std::string compare_with_reference(const at::Tensor& got, const at::Tensor& want, const std::string& what);
 /// "<name>: CUDA error <error> at launch".

@@ -56,6 +56,13 @@ TEST_CASE("kernel self-check comparison names the kernel, dtype and difference")
   CHECK(compare_with_reference(want.to(at::kBFloat16), want, "k").empty());  // bf16 rounding is allowed
   const std::string off = compare_with_reference(want + 0.5, want, "kernel Y");
   CHECK(off.find("kernel Y (Float): max difference 0.5") == 0);
+  // Larger values: rounding to the dtype is allowed at any magnitude (a GEGLU's products reach
+  // tens: bfloat16 rounds 20.06 to 20.0), a real error is not.
+  const at::Tensor large = at::linspace(-60, 60, 257) + 0.06;
+  CHECK(compare_with_reference(large.to(at::kBFloat16), large, "k").empty());
+  CHECK(compare_with_reference(large.to(at::kHalf), large, "k").empty());
+  CHECK_FALSE(compare_with_reference((large * 1.05).to(at::kBFloat16), large, "k").empty());
+  CHECK_FALSE(compare_with_reference((large + 0.3).to(at::kHalf), large, "k").empty());
 }
 
 TEST_CASE("kernel trust: run launches only trusted kernels and reports launch failures") {
