@@ -62,8 +62,11 @@ sdxl_cli_test(cuda_graphs 0 "\"cuda_graphs\": true"
 sdxl_cli_test(cuda_graphs_bad 2 "cuda_graphs_bad.toml:3:[0-9]+: \\[gpu\\] cuda_graphs"
               --config ${CMAKE_CURRENT_SOURCE_DIR}/data/cuda_graphs_bad.toml plugins)
 # [gpu] channels_last reaches the pipeline (`sdxl bench` reports the switch; on the CPU the UNet
-# keeps its layout); a number where the boolean belongs is refused naming the file, line and key.
-sdxl_cli_test(channels_last 0 "\"gpu_channels_last\": true"
+# keeps its layout): on by default (a configuration without [gpu]), off where the file says so;
+# a number where the boolean belongs is refused naming the file, line and key.
+sdxl_cli_test(channels_last_default 0 "\"gpu_channels_last\": true"
+              --config ${CMAKE_CURRENT_SOURCE_DIR}/data/cpu_threads.toml bench --tiny --parts generate --size 64 --steps 1 --device cpu)
+sdxl_cli_test(channels_last 0 "\"gpu_channels_last\": false"
               --config ${CMAKE_CURRENT_SOURCE_DIR}/data/channels_last.toml bench --tiny --parts generate --size 64 --steps 1 --device cpu)
 sdxl_cli_test(channels_last_bad 2 "channels_last_bad.toml:3:[0-9]+: \\[gpu\\] channels_last"
               --config ${CMAKE_CURRENT_SOURCE_DIR}/data/channels_last_bad.toml plugins)

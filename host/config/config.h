@@ -38,7 +38,7 @@ struct Config {
   std::int64_t cpu_threads = 0;           ///< [cpu] threads (0: libtorch's default)
   std::int64_t png_compression = 1;       ///< [output] png_compression (zlib level 0-9)
   bool gpu_cuda_graphs = false;           ///< [gpu] cuda_graphs
-  bool gpu_channels_last = false;         ///< [gpu] channels_last
+  bool gpu_channels_last = true;          ///< [gpu] channels_last
   bool gpu_cudnn_benchmark = false;       ///< [gpu] cudnn_benchmark
   bool gpu_staged_upload = true;          ///< [gpu] staged_upload
   std::string device = "auto";

@@ -52,9 +52,10 @@ const std::vector<ConfigKey>& config_keys() {
        "Replay the UNet call from a captured CUDA graph when nothing it depends on changes (no\n"
        "ControlNet, runtime LoRA or sequential offload; same shapes): removes the kernel-launch\n"
        "overhead of each step. Costs one extra warm-up call per new shape (docs/performance.md)."},
-      {"gpu", "channels_last", KeyType::boolean, "false",
+      {"gpu", "channels_last", KeyType::boolean, "true",
        "Run the UNet's convolutions channels-last (NHWC) on CUDA, with the host's NHWC GroupNorm\n"
-       "kernels keeping that layout between them (docs/performance.md). No effect on the CPU."},
+       "kernels keeping that layout between them: 35.2 ms instead of 39.0 per 1024² CFG step on an\n"
+       "H100 (docs/performance.md). No effect on the CPU."},
       {"gpu", "cudnn_benchmark", KeyType::boolean, "false",
        "Let cuDNN time its convolution algorithms on the first call of each shape and keep the\n"
        "fastest (torch.backends.cudnn.benchmark)."},

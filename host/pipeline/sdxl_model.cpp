@@ -243,7 +243,7 @@ sdk::Result<std::shared_ptr<SdxlModel>> SdxlModel::load(const ModelSpec& spec, c
 }
 
 namespace {
-std::atomic<bool> g_unet_channels_last{false};
+std::atomic<bool> g_unet_channels_last{true};  // [gpu] channels_last's default
 }  // namespace
 
 void set_unet_channels_last(bool enabled) { g_unet_channels_last = enabled; }
