@@ -166,7 +166,8 @@ if [ -n "$HOST_PID" ]; then
       [ "$budget" -gt 10 ] || { echo "== $name: skipped, out of time"; return; }
       echo "== $name"
       # --verbose: each case is named before it runs, so a crash names the case it died in.
-      timeout "$budget" "$SDXL" golden check "$@" --verbose 2>&1 | tee "$W/$name.txt" | grep -vE "^(PASS|run) "
+      # LIBC_FATAL_STDERR_: glibc's own fatal messages (heap corruption) to stderr, not the tty.
+      timeout "$budget" env LIBC_FATAL_STDERR_=1 "$SDXL" golden check "$@" --verbose 2>&1 | tee "$W/$name.txt" | grep -vE "^(PASS|run) "
       local status=${PIPESTATUS[0]}
       echo "exit status $status" | tee -a "$W/$name.txt"
       # A crash report (util/crash_report.h) gives frames as FILE(+0xOFFSET) for the executable
