@@ -39,8 +39,9 @@ std::vector<sdk::OptionSpec> kl_option_schema() {
   s.push_back({"slice_batch", sdk::OptionType::boolean, false, {}, {}, {},
                "Run the networks one picture at a time (peak memory of a batch of one)"});
   s.push_back({"force_upcast", sdk::OptionType::string, std::string("auto"), {}, {}, {"auto", "on", "off"},
-               "Run in float32 when the host's dtype is 16-bit: auto follows config.json's force_upcast "
-               "(true for the original SDXL VAE, which overflows in float16)"});
+               "Run in float32 instead of the host's 16-bit dtype: auto upcasts float16 where config.json's "
+               "force_upcast says so (true for the original SDXL VAE, which overflows in float16) and "
+               "leaves bfloat16 alone, whose range is float32's (as diffusers does); on upcasts both"});
   s.push_back({"channels_last", sdk::OptionType::boolean, false, {}, {}, {},
                "Convolutions in channels-last (NHWC) memory layout, which tensor-core GPU kernels read "
                "natively; the same numbers either way"});
@@ -68,11 +69,10 @@ KlVae::KlVae(const sdk::Options& options, const sdk::HostServices& services) : s
 c10::ScalarType KlVae::compute_dtype_for(bool config_force_upcast) const {
   const auto want = services_.dtype;
   if (!is_16bit(want)) return want;
-  // bfloat16 too, unlike diffusers (which upcasts float16 only: bfloat16 has float32's range). In
-  // the tiny golden model's txt2img case a bfloat16 decode of its large final latents lands at a
-  // relative RMS error of 1.30 against the float32 reference instead of 0.19 upcast, so accuracy
-  // wins by default; "off" gives diffusers' bfloat16 behaviour (half the memory, docs/vae.md).
-  const bool upcast = force_upcast_ == "on" || (force_upcast_ == "auto" && config_force_upcast);
+  // The SDXL VAE's activations overflow float16's range (65504), not bfloat16's: diffusers upcasts
+  // only float16, and so does auto. In bfloat16 the decode keeps half of float32's memory (1868
+  // instead of 3660 MiB untiled at 1024²), so a 2 GiB cap need not tile it.
+  const bool upcast = force_upcast_ == "on" || (force_upcast_ == "auto" && config_force_upcast && want == c10::kHalf);
   if (upcast) return c10::kFloat;
   // libtorch's CPU convolutions have no float16 kernels; compute in float32 there.
   if (services_.device.is_cpu() && want == c10::kHalf) return c10::kFloat;
