@@ -46,3 +46,8 @@ if(EXISTS ${SDXL_GOLDEN_DIR}/models/taesdxl-random)
                      --vae ${SDXL_GOLDEN_DIR}/models/taesdxl-random --out ${SDXL_GEN_OUT}/taesd-vae.png)
 endif()
 sdxl_generate_test(missing_vae 1 "nowhere-vae: no such VAE" --prompt fox --width 64 --height 64 --steps 1 --vae /nowhere-vae)
+# [model] paths in a configuration file are relative to that file (as the server reads them).
+add_test(NAME generate_config_relative_vae COMMAND ${CMAKE_COMMAND} -DCODE=1 "-DMATCH=tests/data/nowhere-vae: no such VAE"
+         "-DCMD=$<TARGET_FILE:sdxl>;--config;${CMAKE_CURRENT_SOURCE_DIR}/data/relative_vae.toml;generate;--prompt;fox;--width;64;--height;64;--steps;1"
+         -P ${CMAKE_CURRENT_SOURCE_DIR}/scripts/expect.cmake)
+set_tests_properties(generate_config_relative_vae PROPERTIES ENVIRONMENT "${SDXL_GEN_ENV}" TIMEOUT 300)

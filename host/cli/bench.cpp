@@ -294,8 +294,9 @@ int run_bench(Args& args, const GlobalOptions& global) {
                            "--serve-jobs at least 0"),
            kExitUsage;
   o.layouts = args.get_or("layouts", "../shared/golden/models/sdxl_full_layouts.json");
-  o.clip_vocab = args.get_or("clip-vocab", app->config.clip_vocab.empty() ? "../shared/data/clip/bpe_simple_vocab_16e6.txt.gz"
-                                                                         : app->config.clip_vocab);
+  o.clip_vocab = args.get_or("clip-vocab", app->config.clip_vocab.empty()
+                                               ? "../shared/data/clip/bpe_simple_vocab_16e6.txt.gz"
+                                               : config::config_path(app->config, app->config.clip_vocab).string());
   if (auto t = args.get("tmp")) o.tmp = *t;
 
   json report = {{"device", o.device.str()}, {"dtype", c10::toString(o.dtype)}, {"threads", at::get_num_threads()}};

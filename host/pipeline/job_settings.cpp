@@ -133,10 +133,13 @@ sdk::Result<std::vector<double>> parse_size(const std::string& text, const std::
 
 JobSettings settings_from_config(const config::Config& c) {
   JobSettings s;
-  s.model = c.model_path;
-  s.model_config = c.model_config;
-  s.clip_vocab = c.clip_vocab;
-  s.vae = c.vae_path;
+  // [model]'s paths are relative to the configuration file, as its folders are and as the server
+  // reads them; command-line flags and job files stay relative to the working directory.
+  auto from_config = [&](const std::string& path) { return path.empty() ? path : config::config_path(c, path).string(); };
+  s.model = from_config(c.model_path);
+  s.model_config = from_config(c.model_config);
+  s.clip_vocab = from_config(c.clip_vocab);
+  s.vae = from_config(c.vae_path);
   s.device = c.device;
   s.dtype = c.dtype;
   const std::string where = c.file.empty() ? "defaults" : c.file + " [generate]";
