@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/device_wait.h"
 #include "bench/random_checkpoint.h"
 #include "io/device_upload.h"
 #include "gpu/kernel_profile.h"
@@ -41,11 +42,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-// Returns when the kernels and copies queued on `device` are done (a read back waits for them).
-void wait_for_device(c10::Device device) {
-  if (device.is_cuda()) (void)at::zeros({1}, at::TensorOptions().device(device)).cpu();
-}
 
 
 using bench::random_parameter;
@@ -96,7 +92,7 @@ int bench_forward(const Options& opt) {
   in.text_embeds = at::randn({b, pooled}, o);
   in.time_ids = at::tensor({double(px), double(px), 0.0, 0.0, double(px), double(px)}, o.dtype(at::kFloat)).repeat({b, 1});
 
-  auto sync = [&]() { wait_for_device(opt.device); };
+  auto sync = [&]() { bench::wait_for_device(opt.device); };
   for (int i = -1; i < opt.iters; ++i) {  // i = -1: warm-up
     auto t = Clock::now();
     const std::clock_t cpu0 = std::clock();  // process CPU time: meaningful on a shared, loaded machine
@@ -134,7 +130,7 @@ int bench_checkpoint(const Options& opt) {
   const auto& w = ck->components.at("unet");
   auto config = models::UNetConfig::from_diffusers_json(w.config, w.config_source);
   if (!config.ok()) return std::cerr << config.status().message() << "\n", 1;
-  auto sync = [&]() { wait_for_device(opt.device); };
+  auto sync = [&]() { bench::wait_for_device(opt.device); };
   // How the weights reach the device: as the networks do it themselves (per-tensor .to()), or
   // staged first (what `sdxl` does on a GPU). On CUDA: direct, staged, direct again, side by side.
   auto build = [&](bool staged, const char* label) -> int {

@@ -19,6 +19,7 @@
 #include <iostream>
 #include <thread>
 
+#include "bench/device_wait.h"
 #include "bench/random_checkpoint.h"
 #include "bench/random_sdxl.h"
 #include "cli/bench_serve.h"
@@ -82,10 +83,6 @@ struct BenchOptions {
   fs::path tmp = fs::temp_directory_path();
 };
 
-void sync(const c10::Device& device) {
-  if (device.is_cuda()) (void)at::zeros({1}, at::TensorOptions().device(device)).cpu();  // waits for queued kernels
-}
-
 sdk::Result<json> bench_unet(const BenchOptions& o) {
   const auto opts = at::TensorOptions().dtype(o.dtype).device(o.device);
   auto config = models::UNetConfig::from_diffusers_json(o.tiny ? bench::tiny_unet_config() : bench::sdxl_base_unet_config(),
@@ -111,7 +108,7 @@ sdk::Result<json> bench_unet(const BenchOptions& o) {
     const auto t = Clock::now();
     auto eps = unet.value()->forward(in);
     if (!eps.ok()) return eps.status();
-    sync(o.device);
+    bench::wait_for_device(o.device);
     if (i >= 0) ms.push_back(ms_since(t));
   }
   return json{{"model", o.tiny ? "tiny" : "sdxl-base"}, {"batch", o.batch}, {"size", o.size},
@@ -151,7 +148,7 @@ sdk::Result<json> bench_vae(const BenchOptions& o, const plugins::PluginRegistry
       const auto t = Clock::now();
       auto img = vae.value()->decode(z, nullptr);
       if (!img.ok()) return img.status();
-      sync(o.device);
+      bench::wait_for_device(o.device);
       if (i >= 0) ms.push_back(ms_since(t));
     }
     out[l.name] = {{"ms_median", median(ms)},

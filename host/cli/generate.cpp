@@ -249,8 +249,7 @@ int run_generate(Args& args, const GlobalOptions& global) {
   GenerateOutput output(s, model.value()->name, spec, demo, args.has("json"));
   output.set_loras(loras);
   {
-    auto extra = pipeline::control_infotext(controls.value());
-    if (!model.value()->vae_name.empty()) extra.insert(extra.begin(), {"VAE", model.value()->vae_name});
+    auto extra = pipeline::job_infotext_fields(model.value()->vae_name, controls.value());
     if (refiner_model) {  // A1111's names for the refiner fields
       extra.emplace_back("Refiner", refiner_model->name);
       std::ostringstream sw;

@@ -282,4 +282,12 @@ std::vector<std::pair<std::string, std::string>> control_infotext(const std::vec
   return out;
 }
 
+std::vector<std::pair<std::string, std::string>> job_infotext_fields(const std::string& vae_name,
+                                                                     const std::vector<ControlUnit>& units) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  if (!vae_name.empty()) fields.emplace_back("VAE", vae_name);
+  for (auto& field : control_infotext(units)) fields.push_back(std::move(field));
+  return fields;
+}
+
 }  // namespace sdxl::pipeline

@@ -135,4 +135,9 @@ ControlStepFn make_control_step(const std::vector<ControlUnit>& units);
 /// A1111's infotext fields: ("ControlNet 0", "Module: canny, Model: <stem>, Weight: 0.8, …").
 std::vector<std::pair<std::string, std::string>> control_infotext(const std::vector<ControlUnit>& units);
 
+/// A job's infotext fields after the model's (CLI and server alike): ("VAE", vae_name) for a VAE of
+/// its own (SdxlModel::vae_name; none when empty), then control_infotext's.
+std::vector<std::pair<std::string, std::string>> job_infotext_fields(const std::string& vae_name,
+                                                                     const std::vector<ControlUnit>& units);
+
 }  // namespace sdxl::pipeline

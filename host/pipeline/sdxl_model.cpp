@@ -154,8 +154,7 @@ sdk::Result<std::uint64_t> load_vae(const models::loader::Checkpoint& checkpoint
   } else {
     auto cw = checkpoint.component("vae");
     if (!cw.ok()) return cw.status();
-    w = {spec.vae, cw.value()->tensors, cw.value()->config.is_null() ? std::string() : cw.value()->config.dump(),
-         cw.value()->source, cw.value()->bytes};
+    w = vae_weights_of(*cw.value(), spec.vae);
   }
   const plugins::Placement placement{spec.device, spec.dtype};  // the VAE decodes where the UNet runs
   auto vae = registry.create_vae_variant(w.feature, nullptr, &placement);

@@ -43,7 +43,8 @@ sdk::Result<VaeWeights> read_vae_weights(const fs::path& path) {
       auto file = io::SafetensorsFile::open(path);
       if (!file.ok()) return file.status();
       const auto& entries = file.value()->entries();
-      if (std::any_of(entries.begin(), entries.end(), [](const io::TensorEntry& e) { return taesd_name(e.name); })) {  // no key mapping: TAESD is only published with diffusers names
+      // TAESD is only published with diffusers names: taken as they are, no key mapping.
+      if (std::any_of(entries.begin(), entries.end(), [](const io::TensorEntry& e) { return taesd_name(e.name); })) {
         auto tensors = file.value()->all_tensors();
         if (!tensors.ok()) return tensors.status();
         out.feature = "taesd";
@@ -64,11 +65,20 @@ sdk::Result<VaeWeights> read_vae_weights(const fs::path& path) {
     else
       return sdk::invalid_argument(vae.config_source + ": _class_name '" + cls +
                                    "' is not a VAE this worker runs (AutoencoderKL or AutoencoderTiny)");
-    out.tensors = std::move(vae.tensors);
-    out.config_json = vae.config.is_null() ? std::string() : vae.config.dump();
-    out.bytes = vae.bytes;
-    return out;
+    VaeWeights w = vae_weights_of(std::move(vae), out.feature);
+    w.source = out.source;  // the path given, not the file inside it
+    return w;
   });
+}
+
+VaeWeights vae_weights_of(loader::ComponentWeights component, std::string feature) {
+  VaeWeights w;
+  w.feature = std::move(feature);
+  w.tensors = std::move(component.tensors);
+  w.config_json = component.config.is_null() ? std::string() : component.config.dump();
+  w.source = std::move(component.source);
+  w.bytes = component.bytes;
+  return w;
 }
 
 std::string vae_display_name(const fs::path& path) {

@@ -19,6 +19,7 @@
 #include <map>
 #include <string>
 
+#include "models/loader/checkpoint.h"
 #include "sdxl/sdk/status.h"
 
 namespace sdxl::pipeline {
@@ -30,6 +31,9 @@ struct VaeWeights {
   std::string source;                         ///< the path, for messages
   std::uint64_t bytes = 0;                    ///< file bytes the tensors map (memory ledger)
 };
+
+/// A loaded VAE component (a checkpoint's own, or one read here) as VaeWeights for `feature`.
+VaeWeights vae_weights_of(models::loader::ComponentWeights component, std::string feature);
 
 /// Reads the VAE at `path`; errors name the path and what is wrong with it.
 sdk::Result<VaeWeights> read_vae_weights(const std::filesystem::path& path);

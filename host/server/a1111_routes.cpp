@@ -186,7 +186,8 @@ void register_a1111_routes(HttpServer::Impl& impl) {
     reply_json(res, 200, {{"module_list", modules}});
   });
   svr.Get("/sdapi/v1/options", [p](const Req&, Res& res) {
-    reply_json(res, 200, {{"sd_model_checkpoint", p->orch().current_model()}, {"sd_vae", configured_vae_name(p->ctx.config).value_or("Automatic")},
+    reply_json(res, 200, {{"sd_model_checkpoint", p->orch().current_model()},
+                          {"sd_vae", configured_vae_name(p->ctx.config).value_or("Automatic")},
                           {"samples_format", "png"}, {"CLIP_stop_at_last_layers", 1}});
   });
   svr.Post("/sdapi/v1/options", [p](const Req& req, Res& res) {

@@ -185,9 +185,8 @@ void Orchestrator::Impl::run_jobs(const std::vector<std::shared_ptr<Job>>& first
     }
     controls = std::move(loaded).value();
   }
-  // Infotext fields after the model's: a VAE of its own ([model] vae), then "ControlNet N" (A1111's).
-  auto extra_fields = pipeline::control_infotext(controls);
-  if (!model->vae_name.empty()) extra_fields.insert(extra_fields.begin(), {"VAE", model->vae_name});
+  // Infotext fields after the model's: a VAE of its own ([model] vae), then A1111's "ControlNet N".
+  const auto extra_fields = pipeline::job_infotext_fields(model->vae_name, controls);
 
   // Batch mates: queued jobs with the same model, LoRA set and batch shape.
   BatchShape shape = batch_shape_of(head);
