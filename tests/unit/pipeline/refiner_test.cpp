@@ -14,9 +14,8 @@
 #include <fstream>
 #include <string>
 
-#include <unistd.h>
-
 #include "demo_model_fixture.h"
+#include "golden/case_files.h"
 #include "io/safetensors.h"
 #include "models/demo/demo_model.h"
 #include "models/demo/demo_shapes.h"
@@ -66,14 +65,15 @@ fs::path make_tiny_refiner(const fs::path& demo, const fs::path& out) {
 }
 
 Models& shared_models() {
+  // The refiner's folder: private to this process (ctest runs this file's cases side by side) and
+  // removed at exit, after the models (statics end in reverse order).
+  static const golden::TempDir scratch;
   static Models m = [] {
     Models x;
     x.demo = test_support::demo_model_dir("sdxl_refiner_test");
     x.base = test_support::load_model(x.demo, *x.reg);
     x.refiner = test_support::load_model(
-        // One folder per process: ctest runs this file's cases side by side, each rebuilding it.
-        make_tiny_refiner(x.demo, fs::temp_directory_path() / "sdxl_refiner_test" /
-                                      ("tiny-refiner-" + std::to_string(::getpid()))),
+        make_tiny_refiner(x.demo, scratch.path() / "tiny-refiner"),
         *x.reg);
     return x;
   }();

@@ -7,8 +7,7 @@
 #include <fstream>
 #include <string>
 
-#include <unistd.h>
-
+#include "golden/case_files.h"
 #include "server/job_controlnets.h"
 #include "http_test_support.h"
 
@@ -18,11 +17,9 @@ using namespace sdxl;
 
 namespace {
 
-// A folder with a ControlNet file, a diffusers-layout folder and things that are not offered;
-// one per process, since ctest runs this file's cases side by side.
-fs::path controlnet_folder() {
-  const fs::path dir = fs::temp_directory_path() / ("sdxl_cn_json_test_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+// Fills `dir` (a private temporary folder, removed with its TempDir) with a ControlNet file, a
+// diffusers-layout folder and things that are not offered.
+fs::path controlnet_folder(const fs::path& dir) {
   fs::create_directories(dir / "cn-folder");
   fs::create_directories(dir / "no-config");
   std::ofstream(dir / "cn-file.safetensors") << "x";
@@ -43,7 +40,8 @@ sdk::Result<std::vector<pipeline::ControlUnitRequest>> convert(const json& units
 }  // namespace
 
 TEST_CASE("server controlnets: names resolve only inside the ControlNet folders", "[server][controlnet]") {
-  const fs::path dir = controlnet_folder();
+  const golden::TempDir tmp;
+  const fs::path dir = controlnet_folder(tmp.path());
   CHECK(server::controlnet_names({dir}) == std::vector<std::string>{"cn-file", "cn-folder"});
 
   auto file = server::resolve_controlnet_name("cn-file", {dir});
@@ -76,7 +74,8 @@ TEST_CASE("server controlnets: names resolve only inside the ControlNet folders"
 }
 
 TEST_CASE("server controlnets: both field spellings, A1111 modules and numbers", "[server][controlnet]") {
-  const fs::path dir = controlnet_folder();
+  const golden::TempDir tmp;
+  const fs::path dir = controlnet_folder(tmp.path());
   const json a1111 = {{"input_image", {{"image", test::gradient_png_base64(32, 24)}, {"mask", nullptr}}},
                       {"module", "canny"},
                       {"model", "cn-folder"},
@@ -131,7 +130,8 @@ TEST_CASE("server controlnets: both field spellings, A1111 modules and numbers",
 }
 
 TEST_CASE("server controlnets: bad units are refused naming the unit and field", "[server][controlnet]") {
-  const fs::path dir = controlnet_folder();
+  const golden::TempDir tmp;
+  const fs::path dir = controlnet_folder(tmp.path());
   struct Case {
     json unit;
     std::string where;
