@@ -4,12 +4,11 @@
 #include <c10/core/GradMode.h>
 
 #include "kl_memory.h"
+#include "kl_precision.h"
 #include "sdxl/sdk/shape_text.h"
 
 namespace sdxl::vae_kl {
 namespace {
-
-bool is_16bit(c10::ScalarType t) { return t == c10::kHalf || t == c10::kBFloat16; }
 
 // Whether the host's DeviceOps keep a channels-last GroupNorm channels-last on this device and
 // dtype (then no layout copies around the norms): asked once, on a tiny tensor.
@@ -39,9 +38,10 @@ std::vector<sdk::OptionSpec> kl_option_schema() {
   s.push_back({"slice_batch", sdk::OptionType::boolean, false, {}, {}, {},
                "Run the networks one picture at a time (peak memory of a batch of one)"});
   s.push_back({"force_upcast", sdk::OptionType::string, std::string("auto"), {}, {}, {"auto", "on", "off"},
-               "Run in float32 instead of the host's 16-bit dtype: auto upcasts float16 where config.json's "
-               "force_upcast says so (true for the original SDXL VAE, which overflows in float16) and "
-               "leaves bfloat16 alone, whose range is float32's (as diffusers does); on upcasts both"});
+               "Run in a wider dtype than the host's 16-bit one: auto, where config.json's force_upcast says "
+               "so (true for the original SDXL VAE, which overflows in float16), runs float16 jobs in "
+               "bfloat16 on GPUs that compute it natively (compute capability 8.0+) and in float32 "
+               "elsewhere, and leaves bfloat16 alone (its range is float32's); on: float32 for both"});
   s.push_back({"channels_last", sdk::OptionType::boolean, false, {}, {}, {},
                "Convolutions in channels-last (NHWC) memory layout, which tensor-core GPU kernels read "
                "natively; the same numbers either way"});
@@ -61,22 +61,20 @@ KlVae::KlVae(const sdk::Options& options, const sdk::HostServices& services) : s
   tile_overlap_ = std::max<std::int64_t>(0, options.get_int("tile_overlap", 16));
   slice_batch_ = options.get_bool("slice_batch", false);
   force_upcast_ = options.get_string("force_upcast", "auto");
+  native_bfloat16_ = force_upcast_ == "auto" && services.dtype == c10::kHalf && device_has_native_bfloat16(services.device);
   compute_.channels_last = options.get_bool("channels_last", false);
   compute_.subpixel_upsample = options.get_string("upsample", "subpixel") == "subpixel";
   compute_.ops = services.ops;
 }
 
 c10::ScalarType KlVae::compute_dtype_for(bool config_force_upcast) const {
-  const auto want = services_.dtype;
-  if (!is_16bit(want)) return want;
-  // The SDXL VAE's activations overflow float16's range (65504), not bfloat16's: diffusers upcasts
-  // only float16, and so does auto. In bfloat16 the decode keeps half of float32's memory (1868
-  // instead of 3660 MiB untiled at 1024²), so a 2 GiB cap need not tile it.
-  const bool upcast = force_upcast_ == "on" || (force_upcast_ == "auto" && config_force_upcast && want == c10::kHalf);
-  if (upcast) return c10::kFloat;
-  // libtorch's CPU convolutions have no float16 kernels; compute in float32 there.
-  if (services_.device.is_cpu() && want == c10::kHalf) return c10::kFloat;
-  return want;
+  PrecisionInputs in;
+  in.job_dtype = services_.dtype;
+  in.force_upcast = force_upcast_;
+  in.config_force_upcast = config_force_upcast;
+  in.device = services_.device;
+  in.native_bfloat16 = native_bfloat16_;
+  return kl_compute_dtype(in);
 }
 
 sdk::Status KlVae::load(const sdk::WeightSet& weights) {
