@@ -160,6 +160,17 @@ if [ -n "$HOST_PID" ]; then
   grep -E "error|FAILED" -A3 "$W/host_build.txt" | head -60 >"$W/host_build_errors.txt"
   SDXL=$HBUILD/bin/sdxl
   if [ -x "$SDXL" ]; then
+    name_frames() {  # FILE: a crash report's (util/crash_report.h) frames in it not yet named
+      # Frames come as FILE(+0xOFFSET) for the executable and the plugins: name their functions
+      # and lines (-g1 above). Each report is named once: only frames after the last naming.
+      local from; from=$(grep -n "^== named frames" "$1" | tail -1 | cut -d: -f1)
+      local frames; frames=$(tail -n +"$(( ${from:-0} + 1 ))" "$1" | grep -oE "^[^ (]*$HBUILD[^ (]*\(\+0x[0-9a-f]+\)")
+      [ -n "$frames" ] || return 0
+      echo "== named frames" >>"$1"
+      sed -E 's/\(\+(0x[0-9a-f]+)\)$/ \1/' <<<"$frames" \
+        | while read -r file offset; do echo "$file $offset:"; addr2line -C -f -i -e "$file" "$offset"; done \
+        | tee -a "$1" | head -80
+    }
     check() {  # name, then `sdxl golden check` arguments
       local name=$1; shift
       local budget=$(( $(left) - 5 ))
@@ -170,11 +181,26 @@ if [ -n "$HOST_PID" ]; then
       timeout "$budget" env LIBC_FATAL_STDERR_=1 "$SDXL" golden check "$@" --verbose 2>&1 | tee "$W/$name.txt" | grep -vE "^(PASS|run) "
       local status=${PIPESTATUS[0]}
       echo "exit status $status" | tee -a "$W/$name.txt"
-      # A crash report (util/crash_report.h) gives frames as FILE(+0xOFFSET) for the executable
-      # and the plugins: name their functions and lines (-g1 above).
-      grep -oE "^[^ (]*$HBUILD[^ (]*\(\+0x[0-9a-f]+\)" "$W/$name.txt" | sed -E 's/\(\+(0x[0-9a-f]+)\)$/ \1/' \
-        | while read -r file offset; do echo "$file $offset:"; addr2line -C -f -i -e "$file" "$offset"; done \
-        | tee -a "$W/$name.txt" | head -80
+      name_frames "$W/$name.txt"
+      # A crash or a timeout hides every case after the one it hit: run each case in a process
+      # of its own (`golden replay`), kernels launched synchronously so that a CUDA fault is
+      # reported by the operation that caused it.
+      if [ "$status" -ge 124 ]; then
+        local options=() cases=() a
+        for a in "$@"; do  # the folders come first, then the options
+          if [ -d "$a" ] && [ ${#options[@]} -eq 0 ]; then cases+=("$a"/*.safetensors "$a"/tokenizer.json)
+          else options+=("$a"); fi
+        done
+        for a in "${cases[@]}"; do
+          [ -f "$a" ] || continue
+          budget=$(( $(left) - 5 )); [ "$budget" -gt 10 ] || break
+          echo "-- $name, alone: $(basename "$a")" | tee -a "$W/$name.txt"
+          timeout "$budget" env LIBC_FATAL_STDERR_=1 CUDA_LAUNCH_BLOCKING=1 "$SDXL" golden replay "$a" "${options[@]}" \
+            2>&1 | tail -30 | tee -a "$W/$name.txt"
+          echo "exit status ${PIPESTATUS[0]}" | tee -a "$W/$name.txt"
+          name_frames "$W/$name.txt"
+        done
+      fi
     }
     check host_golden_f32 "$G/models/cases" "$G/schedulers" --model "$G/models/tiny-sdxl" \
       --clip-vocab "$X/data/bpe_simple_vocab_16e6.txt.gz" --device cuda --dtype float32

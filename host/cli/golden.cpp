@@ -107,8 +107,9 @@ int run_replay(Args& args, const GlobalOptions& global) {
     return kExitOk;
   }
   auto outcome = golden::run_case(c.value(), *h, opts, false);
+  // Flushed: should the process die on its way out, the verdict is already written.
   std::cout << (outcome.passed ? "PASS " : "FAIL ") << outcome.name << " [" << outcome.handler << "] "
-            << outcome.summary << "\n";
+            << outcome.summary << std::endl;
   return outcome.passed ? kExitOk : kExitFailure;
 }
 
