@@ -11,6 +11,9 @@
 //                                        pinned staging buffers of io/device_upload.h
 //   options: --iters N (3)  --size PX  --batch B  --dtype f32|f16|bf16  --device cpu|cuda
 //            --layouts FILE  --tmp DIR  --keep  --cudnn-benchmark  --channels-last
+//            --graph            time the call replayed from a CUDA graph (gpu/unet_cuda_graph.h) instead
+//                               of eager calls: what is left once launch overhead is gone (diffusers'
+//                               "CUDA-graph replay" figures in gpu-machine.md); CUDA builds only
 //            --profile PREFIX   one more call under the Kineto profiler: PREFIX.kernels.tsv (kernel
 //                               times, largest first), PREFIX.trace.json (bench/gpu/kernel_profile.h)
 #include <ATen/ATen.h>
@@ -33,6 +36,7 @@
 #include "util/peak_rss.h"
 #include "bench/random_sdxl.h"
 #include "models/loader/checkpoint.h"
+#include "gpu/unet_cuda_graph.h"
 #include "models/unet/unet_model.h"
 
 namespace fs = std::filesystem;
@@ -49,7 +53,7 @@ nlohmann::json sdxl_base_config() { return bench::sdxl_base_unet_config(); }
 nlohmann::json tiny_config() { return bench::tiny_unet_config(); }
 
 struct Options {
-  bool full = false, checkpoint = false, keep = false, dtype_given = false, channels_last = false;
+  bool full = false, checkpoint = false, keep = false, dtype_given = false, channels_last = false, graph = false;
   int iters = 3;
   std::int64_t size = 0, batch = 2;
   c10::ScalarType dtype = at::kFloat;
@@ -93,16 +97,23 @@ int bench_forward(const Options& opt) {
   in.time_ids = at::tensor({double(px), double(px), 0.0, 0.0, double(px), double(px)}, o.dtype(at::kFloat)).repeat({b, 1});
 
   auto sync = [&]() { bench::wait_for_device(opt.device); };
-  for (int i = -1; i < opt.iters; ++i) {  // i = -1: warm-up
+  std::unique_ptr<gpu::UNetCudaGraph> graph;
+  for (int i = -1; i < opt.iters; ++i) {  // i = -1: warm-up (eager, also before a capture)
+    if (opt.graph && i == 0) {
+      auto captured = gpu::UNetCudaGraph::capture(**unet, in);
+      if (!captured.ok()) return std::cerr << "bench_unet --graph: " << captured.status().message() << "\n", 1;
+      graph = std::move(captured).value();
+    }
     auto t = Clock::now();
     const std::clock_t cpu0 = std::clock();  // process CPU time: meaningful on a shared, loaded machine
-    auto eps = (*unet)->forward(in);
+    auto eps = graph ? graph->replay(in) : (*unet)->forward(in);
     if (!eps.ok()) return std::cerr << eps.status().message() << "\n", 1;
     sync();
     const double ms = seconds_since(t) * 1e3;
     const double cpu_ms = 1e3 * double(std::clock() - cpu0) / CLOCKS_PER_SEC;
-    std::printf("%s %lldx%lld batch %lld %s: %.1f ms wall, %.1f ms CPU%s\n", opt.device.str().c_str(), (long long)px,
-                (long long)px, (long long)b, c10::toString(opt.dtype), ms, cpu_ms, i < 0 ? " (warm-up)" : "");
+    std::printf("%s %lldx%lld batch %lld %s%s: %.1f ms wall, %.1f ms CPU%s\n", opt.device.str().c_str(),
+                (long long)px, (long long)px, (long long)b, c10::toString(opt.dtype),
+                graph ? " replayed from a CUDA graph" : "", ms, cpu_ms, i < 0 ? " (warm-up)" : "");
   }
   std::printf("peak RSS %.0f MiB, threads %d\n", util::peak_rss_mib(), at::get_num_threads());
   if (!opt.profile.empty())
@@ -192,6 +203,7 @@ int main(int argc, char** argv) {
     else if (a == "--keep") opt.keep = true;
     else if (a == "--cudnn-benchmark") at::globalContext().setBenchmarkCuDNN(true);  // autotune conv algorithms
     else if (a == "--channels-last") opt.channels_last = true;
+    else if (a == "--graph") opt.graph = true;
     else if (a == "--iters") opt.iters = std::stoi(next());
     else if (a == "--size") opt.size = std::stoll(next());
     else if (a == "--batch") opt.batch = std::stoll(next());

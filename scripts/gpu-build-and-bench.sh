@@ -6,12 +6,15 @@
 #      and libpng/zlib where the system lacks them, from gpu-extra/);
 #   2. checks the UNet golden on CUDA (golden_gpu: float32 with TF32 off, bfloat16, float16);
 #   3. pauses the host build (SIGSTOP) and measures, on a quiet machine: the full-size UNet at
-#      1024²/512² batch 2 and 1024² batch 8, a 30-step 1024² generation eager and CUDA-graph
-#      replayed, the VAE decode, and the fp16 single-file load; one UNet call and one VAE decode
-#      also run under the Kineto profiler (--profile: GPU time per kernel and per kind of work);
+#      1024²/512² batch 2 and 1024² batch 8 (channels-last, the host's default; batch 2 also
+#      replayed from a CUDA graph), 30-step generations CUDA-graph replayed, the VAE decode, and
+#      the fp16 single-file load; then the levers side by side (NCHW, eager, our kernels off,
+#      cuDNN autotuning, VAE layouts); some calls also run under the Kineto profiler (--profile:
+#      GPU time per kernel and per kind of work);
 #   4. resumes the host build and, if it finishes in time, runs `sdxl golden check` of the model
-#      cases and schedulers on CUDA in float32/bfloat16/float16 and `sdxl bench` (UNet, VAE, and
-#      a 30-step generation from a random fp16 single file: load and start → first step).
+#      cases and schedulers on CUDA in float32/bfloat16/float16 (a check that crashes is rerun
+#      case by case) and `sdxl bench` (UNet, VAE, and a 30-step generation from a random fp16
+#      single file: load and start → first step).
 #
 # Every step gets what is left of DEADLINE seconds (default 560), so a slow build skips the last
 # steps instead of overrunning the call. The device tool brings back at most 8 files from $OUT, so
@@ -120,23 +123,35 @@ if [ "${BENCH:-1}" = 1 ]; then
   }
   # First the issues' target figures, then the levers side by side: when time runs short
   # (run() keeps 150 s for the host), the levers are what is skipped.
-  run unet_f16_1024_b2 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 2 --iters 10 \
-    --profile "$W/profile_unet_f16_1024_b2"
+  # Channels-last is the host's default ([gpu] channels_last), so the target figures use it.
+  run unet_f16_1024_b2_nhwc 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 2 --iters 10 \
+    --channels-last --profile "$W/profile_unet_f16_1024_b2_nhwc"
   if [ "${QUICK:-0}" != 1 ]; then
-    run unet_f16_512_b2 60 bench_unet --full --device cuda --dtype f16 --size 512 --batch 2 --iters 10 \
-      --profile "$W/profile_unet_f16_512_b2"
-    run unet_f16_1024_b8 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 8 --iters 5
-    run generate_f16_1024_30 90 bench_generate --device cuda --dtype f16 --size 1024 --steps 30 --runs 3
-    run generate_graph_f16_1024_30 90 bench_generate_graph --device cuda --dtype f16 --size 1024 --steps 30 --runs 3 --graph
-    run generate_graph_f16_512_30 60 bench_generate_graph --device cuda --dtype f16 --size 512 --steps 30 --runs 3 --graph
+    # One UNet call replayed from a CUDA graph (launch overhead gone; diffusers' "CUDA-graph replay").
+    run unet_f16_1024_b2_nhwc_graph 60 bench_unet_graph --full --device cuda --dtype f16 --size 1024 --batch 2 \
+      --iters 10 --channels-last --graph
+    run unet_f16_512_b2_nhwc 60 bench_unet --full --device cuda --dtype f16 --size 512 --batch 2 --iters 10 \
+      --channels-last --profile "$W/profile_unet_f16_512_b2_nhwc"
+    run unet_f16_512_b2_nhwc_graph 60 bench_unet_graph --full --device cuda --dtype f16 --size 512 --batch 2 \
+      --iters 10 --channels-last --graph
+    run unet_f16_1024_b8_nhwc 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 8 --iters 5 \
+      --channels-last
+    run generate_graph_f16_1024_30_nhwc 90 bench_generate_graph --device cuda --dtype f16 --size 1024 --steps 30 \
+      --runs 3 --graph --channels-last
+    run generate_graph_f16_512_30_nhwc 60 bench_generate_graph --device cuda --dtype f16 --size 512 --steps 30 \
+      --runs 3 --graph --channels-last
     run vae_bf16 90 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0,64,96,72x128 --profile "$W/profile_vae_bf16"
     run load_f16_checkpoint 120 bench_unet --checkpoint --device cuda --dtype f16 --layouts "$G/models/sdxl_full_layouts.json"
-    # Levers. Our CUDA kernels off (libtorch's operators only: the fused GEGLU's effect):
-    RUN_ENV=SDXL_CUDA_KERNELS=0 run unet_f16_1024_b2_libtorch_ops 60 bench_unet --full --device cuda --dtype f16 \
-      --size 1024 --batch 2 --iters 10
-    # Channels-last: NHWC convolutions and the NHWC GroupNorm kernels.
-    run unet_f16_1024_b2_nhwc 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 2 --iters 10 \
-      --channels-last --profile "$W/profile_unet_f16_1024_b2_nhwc"
+    # Levers. NCHW (channels-last off), eager and with CUDA graphs:
+    run unet_f16_1024_b2 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 2 --iters 10 \
+      --profile "$W/profile_unet_f16_1024_b2"
+    run unet_f16_1024_b8 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 8 --iters 5
+    run generate_f16_1024_30_nhwc 90 bench_generate --device cuda --dtype f16 --size 1024 --steps 30 --runs 3 \
+      --channels-last
+    run generate_graph_f16_1024_30 90 bench_generate_graph --device cuda --dtype f16 --size 1024 --steps 30 --runs 3 --graph
+    # Our CUDA kernels off (libtorch's operators only: the fused GEGLU's and NHWC GroupNorm's effect):
+    RUN_ENV=SDXL_CUDA_KERNELS=0 run unet_f16_1024_b2_nhwc_libtorch_ops 60 bench_unet --full --device cuda --dtype f16 \
+      --size 1024 --batch 2 --iters 10 --channels-last
     run unet_f16_1024_b2_nhwc_cudnn_benchmark 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 2 \
       --iters 10 --channels-last --cudnn-benchmark
     run vae_bf16_nhwc 60 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0,96 --channels-last 1 \

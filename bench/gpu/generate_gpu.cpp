@@ -5,9 +5,11 @@
 // Prints figures; not a test.
 //
 //   bench_generate [--device cuda] [--dtype f16|bf16|f32] [--size 1024] [--steps 30] [--cfg 5]
-//                  [--runs 3] [--tiny] [--graph]
+//                  [--runs 3] [--tiny] [--graph] [--channels-last]
 //   --tiny   the golden tiny UNet's shape (quick CPU check of the loop)
 //   --graph  replay the UNet as a CUDA graph (host/gpu/unet_cuda_graph.h; needs SDXL_HAVE_CUDA_GRAPH)
+//   --channels-last  the UNet's 4-D weights and its input in NHWC order (the host's [gpu]
+//            channels_last default since 2026-11-27)
 #include <ATen/ATen.h>
 
 #include <algorithm>
@@ -55,7 +57,7 @@ struct Options {
   std::int64_t size = 1024;
   int steps = 30, runs = 3;
   double cfg = 5.0;
-  bool tiny = false, graph = false;
+  bool tiny = false, graph = false, channels_last = false;
 };
 
 int run(const Options& opt) {
@@ -66,8 +68,12 @@ int run(const Options& opt) {
   auto shapes = models::UNet2DConditionModel::parameter_shapes(config.value());
   if (!shapes.ok()) return std::cerr << shapes.status().message() << "\n", 1;
   at::manual_seed(0);
-  auto unet = models::UNet2DConditionModel::load(bench::random_weights(shapes.value(), o), config.value(), "random weights",
-                                                 opt.dtype, opt.device);
+  auto weights = bench::random_weights(shapes.value(), o);
+  const auto layout = opt.channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  for (auto& [name, w] : weights)
+    if (w.dim() == 4) w = w.contiguous(layout);
+  auto unet = models::UNet2DConditionModel::load(weights, config.value(), "random weights", opt.dtype, opt.device);
+  weights.clear();
   if (!unet.ok()) return std::cerr << unet.status().message() << "\n", 1;
   sdk::Options vo;
   vo.set("force_upcast", std::string("off"));
@@ -82,7 +88,7 @@ int run(const Options& opt) {
   in.text_embeds = at::randn({2, c.projection_class_embeddings_input_dim - n_ids * c.addition_time_embed_dim}, o);
   const double px = static_cast<double>(opt.size);
   in.time_ids = at::tensor({px, px, 0.0, 0.0, px, px}, at::TensorOptions().dtype(at::kFloat)).repeat({2, 1}).to(opt.device);
-  in.sample = at::zeros({2, 4, lat, lat}, o);
+  in.sample = at::zeros({2, 4, lat, lat}, o).contiguous(layout);
   in.timestep = at::zeros({2}, at::TensorOptions().dtype(at::kFloat).device(opt.device));
 
   std::unique_ptr<gpu::UNetCudaGraph> graph;
@@ -108,7 +114,7 @@ int run(const Options& opt) {
     const auto t0 = Clock::now();
     for (int i = 0; i < opt.steps; ++i) {
       const double sigma = schedule[i].second, next = i + 1 < opt.steps ? schedule[i + 1].second : 0.0;
-      in.sample = (x / std::sqrt(sigma * sigma + 1.0)).to(opt.dtype).repeat({2, 1, 1, 1});
+      in.sample = (x / std::sqrt(sigma * sigma + 1.0)).to(opt.dtype).repeat({2, 1, 1, 1}).contiguous(layout);
       in.timestep = at::full({2}, schedule[i].first, at::TensorOptions().dtype(at::kFloat).device(opt.device));
       auto eps = unet_call(in);
       if (!eps.ok()) return std::cerr << eps.status().message() << "\n", 1;
@@ -123,9 +129,9 @@ int run(const Options& opt) {
     if (!img.ok()) return std::cerr << img.status().message() << "\n", 1;
     const at::Tensor pixels = img.value().add(1).mul(127.5).clamp(0, 255).to(at::kByte).cpu();  // on the host
     const double t_vae = ms_since(t1), total = ms_since(t0);
-    std::printf("%s %lldx%lld %s, %d steps%s: %.1f ms total (denoise %.1f ms = %.2f ms/step, decode %.1f ms)%s\n",
+    std::printf("%s %lldx%lld %s, %d steps%s%s: %.1f ms total (denoise %.1f ms = %.2f ms/step, decode %.1f ms)%s\n",
                 opt.device.str().c_str(), (long long)opt.size, (long long)opt.size, c10::toString(opt.dtype), opt.steps,
-                opt.graph ? " (CUDA graph)" : "", total, t_unet, t_unet / opt.steps, t_vae, r < 0 ? " (warm-up)" : "");
+                opt.graph ? " (CUDA graph)" : "", opt.channels_last ? " (channels-last)" : "", total, t_unet, t_unet / opt.steps, t_vae, r < 0 ? " (warm-up)" : "");
     if (r >= 0) {
       totals.push_back(total);
       unet_ms.push_back(t_unet);
@@ -161,6 +167,7 @@ int main(int argc, char** argv) {
     else if (a == "--cfg") opt.cfg = std::stod(next());
     else if (a == "--tiny") opt.tiny = true;
     else if (a == "--graph") opt.graph = true;
+    else if (a == "--channels-last") opt.channels_last = true;
     else return std::cerr << "unknown option " << a << " (see the comment at the top of bench/gpu/generate_gpu.cpp)\n", 2;
   }
   try {
