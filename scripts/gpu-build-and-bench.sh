@@ -197,21 +197,24 @@ if [ -n "$HOST_PID" ]; then
       local status=${PIPESTATUS[0]}
       echo "exit status $status" | tee -a "$W/$name.txt"
       name_frames "$W/$name.txt"
-      # A crash or a timeout hides every case after the one it hit: run each case in a process
-      # of its own (`golden replay`), kernels launched synchronously so that a CUDA fault is
-      # reported by the operation that caused it.
+      # A crash or a timeout hides every case after the one it hit: run each model case in a
+      # process of its own (`golden replay`; the schedulers, quick and many, as one folder),
+      # kernels launched synchronously so that a CUDA fault is reported by the operation that
+      # caused it.
       if [ "$status" -ge 124 ]; then
-        local options=() cases=() a
+        local options=() runs=() a
         for a in "$@"; do  # the folders come first, then the options
-          if [ -d "$a" ] && [ ${#options[@]} -eq 0 ]; then cases+=("$a"/*.safetensors "$a"/tokenizer.json)
+          if [ -d "$a" ] && [ ${#options[@]} -eq 0 ]; then
+            if [ "$(basename "$a")" = cases ]; then runs+=("$a"/*.safetensors "$a"/tokenizer.json); else runs+=("$a"); fi
           else options+=("$a"); fi
         done
-        for a in "${cases[@]}"; do
-          [ -f "$a" ] || continue
+        for a in "${runs[@]}"; do
+          [ -e "$a" ] || continue
           budget=$(( $(left) - 5 )); [ "$budget" -gt 10 ] || break
           echo "-- $name, alone: $(basename "$a")" | tee -a "$W/$name.txt"
-          timeout "$budget" env LIBC_FATAL_STDERR_=1 CUDA_LAUNCH_BLOCKING=1 "$SDXL" golden replay "$a" "${options[@]}" \
-            2>&1 | tail -30 | tee -a "$W/$name.txt"
+          local how=replay; [ -d "$a" ] && how=check
+          timeout "$budget" env LIBC_FATAL_STDERR_=1 CUDA_LAUNCH_BLOCKING=1 "$SDXL" golden $how "$a" "${options[@]}" \
+            2>&1 | tail -40 | tee -a "$W/$name.txt" | grep -vE "^(PASS|run) "
           echo "exit status ${PIPESTATUS[0]}" | tee -a "$W/$name.txt"
           name_frames "$W/$name.txt"
         done
