@@ -57,10 +57,14 @@ std::vector<std::string> UNet2DConditionModel::block_names() const {
 }
 
 void UNet2DConditionModel::set_block_observer(std::shared_ptr<UNetBlockObserver> observer) {
-  std::atomic_store(&observer_, std::move(observer));
+  std::lock_guard<std::mutex> lock(observer_mutex_);
+  observer_ = std::move(observer);
 }
 
-std::shared_ptr<UNetBlockObserver> UNet2DConditionModel::block_observer() const { return std::atomic_load(&observer_); }
+std::shared_ptr<UNetBlockObserver> UNet2DConditionModel::block_observer() const {
+  std::lock_guard<std::mutex> lock(observer_mutex_);
+  return observer_;
+}
 
 sdk::Result<std::shared_ptr<UNet2DConditionModel>> UNet2DConditionModel::load(
     const std::map<std::string, at::Tensor>& weights, const UNetConfig& c, const std::string& source,

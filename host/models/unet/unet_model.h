@@ -7,7 +7,7 @@
 //   h    = up_blocks(h, skips popped last-first)
 //   eps  = conv_out(SiLU(conv_norm_out(h)))
 //
-// Thread rules: immutable after load() (except the block observer, swapped atomically); forward()
+// Thread rules: immutable after load() (except the block observer, swapped under a lock); forward()
 // may run concurrently on different inputs.
 // Ownership: holds its weights (views of the mapped file when dtype/device already match).
 
@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -106,7 +107,10 @@ class UNet2DConditionModel {
   std::uint64_t resident_bytes_ = 0;
   bool channels_last_ = false;
   std::map<std::string, at::Tensor> parameters_;
-  std::shared_ptr<UNetBlockObserver> observer_;  // read/written with std::atomic_load/store
+  // Swapped under a lock (the free std::atomic_load/store on a shared_ptr are deprecated in
+  // C++20, which libtorch ≥ 2.13 requires; std::atomic<std::shared_ptr> does not exist in C++17).
+  mutable std::mutex observer_mutex_;
+  std::shared_ptr<UNetBlockObserver> observer_;
 
   TimestepEmbedding time_embedding;
   TimestepEmbedding add_embedding;
