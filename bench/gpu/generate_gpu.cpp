@@ -131,7 +131,8 @@ int run(const Options& opt) {
     const double t_vae = ms_since(t1), total = ms_since(t0);
     std::printf("%s %lldx%lld %s, %d steps%s%s: %.1f ms total (denoise %.1f ms = %.2f ms/step, decode %.1f ms)%s\n",
                 opt.device.str().c_str(), (long long)opt.size, (long long)opt.size, c10::toString(opt.dtype), opt.steps,
-                opt.graph ? " (CUDA graph)" : "", opt.channels_last ? " (channels-last)" : "", total, t_unet, t_unet / opt.steps, t_vae, r < 0 ? " (warm-up)" : "");
+                opt.graph ? " (CUDA graph)" : "", opt.channels_last ? " (channels-last)" : "", total, t_unet,
+                t_unet / opt.steps, t_vae, r < 0 ? " (warm-up)" : "");
     if (r >= 0) {
       totals.push_back(total);
       unet_ms.push_back(t_unet);

@@ -61,7 +61,7 @@ KlVae::KlVae(const sdk::Options& options, const sdk::HostServices& services) : s
   tile_overlap_ = std::max<std::int64_t>(0, options.get_int("tile_overlap", 16));
   slice_batch_ = options.get_bool("slice_batch", false);
   force_upcast_ = options.get_string("force_upcast", "auto");
-  native_bfloat16_ = force_upcast_ == "auto" && services.dtype == c10::kHalf && device_has_native_bfloat16(services.device);
+  native_bfloat16_ = device_has_native_bfloat16(services.device);
   compute_.channels_last = options.get_bool("channels_last", false);
   compute_.subpixel_upsample = options.get_string("upsample", "subpixel") == "subpixel";
   compute_.ops = services.ops;

@@ -48,7 +48,7 @@ class KlVae final : public sdk::VaeVariant {
   std::int64_t tile_overlap_ = 16;
   bool slice_batch_ = false;
   std::string force_upcast_ = "auto";
-  bool native_bfloat16_ = false;  ///< asked once: auto then upcasts float16 to bfloat16
+  bool native_bfloat16_ = false;  ///< the device's, asked once (kl_precision.h)
   KlComputeOptions compute_;
   bool nhwc_norms_ = false;  ///< the host's DeviceOps keep channels-last norms (load() asks)
   std::string source_;
