@@ -107,7 +107,7 @@ TEST_CASE("kl architecture inferred from weights equals the config.json architec
   CHECK(excess(image.value(), case_tensor(*cases.value(), "decode1.image"), 5e-4, 1e-4) <= 0);
 }
 
-TEST_CASE("kl force_upcast: a float16 host runs the SDXL VAE in float32, a bfloat16 one as it is", "[vae][kl]") {
+TEST_CASE("kl force_upcast on the CPU: a float16 host runs the SDXL VAE in float32, a bfloat16 one as it is", "[vae][kl]") {
   if (!have_goldens()) {
     WARN("goldens not found; skipping");
     return;
