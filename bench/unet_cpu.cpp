@@ -14,6 +14,8 @@
 //            --graph            time the call replayed from a CUDA graph (gpu/unet_cuda_graph.h) instead
 //                               of eager calls: what is left once launch overhead is gone (diffusers'
 //                               "CUDA-graph replay" figures in gpu-machine.md); CUDA builds only
+//            --attention NAME   auto|flash|cudnn|efficient|math: libtorch's attention kernel, as
+//                               [gpu] attention (models/common/attention_backend.h); torch 2.x
 //            --profile PREFIX   one more call under the Kineto profiler: PREFIX.kernels.tsv (kernel
 //                               times, largest first), PREFIX.trace.json (bench/gpu/kernel_profile.h)
 #include <ATen/ATen.h>
@@ -35,6 +37,7 @@
 #include "gpu/kernel_profile.h"
 #include "util/peak_rss.h"
 #include "bench/random_sdxl.h"
+#include "models/common/attention_backend.h"
 #include "models/loader/checkpoint.h"
 #include "gpu/unet_cuda_graph.h"
 #include "models/unet/unet_model.h"
@@ -210,6 +213,11 @@ int main(int argc, char** argv) {
     else if (a == "--layouts") opt.layouts = next();
     else if (a == "--tmp") opt.tmp = next();
     else if (a == "--profile") opt.profile = next();
+    else if (a == "--attention") {
+      auto backend = sdxl::models::parse_attention_backend(next());
+      const auto st = backend.ok() ? sdxl::models::set_attention_backend(backend.value()) : backend.status();
+      if (!st.ok()) return std::cerr << "--attention: " << st.message() << "\n", 2;
+    }
     else if (a == "--device") opt.device = c10::Device(next());
     else if (a == "--dtype") {
       const std::string d = next();

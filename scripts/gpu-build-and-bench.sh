@@ -9,11 +9,12 @@
 #      1024²/512² batch 2 and 1024² batch 8 (channels-last, the host's default; batch 2 also
 #      replayed from a CUDA graph), 30-step generations CUDA-graph replayed, the VAE decode, and
 #      the fp16 single-file load; then the levers side by side (NCHW, eager, our kernels off,
-#      cuDNN autotuning, VAE layouts); some calls also run under the Kineto profiler (--profile:
+#      cuDNN autotuning, flash vs cuDNN attention, VAE layouts); some calls also run under the Kineto profiler (--profile:
 #      GPU time per kernel and per kind of work);
 #   4. resumes the host build and, if it finishes in time, runs `sdxl golden check` of the model
 #      cases and schedulers on CUDA in float32/bfloat16/float16 (a check that crashes is rerun
-#      case by case) and `sdxl bench` (UNet, VAE, and a 30-step generation from a random fp16
+#      case by case, and the first crashing case once more with each suspect switched off: our
+#      kernels, channels-last, the staged upload, the fused attention kernels) and `sdxl bench` (UNet, VAE, and a 30-step generation from a random fp16
 #      single file: load and start → first step).
 #
 # Every step gets what is left of DEADLINE seconds (default 560), so a slow build skips the last
@@ -142,7 +143,15 @@ if [ "${BENCH:-1}" = 1 ]; then
       --runs 3 --graph --channels-last
     run vae_bf16 90 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0,64,96,72x128 --profile "$W/profile_vae_bf16"
     run load_f16_checkpoint 120 bench_unet --checkpoint --device cuda --dtype f16 --layouts "$G/models/sdxl_full_layouts.json"
-    # Levers. NCHW (channels-last off), eager and with CUDA graphs:
+    # Levers. The attention kernel ([gpu] attention; the figures above are libtorch's own choice,
+    # which its profile names): flash and cuDNN side by side, replayed from a graph.
+    for attn in flash cudnn; do
+      run unet_f16_1024_b2_nhwc_graph_attn_$attn 60 bench_unet_graph --full --device cuda --dtype f16 --size 1024 \
+        --batch 2 --iters 10 --channels-last --graph --attention $attn
+      run unet_f16_512_b2_nhwc_graph_attn_$attn 60 bench_unet_graph --full --device cuda --dtype f16 --size 512 \
+        --batch 2 --iters 10 --channels-last --graph --attention $attn
+    done
+    # NCHW (channels-last off), eager and with CUDA graphs:
     run unet_f16_1024_b2 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 2 --iters 10 \
       --profile "$W/profile_unet_f16_1024_b2"
     run unet_f16_1024_b8 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 8 --iters 5
@@ -186,6 +195,28 @@ if [ -n "$HOST_PID" ]; then
         | while read -r file offset; do echo "$file $offset:"; addr2line -C -f -i -e "$file" "$offset"; done \
         | tee -a "$1" | head -80
     }
+    suspects() {  # name, case, replay|check, then options: rerun a crashing case with one suspect off
+      # at a time (our CUDA kernels, channels-last, the staged upload, the fused attention kernels),
+      # so that one call says which switch the crash follows, not only where it happened.
+      local name=$1 a=$2 how=$3; shift 3
+      local suspect env line cfg status
+      while IFS='|' read -r suspect env line; do
+        local budget=$(( $(left) - 5 )); [ "$budget" -gt 10 ] || break
+        cfg=""
+        if [ -n "$line" ]; then cfg="$W/suspect_$suspect.toml"; printf '[gpu]\n%s\n' "$line" >"$cfg"; fi
+        echo "-- $name, $(basename "$a") with $suspect (${env:-$line})" | tee -a "$W/$name.txt"
+        # $env unquoted: empty, or one VAR=value word.
+        timeout "$budget" env LIBC_FATAL_STDERR_=1 CUDA_LAUNCH_BLOCKING=1 $env "$SDXL" ${cfg:+--config "$cfg"} \
+          golden "$how" "$a" "$@" 2>&1 | tail -8 | tee -a "$W/$name.txt" | grep -vE "^(PASS|run) "
+        status=${PIPESTATUS[0]}
+        echo "exit status $status ($suspect)" | tee -a "$W/$name.txt"
+      done <<'SUSPECTS'
+no_cuda_kernels|SDXL_CUDA_KERNELS=0|
+nchw||channels_last = false
+plain_upload||staged_upload = false
+math_attention||attention = "math"
+SUSPECTS
+    }
     check() {  # name, then `sdxl golden check` arguments
       local name=$1; shift
       local budget=$(( $(left) - 5 ))
@@ -202,7 +233,7 @@ if [ -n "$HOST_PID" ]; then
       # kernels launched synchronously so that a CUDA fault is reported by the operation that
       # caused it.
       if [ "$status" -ge 124 ]; then
-        local options=() runs=() a
+        local options=() runs=() a suspected=0
         for a in "$@"; do  # the folders come first, then the options
           if [ -d "$a" ] && [ ${#options[@]} -eq 0 ]; then
             if [ "$(basename "$a")" = cases ]; then runs+=("$a"/*.safetensors "$a"/tokenizer.json); else runs+=("$a"); fi
@@ -215,8 +246,11 @@ if [ -n "$HOST_PID" ]; then
           local how=replay; [ -d "$a" ] && how=check
           timeout "$budget" env LIBC_FATAL_STDERR_=1 CUDA_LAUNCH_BLOCKING=1 "$SDXL" golden $how "$a" "${options[@]}" \
             2>&1 | tail -40 | tee -a "$W/$name.txt" | grep -vE "^(PASS|run) "
-          echo "exit status ${PIPESTATUS[0]}" | tee -a "$W/$name.txt"
+          local alone=${PIPESTATUS[0]}
+          echo "exit status $alone" | tee -a "$W/$name.txt"
           name_frames "$W/$name.txt"
+          # The first crashing case only: the others most likely share its cause, and time is short.
+          if [ "$alone" -ge 124 ] && [ "$suspected" = 0 ]; then suspected=1; suspects "$name" "$a" "$how" "${options[@]}"; fi
         done
       fi
     }

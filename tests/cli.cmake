@@ -70,3 +70,16 @@ sdxl_cli_test(channels_last 0 "\"gpu_channels_last\": false"
               --config ${CMAKE_CURRENT_SOURCE_DIR}/data/channels_last.toml bench --tiny --parts generate --size 64 --steps 1 --device cpu)
 sdxl_cli_test(channels_last_bad 2 "channels_last_bad.toml:3:[0-9]+: \\[gpu\\] channels_last"
               --config ${CMAKE_CURRENT_SOURCE_DIR}/data/channels_last_bad.toml plugins)
+
+# [gpu] attention: a name outside the list is refused naming the file, line and key. A kernel
+# choice reaches libtorch's switches (`sdxl bench` reports them) on libtorch 2.x; on 1.x, which has
+# no scaled_dot_product_attention, it is refused naming the key and the version it needs.
+sdxl_cli_test(attention_bad 2 "attention_bad.toml:3:[0-9]+: \\[gpu\\] attention"
+              --config ${CMAKE_CURRENT_SOURCE_DIR}/data/attention_bad.toml plugins)
+if(Torch_VERSION VERSION_LESS 2.0)
+  sdxl_cli_test(attention_needs_torch2 2 "\\[gpu\\] attention = \"math\": attention backend 'math' needs libtorch 2.0"
+                --config ${CMAKE_CURRENT_SOURCE_DIR}/data/attention_math.toml plugins)
+else()
+  sdxl_cli_test(attention_math 0 "\"attention\": \"math\""
+                --config ${CMAKE_CURRENT_SOURCE_DIR}/data/attention_math.toml bench --tiny --parts unet --iters 1 --device cpu)
+endif()

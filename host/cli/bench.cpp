@@ -26,6 +26,7 @@
 #include "cli/startup.h"
 #include "gpu/unet_cuda_graph.h"
 #include "memory/device_memory.h"
+#include "models/common/attention_backend.h"
 #include "models/demo/demo_model.h"
 #include "models/demo/demo_shapes.h"
 #include "noise/per_image_noise.h"
@@ -296,7 +297,8 @@ int run_bench(Args& args, const GlobalOptions& global) {
                                                : config::config_path(app->config, app->config.clip_vocab).string());
   if (auto t = args.get("tmp")) o.tmp = *t;
 
-  json report = {{"device", o.device.str()}, {"dtype", c10::toString(o.dtype)}, {"threads", at::get_num_threads()}};
+  json report = {{"device", o.device.str()}, {"dtype", c10::toString(o.dtype)}, {"threads", at::get_num_threads()},
+                 {"attention", models::attention_backend_name(models::current_attention_backend())}};  // [gpu] attention
   const std::string parts = "," + args.get_or("parts", "unet,vae,generate") + ",";
   for (const std::string part : {"unet", "vae", "generate"}) {
     if (parts.find("," + part + ",") == std::string::npos) continue;

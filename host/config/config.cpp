@@ -83,6 +83,7 @@ void assign(Config& c, const ConfigKey& key, const toml::node& n) {
   else if (id == "gpu.channels_last") c.gpu_channels_last = n.value<bool>().value_or(true);
   else if (id == "gpu.cudnn_benchmark") c.gpu_cudnn_benchmark = n.value<bool>().value_or(false);
   else if (id == "gpu.staged_upload") c.gpu_staged_upload = n.value<bool>().value_or(true);
+  else if (id == "gpu.attention") c.gpu_attention = n.as_string()->get();
   else if (id == "model.dtype") c.dtype = n.as_string()->get();
   else if (key.section == "generate" && n.is_string()) c.generate_strings[key.name] = n.as_string()->get();
   else if (key.section == "generate" && n.is_number()) c.generate_numbers[key.name] = n.value<double>().value_or(0.0);

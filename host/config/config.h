@@ -41,6 +41,7 @@ struct Config {
   bool gpu_channels_last = true;          ///< [gpu] channels_last
   bool gpu_cudnn_benchmark = false;       ///< [gpu] cudnn_benchmark
   bool gpu_staged_upload = true;          ///< [gpu] staged_upload
+  std::string gpu_attention = "auto";     ///< [gpu] attention: auto | flash | cudnn | efficient | math
   std::string device = "auto";
   std::string dtype = "auto";
   /// [generate] defaults, as TOML values (read by pipeline/job_settings.h).

@@ -63,6 +63,12 @@ const std::vector<ConfigKey>& config_keys() {
        "Copy weights to the GPU through pinned staging buffers filled by several threads, converting\n"
        "their dtype on the GPU (io/device_upload.h). false: one pageable copy per tensor, as\n"
        "tensor.to(\"cuda\") does. No effect on the CPU."},
+      {"gpu", "attention", KeyType::string, "\"auto\"",
+       "Which of libtorch's attention kernels the UNet and text encoders use: auto (libtorch's\n"
+       "choice), flash, cudnn, efficient or math; the others are switched off, math stays as the\n"
+       "fallback for shapes the chosen one refuses (models/common/attention_backend.h). Needs\n"
+       "libtorch 2.x (cudnn: 2.4); anything but auto is an error on libtorch 1.x.",
+       {"auto", "flash", "cudnn", "efficient", "math"}},
       {"lora", "folders", KeyType::string_list, "[]",
        "Folders searched for `<lora:name:weight>` prompt tags and `sdxl lora list`; names never leave them."},
       {"lora", "mode", KeyType::string, "\"merge\"",
