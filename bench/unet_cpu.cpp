@@ -14,6 +14,8 @@
 //            --graph            time the call replayed from a CUDA graph (gpu/unet_cuda_graph.h) instead
 //                               of eager calls: what is left once launch overhead is gone (diffusers'
 //                               "CUDA-graph replay" figures in gpu-machine.md); CUDA builds only
+//            --context-kv       the cross-attentions' keys and values computed once before the timed
+//                               calls, as a job does for its steps (models/unet/cross_attention_kv.h)
 //            --attention NAME   auto|flash|cudnn|efficient|math: libtorch's attention kernel, as
 //                               [gpu] attention (models/common/attention_backend.h); torch 2.x
 //            --profile PREFIX   one more call under the Kineto profiler: PREFIX.kernels.tsv (kernel
@@ -57,6 +59,7 @@ nlohmann::json tiny_config() { return bench::tiny_unet_config(); }
 
 struct Options {
   bool full = false, checkpoint = false, keep = false, dtype_given = false, channels_last = false, graph = false;
+  bool context_kv = false;
   int iters = 3;
   std::int64_t size = 0, batch = 2;
   c10::ScalarType dtype = at::kFloat;
@@ -99,6 +102,12 @@ int bench_forward(const Options& opt) {
   in.text_embeds = at::randn({b, pooled}, o);
   in.time_ids = at::tensor({double(px), double(px), 0.0, 0.0, double(px), double(px)}, o.dtype(at::kFloat)).repeat({b, 1});
 
+  if (opt.context_kv) {  // once, as a job does before its steps
+    auto kv = (*unet)->cross_attention_kv(in.encoder_hidden_states);
+    if (!kv.ok()) return std::cerr << kv.status().message() << "\n", 1;
+    in.context_kv = std::move(kv).value();
+    std::printf("context keys/values: %zu layers, %.1f MiB\n", in.context_kv->layers(), in.context_kv->bytes() / 1048576.0);
+  }
   auto sync = [&]() { bench::wait_for_device(opt.device); };
   std::unique_ptr<gpu::UNetCudaGraph> graph;
   for (int i = -1; i < opt.iters; ++i) {  // i = -1: warm-up (eager, also before a capture)
@@ -116,7 +125,8 @@ int bench_forward(const Options& opt) {
     const double cpu_ms = 1e3 * double(std::clock() - cpu0) / CLOCKS_PER_SEC;
     std::printf("%s %lldx%lld batch %lld %s%s: %.1f ms wall, %.1f ms CPU%s\n", opt.device.str().c_str(),
                 (long long)px, (long long)px, (long long)b, c10::toString(opt.dtype),
-                graph ? " replayed from a CUDA graph" : "", ms, cpu_ms, i < 0 ? " (warm-up)" : "");
+                graph ? " replayed from a CUDA graph" : opt.context_kv ? " with context k/v" : "", ms, cpu_ms,
+                i < 0 ? " (warm-up)" : "");
   }
   std::printf("peak RSS %.0f MiB, threads %d\n", util::peak_rss_mib(), at::get_num_threads());
   if (!opt.profile.empty())
@@ -207,6 +217,7 @@ int main(int argc, char** argv) {
     else if (a == "--cudnn-benchmark") at::globalContext().setBenchmarkCuDNN(true);  // autotune conv algorithms
     else if (a == "--channels-last") opt.channels_last = true;
     else if (a == "--graph") opt.graph = true;
+    else if (a == "--context-kv") opt.context_kv = true;
     else if (a == "--iters") opt.iters = std::stoi(next());
     else if (a == "--size") opt.size = std::stoll(next());
     else if (a == "--batch") opt.batch = std::stoll(next());

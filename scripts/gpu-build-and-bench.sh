@@ -9,7 +9,7 @@
 #      1024²/512² batch 2 and 1024² batch 8 (channels-last, the host's default; batch 2 also
 #      replayed from a CUDA graph), 30-step generations CUDA-graph replayed, the VAE decode, and
 #      the fp16 single-file load; then the levers side by side (NCHW, eager, our kernels off,
-#      cuDNN autotuning, flash vs cuDNN attention, VAE layouts); some calls also run under the Kineto profiler (--profile:
+#      cuDNN autotuning, flash vs cuDNN attention, cross-attention keys/values per job, VAE layouts); some calls also run under the Kineto profiler (--profile:
 #      GPU time per kernel and per kind of work);
 #   4. resumes the host build and, if it finishes in time, runs `sdxl golden check` of the model
 #      cases and schedulers on CUDA in float32/bfloat16/float16 (a check that crashes is rerun
@@ -151,6 +151,12 @@ if [ "${BENCH:-1}" = 1 ]; then
       run unet_f16_512_b2_nhwc_graph_attn_$attn 60 bench_unet_graph --full --device cuda --dtype f16 --size 512 \
         --batch 2 --iters 10 --channels-last --graph --attention $attn
     done
+    # The cross-attentions' keys and values once per job instead of per step (eager: a graph
+    # replays them with the rest of the call), the way a job's steps run:
+    run unet_f16_1024_b2_nhwc_context_kv 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 2 \
+      --iters 10 --channels-last --context-kv
+    run unet_f16_512_b2_nhwc_context_kv 60 bench_unet --full --device cuda --dtype f16 --size 512 --batch 2 \
+      --iters 10 --channels-last --context-kv
     # NCHW (channels-last off), eager and with CUDA graphs:
     run unet_f16_1024_b2 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 2 --iters 10 \
       --profile "$W/profile_unet_f16_1024_b2"

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "models/unet/unet_config.h"
 
@@ -29,6 +30,15 @@ constexpr double kFixedSlackBytes = 64.0 * 1024 * 1024;
 // GEGLU feed-forward (8C projection, 4C product) at once.
 constexpr double kResnetTransient = 7.0;
 constexpr double kTransformerTransient = 17.0;
+
+// UNetConfig::down_depth / up_depth, but 0 where a configuration built by hand leaves the depth
+// lists short (a level without attention) instead of throwing.
+double depth_or_zero(const std::vector<std::int64_t>& per_level, const std::vector<std::vector<std::int64_t>>& per_layer,
+                     std::int64_t level, std::int64_t layer) {
+  if (level < static_cast<std::int64_t>(per_layer.size()) && layer < static_cast<std::int64_t>(per_layer[level].size()))
+    return static_cast<double>(per_layer[level][layer]);
+  return level < static_cast<std::int64_t>(per_level.size()) ? static_cast<double>(per_level[level]) : 0.0;
+}
 
 }  // namespace
 
@@ -61,6 +71,19 @@ ActivationCount count_unet_activations(const models::UNetConfig& config, std::in
   out.skip_elements = skips * rows;
   out.transient_elements = transient * rows;
   out.score_elements = scores;
+  // Keys and values (2 x 77 x C per row) of every transformer block's cross-attention.
+  double kv_channels = 0;
+  for (std::int64_t l = 0; l < levels; ++l) {
+    const double c = static_cast<double>(config.block_out_channels[l]);
+    const std::int64_t u = levels - 1 - l;  // the up level of the same width
+    for (std::int64_t j = 0; j < config.layers_per_block; ++j)
+      kv_channels += c * depth_or_zero(config.transformer_layers, config.down_depths, l, j);
+    for (std::int64_t j = 0; j <= config.layers_per_block; ++j)
+      kv_channels += c * depth_or_zero(config.up_transformer_layers, config.up_depths, u, j);
+  }
+  if (levels > 0 && config.mid_block_type == "UNetMidBlock2DCrossAttn")
+    kv_channels += static_cast<double>(config.block_out_channels.back()) * config.mid_transformer_layers;
+  out.context_kv_elements = 2.0 * 77.0 * kv_channels * rows;
   return out;
 }
 
@@ -70,7 +93,8 @@ std::uint64_t estimate_unet_activation_bytes(const models::UNetConfig& config, s
   const auto count = count_unet_activations(config, rows, (height + 7) / 8, (width + 7) / 8);
   double widest = 0;
   for (auto c : config.block_out_channels) widest = std::max(widest, static_cast<double>(c));
-  const double elements = kFittedFactor * count.total() + kWorkspacePerChannelSquared * widest * widest;
+  const double elements =
+      kFittedFactor * count.total() + kWorkspacePerChannelSquared * widest * widest + count.context_kv_elements;
   return static_cast<std::uint64_t>(elements * static_cast<double>(c10::elementSize(dtype)) + kFixedSlackBytes);
 }
 

@@ -23,6 +23,10 @@ struct ActivationCount {
   double transient_elements = 0;  ///< the largest block's own temporaries
   double score_elements = 0;      ///< attention scores + softmax, after chunking
   double total() const { return skip_elements + transient_elements + score_elements; }
+  /// Every cross-attention's keys and values for a 77-token context, held for the whole job
+  /// (models/unet/cross_attention_kv.h). Not part of total(): it is exact, not scaled by the
+  /// fitted factor.
+  double context_kv_elements = 0;
 };
 ActivationCount count_unet_activations(const models::UNetConfig& config, std::int64_t rows, std::int64_t latent_h,
                                        std::int64_t latent_w);

@@ -48,6 +48,13 @@ sdk::Result<at::Tensor> denoise(const DenoiseRequest& req) {
   in.encoder_hidden_states = to_unet(cfg ? at::cat({cond.negative_embeds, cond.prompt_embeds}) : cond.prompt_embeds);
   in.text_embeds = to_unet(cfg ? at::cat({cond.negative_pooled, cond.pooled}) : cond.pooled);
   in.time_ids = to_unet(cfg ? at::cat({neg_ids, time_ids}) : time_ids);
+  // Every cross-attention's keys and values once for the loop: the context is the same at each
+  // step (models/unet/cross_attention_kv.h). Not while the UNet is streamed block by block.
+  if (!unet.block_observer()) {
+    auto kv = unet.cross_attention_kv(in.encoder_hidden_states);
+    if (!kv.ok()) return kv.status();
+    in.context_kv = std::move(kv).value();
+  }
   const auto& sink = req.sink;
   if (sink && *sink) {
     (*sink)("encoder_hidden_states", in.encoder_hidden_states);

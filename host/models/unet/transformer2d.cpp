@@ -4,6 +4,7 @@
 
 #include "gpu/geglu.h"
 #include "models/common/attention.h"
+#include "models/unet/cross_attention_kv.h"
 
 namespace sdxl::models {
 
@@ -20,6 +21,12 @@ at::Tensor CrossAttention::operator()(const at::Tensor& x, const at::Tensor& con
   return to_out(multi_head_attention(to_q(x), to_k(context), to_v(context), heads));
 }
 
+at::Tensor CrossAttention::attend(const at::Tensor& x, const AttentionContext& context) const {
+  const auto* kv = context.kv ? context.kv->find(this) : nullptr;
+  if (!kv) return (*this)(x, context.states);
+  return to_out(multi_head_attention(to_q(x), kv->first, kv->second, heads));
+}
+
 void BasicTransformerBlock::load(WeightReader& r, const std::string& prefix, std::int64_t dim,
                                  std::int64_t context_dim, std::int64_t heads) {
   norm1.load(r, prefix + ".norm1", dim);
@@ -31,10 +38,10 @@ void BasicTransformerBlock::load(WeightReader& r, const std::string& prefix, std
   ff_out.load(r, prefix + ".ff.net.2", 4 * dim, dim);
 }
 
-at::Tensor BasicTransformerBlock::operator()(const at::Tensor& x, const at::Tensor& context) const {
+at::Tensor BasicTransformerBlock::operator()(const at::Tensor& x, const AttentionContext& context) const {
   at::Tensor n1 = norm1(x);
   at::Tensor h = attn1(n1, n1) + x;
-  h = attn2(norm2(h), context) + h;
+  h = attn2.attend(norm2(h), context) + h;
   // GEGLU: first half is the value, second half the gate (exact erf gelu); one fused pass on CUDA.
   const at::Tensor projected = ff_proj(norm3(h));
   at::Tensor act = gpu::geglu(projected);
@@ -53,7 +60,12 @@ void Transformer2DModel::load(WeightReader& r, const std::string& prefix, std::i
   proj_out.load(r, prefix + ".proj_out", channels, channels);
 }
 
-at::Tensor Transformer2DModel::operator()(const at::Tensor& x, const at::Tensor& context) const {
+void Transformer2DModel::add_context_kv(const at::Tensor& context, CrossAttentionKV& out) const {
+  for (const auto& block : transformer_blocks)
+    out.add(&block.attn2, block.attn2.to_k(context), block.attn2.to_v(context));
+}
+
+at::Tensor Transformer2DModel::operator()(const at::Tensor& x, const AttentionContext& context) const {
   const auto b = x.size(0), c = x.size(1), hgt = x.size(2), wid = x.size(3);
   at::Tensor h = norm(x).permute({0, 2, 3, 1}).reshape({b, hgt * wid, c});  // [B, HW, C]
   h = proj_in(h);

@@ -8,11 +8,22 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "models/common/layers.h"
 
 namespace sdxl::models {
+
+class CrossAttentionKV;  // models/unet/cross_attention_kv.h
+
+/// What the cross-attentions attend to: the text context, and optionally every block's keys and
+/// values already computed from it (once per job). A bare context tensor converts to one.
+struct AttentionContext {
+  AttentionContext(at::Tensor states_, const CrossAttentionKV* kv_ = nullptr) : states(std::move(states_)), kv(kv_) {}
+  at::Tensor states;                     ///< [B, M, context_dim]
+  const CrossAttentionKV* kv = nullptr;  ///< null: each block projects `states` itself
+};
 
 /// diffusers Attention without biases on q/k/v (UNet): to_q, to_k, to_v, to_out.0.
 struct CrossAttention {
@@ -22,6 +33,8 @@ struct CrossAttention {
   void load(WeightReader& r, const std::string& prefix, std::int64_t dim, std::int64_t context_dim, std::int64_t heads);
   /// x: [B, N, dim], context: [B, M, context_dim] (or x itself) -> [B, N, dim]
   at::Tensor operator()(const at::Tensor& x, const at::Tensor& context) const;
+  /// The same, with this layer's keys and values taken from context.kv when it holds them.
+  at::Tensor attend(const at::Tensor& x, const AttentionContext& context) const;
 };
 
 struct BasicTransformerBlock {
@@ -30,7 +43,7 @@ struct BasicTransformerBlock {
   Linear ff_proj;  // ff.net.0.proj: [8C, C]
   Linear ff_out;   // ff.net.2:      [C, 4C]
   void load(WeightReader& r, const std::string& prefix, std::int64_t dim, std::int64_t context_dim, std::int64_t heads);
-  at::Tensor operator()(const at::Tensor& x, const at::Tensor& context) const;  // x: [B, N, C]
+  at::Tensor operator()(const at::Tensor& x, const AttentionContext& context) const;  // x: [B, N, C]
 };
 
 struct Transformer2DModel {
@@ -40,7 +53,9 @@ struct Transformer2DModel {
   void load(WeightReader& r, const std::string& prefix, std::int64_t channels, std::int64_t depth,
             std::int64_t context_dim, std::int64_t heads, std::int64_t groups, double eps);
   /// x: [B, C, H, W], context: [B, M, context_dim] -> [B, C, H, W]
-  at::Tensor operator()(const at::Tensor& x, const at::Tensor& context) const;
+  at::Tensor operator()(const at::Tensor& x, const AttentionContext& context) const;
+  /// Adds every block's cross-attention keys and values for `context` (compute dtype/device).
+  void add_context_kv(const at::Tensor& context, CrossAttentionKV& out) const;
 };
 
 }  // namespace sdxl::models

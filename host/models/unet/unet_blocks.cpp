@@ -21,7 +21,7 @@ void DownBlock::load(WeightReader& r, const UNetConfig& c, std::int64_t l) {
   if (l + 1 < c.levels()) downsampler.load(r, p + ".downsamplers.0.conv", out, out, 3, /*stride=*/2, /*padding=*/1);
 }
 
-at::Tensor DownBlock::operator()(at::Tensor x, const at::Tensor& temb, const at::Tensor& context,
+at::Tensor DownBlock::operator()(at::Tensor x, const at::Tensor& temb, const AttentionContext& context,
                                  std::vector<at::Tensor>* skips) const {
   for (size_t j = 0; j < resnets.size(); ++j) {
     x = resnets[j](x, temb);
@@ -47,7 +47,7 @@ void MidBlock::load(WeightReader& r, const UNetConfig& c) {
   resnet1.load(r, "mid_block.resnets.1", ch, ch, c.time_embed_dim(), c.norm_num_groups, c.norm_eps);
 }
 
-at::Tensor MidBlock::operator()(const at::Tensor& x, const at::Tensor& temb, const at::Tensor& context) const {
+at::Tensor MidBlock::operator()(const at::Tensor& x, const at::Tensor& temb, const AttentionContext& context) const {
   if (!present) return x;
   if (!cross_attention) return resnet0(x, temb);
   return resnet1(attention(resnet0(x, temb), context), temb);
@@ -76,7 +76,7 @@ void UpBlock::load(WeightReader& r, const UNetConfig& c, std::int64_t u) {
   if (u + 1 < levels) upsampler.load(r, p + ".upsamplers.0.conv", out, out, 3, 1, 1);
 }
 
-at::Tensor UpBlock::operator()(at::Tensor x, const at::Tensor& temb, const at::Tensor& context,
+at::Tensor UpBlock::operator()(at::Tensor x, const at::Tensor& temb, const AttentionContext& context,
                                std::vector<at::Tensor>* skips) const {
   for (size_t j = 0; j < resnets.size(); ++j) {
     at::Tensor skip = std::move(skips->back());

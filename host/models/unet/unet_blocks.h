@@ -22,7 +22,7 @@ struct DownBlock {
   Conv2d downsampler;                           // undefined in the last level
   void load(WeightReader& r, const UNetConfig& c, std::int64_t level);
   /// x: [B, Cin, H, W] -> output; appends each skip tensor (resnet outputs, then the downsampled) to `skips`.
-  at::Tensor operator()(at::Tensor x, const at::Tensor& temb, const at::Tensor& context,
+  at::Tensor operator()(at::Tensor x, const at::Tensor& temb, const AttentionContext& context,
                         std::vector<at::Tensor>* skips) const;
 };
 
@@ -32,7 +32,7 @@ struct MidBlock {
   ResnetBlock2D resnet0, resnet1;
   Transformer2DModel attention;
   void load(WeightReader& r, const UNetConfig& c);
-  at::Tensor operator()(const at::Tensor& x, const at::Tensor& temb, const at::Tensor& context) const;
+  at::Tensor operator()(const at::Tensor& x, const at::Tensor& temb, const AttentionContext& context) const;
 };
 
 struct UpBlock {
@@ -42,7 +42,7 @@ struct UpBlock {
   void load(WeightReader& r, const UNetConfig& c, std::int64_t up_level);
   /// Pops its L+1 skip tensors from the back of `skips`; the upsampler (if any) resizes to the
   /// spatial size of the next skip tensor left in `skips`.
-  at::Tensor operator()(at::Tensor x, const at::Tensor& temb, const at::Tensor& context,
+  at::Tensor operator()(at::Tensor x, const at::Tensor& temb, const AttentionContext& context,
                         std::vector<at::Tensor>* skips) const;
 };
 

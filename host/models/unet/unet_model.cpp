@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>  // c10::NoGradGuard (torch 2.11 no longer brings it with ATen.h)
 
+#include <atomic>
+
 #include "models/common/weight_reader.h"
 
 namespace sdxl::models {
@@ -80,6 +82,8 @@ sdk::Result<std::shared_ptr<UNet2DConditionModel>> UNet2DConditionModel::load(
     if (!st.ok()) return st;
     m->resident_bytes_ = r.resident_bytes();
     m->parameters_ = r.handed_out();
+    static std::atomic<std::uint64_t> loaded{0};
+    m->instance_ = ++loaded;
     return m;
   });
 }
@@ -134,6 +138,9 @@ sdk::Status UNet2DConditionModel::check_inputs(const UNetInputs& in) const {
   if (!in.down_residuals.empty() && in.down_residuals.size() != n_skips)
     return bad("expected " + std::to_string(n_skips) + " ControlNet down residuals, got " +
                std::to_string(in.down_residuals.size()));
+  if (in.context_kv && (in.context_kv->model() != instance_ || !in.context_kv->computed_from(ehs)))
+    return bad("context_kv was computed by another model or from other encoder_hidden_states "
+               "(or they were modified since)");
   const std::int64_t multiple = std::int64_t{1} << (config_.levels() - 1);
   if (in.sample.size(2) < multiple || in.sample.size(3) < multiple)
     return bad("latent sides must be at least " + std::to_string(multiple));
@@ -152,6 +159,27 @@ sdk::Result<at::Tensor> UNet2DConditionModel::forward(const UNetInputs& in, cons
   }
 }
 
+sdk::Result<std::shared_ptr<const CrossAttentionKV>> UNet2DConditionModel::cross_attention_kv(
+    const at::Tensor& encoder_hidden_states) const {
+  const auto& ehs = encoder_hidden_states;
+  if (!ehs.defined() || ehs.dim() != 3 || ehs.size(2) != config_.cross_attention_dim)
+    return sdk::invalid_argument("cross_attention_kv: encoder_hidden_states must be [B, M, " +
+                                 std::to_string(config_.cross_attention_dim) + "]");
+  if (block_observer())
+    return sdk::unsupported("cross_attention_kv: the UNet's weights are streamed block by block");
+  return sdk::guard("cross_attention_kv", [&]() -> sdk::Result<std::shared_ptr<const CrossAttentionKV>> {
+    c10::NoGradGuard no_grad;
+    auto kv = std::make_shared<CrossAttentionKV>(ehs, instance_);
+    const at::Tensor context = ehs.to(device_, dtype_);  // as run() converts it
+    for (const auto& block : down_blocks)
+      for (const auto& t : block.attentions) t.add_context_kv(context, *kv);
+    if (mid_block.present && mid_block.cross_attention) mid_block.attention.add_context_kv(context, *kv);
+    for (const auto& block : up_blocks)
+      for (const auto& t : block.attentions) t.add_context_kv(context, *kv);
+    return std::shared_ptr<const CrossAttentionKV>(std::move(kv));
+  });
+}
+
 at::Tensor UNet2DConditionModel::run(const UNetInputs& in, const DebugSink* debug, UNetBlockObserver* observer) const {
   auto emit = [&](const char* name, const at::Tensor& t) {
     if (debug && *debug) (*debug)(name, t);
@@ -159,7 +187,7 @@ at::Tensor UNet2DConditionModel::run(const UNetInputs& in, const DebugSink* debu
   auto to_compute = [&](const at::Tensor& t) { return t.to(device_, dtype_); };
   const auto b = in.sample.size(0);
 
-  at::Tensor context = to_compute(in.encoder_hidden_states);
+  const AttentionContext context(to_compute(in.encoder_hidden_states), in.context_kv.get());
   at::Tensor emb, h;
   {
     BlockScope scope(observer, observer ? "stem" : "");

@@ -24,6 +24,7 @@
 #include "models/common/layers.h"
 #include "models/common/timestep_embedding.h"
 #include "models/common/weight_reader.h"
+#include "models/unet/cross_attention_kv.h"
 #include "models/unet/unet_blocks.h"
 #include "models/unet/unet_config.h"
 #include "sdxl/sdk/status.h"
@@ -39,6 +40,11 @@ struct UNetInputs {
   /// Optional ControlNet residuals: one per skip tensor (1 + levels*(L+1) - 1 of them), already scaled.
   std::vector<at::Tensor> down_residuals;
   at::Tensor mid_residual;           // optional, [B, C_last, h', w']
+  /// Optional: every cross-attention's keys and values for encoder_hidden_states, computed once
+  /// per job by cross_attention_kv() (the context is the same at every step). Must have been
+  /// computed by this model from this very tensor; CUDA graphs leave it out (they capture the
+  /// projections with the rest of the call).
+  std::shared_ptr<const CrossAttentionKV> context_kv;
 };
 
 /// Called around each top-level stage of UNet2DConditionModel::forward, in order: "stem" (time and
@@ -73,6 +79,11 @@ class UNet2DConditionModel {
   /// eps: [B, out_channels, h, w] in the compute dtype. Shape errors come back as invalid_argument.
   sdk::Result<at::Tensor> forward(const UNetInputs& in, const DebugSink* debug = nullptr) const;
 
+  /// The keys and values of every cross-attention for `encoder_hidden_states` ([B, M,
+  /// cross_attention_dim]), for UNetInputs::context_kv. Refused while a block observer streams
+  /// the weights (they are not all on the device at once).
+  sdk::Result<std::shared_ptr<const CrossAttentionKV>> cross_attention_kv(const at::Tensor& encoder_hidden_states) const;
+
   const UNetConfig& config() const { return config_; }
   c10::ScalarType dtype() const { return dtype_; }
   c10::Device device() const { return device_; }
@@ -105,6 +116,7 @@ class UNet2DConditionModel {
   c10::ScalarType dtype_ = at::kFloat;
   c10::Device device_ = at::kCPU;
   std::uint64_t resident_bytes_ = 0;
+  std::uint64_t instance_ = 0;  // unique per loaded model: a CrossAttentionKV names its model by it
   bool channels_last_ = false;
   std::map<std::string, at::Tensor> parameters_;
   // Swapped under a lock (the free std::atomic_load/store on a shared_ptr are deprecated in

@@ -1,0 +1,25 @@
+#include "models/unet/cross_attention_kv.h"
+
+namespace sdxl::models {
+
+CrossAttentionKV::CrossAttentionKV(at::Tensor context, std::uint64_t model)
+    : context_(std::move(context)), context_version_(static_cast<std::int64_t>(context_._version())), model_(model) {}
+
+void CrossAttentionKV::add(const CrossAttention* layer, at::Tensor keys, at::Tensor values) {
+  auto& pair = pairs_[layer];
+  if (pair.first.defined()) bytes_ -= static_cast<std::uint64_t>(pair.first.nbytes() + pair.second.nbytes());
+  bytes_ += static_cast<std::uint64_t>(keys.nbytes() + values.nbytes());
+  pair = {std::move(keys), std::move(values)};
+}
+
+const std::pair<at::Tensor, at::Tensor>* CrossAttentionKV::find(const CrossAttention* layer) const {
+  const auto it = pairs_.find(layer);
+  return it == pairs_.end() ? nullptr : &it->second;
+}
+
+bool CrossAttentionKV::computed_from(const at::Tensor& context) const {
+  return context.defined() && context.is_same(context_) &&
+         static_cast<std::int64_t>(context._version()) == context_version_;
+}
+
+}  // namespace sdxl::models
