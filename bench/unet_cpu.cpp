@@ -225,9 +225,8 @@ int main(int argc, char** argv) {
     else if (a == "--tmp") opt.tmp = next();
     else if (a == "--profile") opt.profile = next();
     else if (a == "--attention") {
-      auto backend = sdxl::models::parse_attention_backend(next());
-      const auto st = backend.ok() ? sdxl::models::set_attention_backend(backend.value()) : backend.status();
-      if (!st.ok()) return std::cerr << "--attention: " << st.message() << "\n", 2;
+      if (const auto st = sdxl::models::set_attention_backend(next()); !st.ok())
+        return std::cerr << "--attention: " << st.message() << "\n", 2;
     }
     else if (a == "--device") opt.device = c10::Device(next());
     else if (a == "--dtype") {

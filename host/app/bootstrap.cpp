@@ -88,9 +88,7 @@ sdk::Result<App> start(const StartupRequest& request) {
   at::globalContext().setBenchmarkCuDNN(app.config.gpu_cudnn_benchmark);
   io::set_staged_upload_enabled(app.config.gpu_staged_upload);
   // Process-wide, like libtorch's own switches; an error on a libtorch that cannot honour it.
-  auto attention = models::parse_attention_backend(app.config.gpu_attention);
-  const sdk::Status attention_set = attention.ok() ? models::set_attention_backend(attention.value()) : attention.status();
-  if (!attention_set.ok())
+  if (const sdk::Status attention_set = models::set_attention_backend(app.config.gpu_attention); !attention_set.ok())
     return sdk::invalid_argument(app.config.file + ": [gpu] attention = \"" + app.config.gpu_attention +
                                  "\": " + attention_set.message());
   gpu::set_kernel_log(&util::log_warn);  // e.g. a CUDA kernel that failed its self-check

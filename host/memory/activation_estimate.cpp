@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include "models/unet/unet_config.h"
 
@@ -30,15 +29,6 @@ constexpr double kFixedSlackBytes = 64.0 * 1024 * 1024;
 // GEGLU feed-forward (8C projection, 4C product) at once.
 constexpr double kResnetTransient = 7.0;
 constexpr double kTransformerTransient = 17.0;
-
-// UNetConfig::down_depth / up_depth, but 0 where a configuration built by hand leaves the depth
-// lists short (a level without attention) instead of throwing.
-double depth_or_zero(const std::vector<std::int64_t>& per_level, const std::vector<std::vector<std::int64_t>>& per_layer,
-                     std::int64_t level, std::int64_t layer) {
-  if (level < static_cast<std::int64_t>(per_layer.size()) && layer < static_cast<std::int64_t>(per_layer[level].size()))
-    return static_cast<double>(per_layer[level][layer]);
-  return level < static_cast<std::int64_t>(per_level.size()) ? static_cast<double>(per_level[level]) : 0.0;
-}
 
 }  // namespace
 
@@ -77,9 +67,9 @@ ActivationCount count_unet_activations(const models::UNetConfig& config, std::in
     const double c = static_cast<double>(config.block_out_channels[l]);
     const std::int64_t u = levels - 1 - l;  // the up level of the same width
     for (std::int64_t j = 0; j < config.layers_per_block; ++j)
-      kv_channels += c * depth_or_zero(config.transformer_layers, config.down_depths, l, j);
+      kv_channels += c * static_cast<double>(config.down_depth(l, j));
     for (std::int64_t j = 0; j <= config.layers_per_block; ++j)
-      kv_channels += c * depth_or_zero(config.up_transformer_layers, config.up_depths, u, j);
+      kv_channels += c * static_cast<double>(config.up_depth(u, j));
   }
   if (levels > 0 && config.mid_block_type == "UNetMidBlock2DCrossAttn")
     kv_channels += static_cast<double>(config.block_out_channels.back()) * config.mid_transformer_layers;

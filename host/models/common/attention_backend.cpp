@@ -65,6 +65,11 @@ sdk::Status set_attention_backend(AttentionBackend backend) {
   return sdk::Status{};
 }
 
+sdk::Status set_attention_backend(std::string_view name) {
+  auto backend = parse_attention_backend(name);
+  return backend.ok() ? set_attention_backend(backend.value()) : backend.status();
+}
+
 AttentionBackend current_attention_backend() {
 #if SDXL_TORCH_AT_LEAST(2, 0)
   const auto& ctx = at::globalContext();

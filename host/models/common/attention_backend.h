@@ -28,6 +28,8 @@ std::string attention_backend_unsupported(AttentionBackend backend);
 /// Sets libtorch's process-wide switches for `backend` ("auto": every kernel on, libtorch's own
 /// choice). Process-wide like libtorch's own switches: set it at start, before jobs run.
 sdk::Status set_attention_backend(AttentionBackend backend);
+/// parse_attention_backend, then set_attention_backend: the first error of either.
+sdk::Status set_attention_backend(std::string_view name);
 
 /// The backend the switches currently select ("auto" when every fused kernel is on; on libtorch
 /// 1.x always "auto").

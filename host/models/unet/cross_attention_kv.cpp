@@ -6,10 +6,13 @@ CrossAttentionKV::CrossAttentionKV(at::Tensor context, std::uint64_t model)
     : context_(std::move(context)), context_version_(static_cast<std::int64_t>(context_._version())), model_(model) {}
 
 void CrossAttentionKV::add(const CrossAttention* layer, at::Tensor keys, at::Tensor values) {
-  auto& pair = pairs_[layer];
-  if (pair.first.defined()) bytes_ -= static_cast<std::uint64_t>(pair.first.nbytes() + pair.second.nbytes());
-  bytes_ += static_cast<std::uint64_t>(keys.nbytes() + values.nbytes());
-  pair = {std::move(keys), std::move(values)};
+  pairs_[layer] = {std::move(keys), std::move(values)};
+}
+
+std::uint64_t CrossAttentionKV::bytes() const {
+  std::uint64_t n = 0;
+  for (const auto& [layer, pair] : pairs_) n += static_cast<std::uint64_t>(pair.first.nbytes() + pair.second.nbytes());
+  return n;
 }
 
 const std::pair<at::Tensor, at::Tensor>* CrossAttentionKV::find(const CrossAttention* layer) const {

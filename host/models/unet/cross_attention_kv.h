@@ -40,14 +40,13 @@ class CrossAttentionKV {
   const std::unordered_map<const CrossAttention*, std::pair<at::Tensor, at::Tensor>>& pairs() const { return pairs_; }
   std::uint64_t model() const { return model_; }
   std::size_t layers() const { return pairs_.size(); }
-  std::uint64_t bytes() const { return bytes_; }
+  std::uint64_t bytes() const;
 
  private:
   at::Tensor context_;
   std::int64_t context_version_ = 0;
   std::uint64_t model_ = 0;
   std::unordered_map<const CrossAttention*, std::pair<at::Tensor, at::Tensor>> pairs_;
-  std::uint64_t bytes_ = 0;
 };
 
 }  // namespace sdxl::models

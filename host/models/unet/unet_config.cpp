@@ -62,13 +62,13 @@ std::int64_t max_of(const std::vector<std::int64_t>& v) {
 std::int64_t UNetConfig::down_depth(std::int64_t l, std::int64_t j) const {
   if (l < static_cast<std::int64_t>(down_depths.size()) && j < static_cast<std::int64_t>(down_depths[l].size()))
     return down_depths[l][j];
-  return transformer_layers.at(l);
+  return l < static_cast<std::int64_t>(transformer_layers.size()) ? transformer_layers[l] : 0;
 }
 
 std::int64_t UNetConfig::up_depth(std::int64_t u, std::int64_t j) const {
   if (u < static_cast<std::int64_t>(up_depths.size()) && j < static_cast<std::int64_t>(up_depths[u].size()))
     return up_depths[u][j];
-  return up_transformer_layers.at(u);
+  return u < static_cast<std::int64_t>(up_transformer_layers.size()) ? up_transformer_layers[u] : 0;
 }
 
 sdk::Result<UNetConfig> UNetConfig::from_diffusers_json(const nlohmann::json& j, const std::string& source) {

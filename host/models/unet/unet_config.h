@@ -46,7 +46,8 @@ struct UNetConfig {
   std::int64_t levels() const { return static_cast<std::int64_t>(block_out_channels.size()); }
   std::int64_t time_embed_dim() const { return 4 * block_out_channels.at(0); }
   /// Depth of down level l's j-th attention / up level u's j-th attention (falls back to the
-  /// per-level value for configs built by hand without the per-layer tables).
+  /// per-level value for configs built by hand without the per-layer tables; 0, no attention,
+  /// for a level neither lists).
   std::int64_t down_depth(std::int64_t l, std::int64_t j) const;
   std::int64_t up_depth(std::int64_t u, std::int64_t j) const;
 
