@@ -14,21 +14,22 @@
 #include "pipeline/generate.h"
 #include "pipeline/sdxl_model.h"
 #include "plugins/registry.h"
+#include "test_paths.h"
 
 namespace sdxl::test_support {
 
-/// A registry holding the plugins of this build (SDXL_PLUGIN_DIR).
+/// A registry holding the plugins of this build (test_paths::plugin_dir()).
 inline std::unique_ptr<plugins::PluginRegistry> built_plugins() {
   auto registry = std::make_unique<plugins::PluginRegistry>();
   plugins::RegistrySettings settings;
-  settings.search_paths = {SDXL_PLUGIN_DIR};
+  settings.search_paths = {sdxl::test_paths::plugin_dir()};
   registry->load(settings);
   return registry;
 }
 
-/// The demo model's folder, written once under the temporary folder's `folder`.
+/// The demo model's folder, written once under the scratch folder's `folder`.
 inline std::filesystem::path demo_model_dir(const std::string& folder) {
-  auto dir = models::demo::ensure_demo_model(std::filesystem::temp_directory_path() / folder);
+  auto dir = models::demo::ensure_demo_model(sdxl::test_paths::scratch_dir() / folder);
   REQUIRE(dir.ok());
   return dir.value();
 }

@@ -12,12 +12,13 @@
 
 #include "io/safetensors.h"
 #include "models/controlnet/controlnet_model.h"
+#include "test_paths.h"
 
 namespace cn_test {
 
 namespace fs = std::filesystem;
 
-inline const fs::path kModels = fs::path(SDXL_GOLDEN_DIR) / "models";
+inline const fs::path kModels = fs::path(sdxl::test_paths::golden_dir()) / "models";
 inline const fs::path kFolder = kModels / "controlnet-tiny";
 inline const fs::path kCldm = kModels / "controlnet-tiny-cldm.safetensors";
 inline const fs::path kCase = kModels / "cases" / "controlnet.safetensors";
@@ -29,7 +30,7 @@ struct ScratchDir {
   fs::path path;
   ScratchDir() {
     std::random_device rd;
-    path = fs::temp_directory_path() / ("sdxl_cn_test_" + std::to_string(rd()) + std::to_string(rd()));
+    path = sdxl::test_paths::scratch_dir() / ("sdxl_cn_test_" + std::to_string(rd()) + std::to_string(rd()));
     fs::create_directories(path);
   }
   ~ScratchDir() {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "plugins/registry.h"
+#include "test_paths.h"
 
 namespace cntest {
 
@@ -19,7 +20,7 @@ sdxl::plugins::PluginRegistry& registry() {
   static sdxl::plugins::PluginRegistry* reg = [] {
     auto* r = new sdxl::plugins::PluginRegistry();  // never destroyed: plugin libraries stay loaded
     for (const char* name : {"canny", "scribble", "lineart", "mlsd", "depth", "normal", "pose", "segmentation"}) {
-      const fs::path lib = fs::path(SDXL_PLUGIN_DIR) / ("libsdxl_controlnet_" + std::string(name) + ".so");
+      const fs::path lib = fs::path(sdxl::test_paths::plugin_dir()) / ("libsdxl_controlnet_" + std::string(name) + ".so");
       if (!r->load_library(lib))
         for (const auto& rej : r->rejected()) WARN("plugin " << rej.library << " rejected: " << rej.reason);
     }
@@ -61,11 +62,11 @@ at::Tensor require_control(sdxl::sdk::ControlNetType& type, const at::Tensor& im
 fs::path scratch_dir() {
   static std::atomic<int> counter{0};
   static const fs::path root = [] {
-    fs::path p = fs::temp_directory_path() / ("sdxl_controltypes_" + std::to_string(::getpid()));
+    fs::path p = sdxl::test_paths::scratch_dir() / ("sdxl_controltypes_" + std::to_string(::getpid()));
     fs::create_directories(p);
     std::atexit([] {
       std::error_code ec;
-      fs::remove_all(fs::temp_directory_path() / ("sdxl_controltypes_" + std::to_string(::getpid())), ec);
+      fs::remove_all(sdxl::test_paths::scratch_dir() / ("sdxl_controltypes_" + std::to_string(::getpid())), ec);
     });
     return p;
   }();

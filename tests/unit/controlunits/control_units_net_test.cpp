@@ -14,13 +14,14 @@
 #include "noise/cpu_torch_noise.h"
 #include "pipeline/control_units.h"
 #include "pipeline/generate.h"
+#include "test_paths.h"
 
 using namespace sdxl;
 namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kModels = fs::path(SDXL_GOLDEN_DIR) / "models";
+const fs::path kModels = fs::path(sdxl::test_paths::golden_dir()) / "models";
 
 bool have_goldens() {
   if (fs::exists(kModels / "controlnet-tiny") && fs::exists(kModels / "cases" / "controlnet.safetensors")) return true;

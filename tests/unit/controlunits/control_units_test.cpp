@@ -11,6 +11,7 @@
 #include "pipeline/control_units.h"
 #include "pipeline/job_settings.h"
 #include "plugins/registry.h"
+#include "test_paths.h"
 
 using namespace sdxl;
 namespace fs = std::filesystem;
@@ -28,7 +29,7 @@ std::vector<std::int64_t> active_calls(double start, double end, std::int64_t n)
 }
 
 fs::path temp_dir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("sdxl_controlunits_" + name);
+  const fs::path d = sdxl::test_paths::scratch_dir() / ("sdxl_controlunits_" + name);
   fs::create_directories(d);
   return d;
 }
@@ -216,10 +217,10 @@ TEST_CASE("control units: preparation fits pictures and reports bad input by uni
 TEST_CASE("control units: a type plugin preprocesses the fitted picture", "[controlunits]") {
   plugins::PluginRegistry reg;
   plugins::RegistrySettings settings;
-  settings.search_paths = {SDXL_PLUGIN_DIR};
+  settings.search_paths = {sdxl::test_paths::plugin_dir()};
   reg.load(settings);
   if (!reg.find(sdk::FeatureKind::controlnet_type, "canny")) {
-    WARN("canny plugin not built in " SDXL_PLUGIN_DIR ": skipped");
+    WARN("canny plugin not built in " << sdxl::test_paths::plugin_dir() << ": skipped");
     return;
   }
   const fs::path dir = temp_dir("canny");

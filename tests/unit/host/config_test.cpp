@@ -8,12 +8,13 @@
 #include "config/config.h"
 #include "config/plugin_options.h"
 #include "plugins/registry.h"
+#include "test_paths.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 std::string write(const std::string& name, const std::string& text) {
-  auto dir = fs::temp_directory_path() / "sdxl_config_tests";
+  auto dir = sdxl::test_paths::scratch_dir() / "sdxl_config_tests";
   fs::create_directories(dir);
   auto p = dir / name;
   std::ofstream(p) << text;
@@ -60,7 +61,7 @@ TEST_CASE("config dump parses back to the defaults", "[config]") {
 
 TEST_CASE("plugin option tables are checked against the plugin's schema", "[config]") {
   sdxl::plugins::PluginRegistry reg;
-  REQUIRE(reg.load_library(fs::path(SDXL_TEST_PLUGIN_DIR) / "libsdxl_test_good.so"));
+  REQUIRE(reg.load_library(fs::path(sdxl::test_paths::test_plugin_dir()) / "libsdxl_test_good.so"));
   auto apply = [&](const std::string& text) {
     auto path = write("opts.toml", text);
     auto c = sdxl::config::load_config(path);

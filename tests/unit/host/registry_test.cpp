@@ -6,12 +6,13 @@
 #include <filesystem>
 
 #include "plugins/registry.h"
+#include "test_paths.h"
 
 namespace fs = std::filesystem;
 using sdxl::plugins::PluginRegistry;
 
 namespace {
-fs::path test_plugin(const std::string& name) { return fs::path(SDXL_TEST_PLUGIN_DIR) / ("libsdxl_test_" + name + ".so"); }
+fs::path test_plugin(const std::string& name) { return fs::path(sdxl::test_paths::test_plugin_dir()) / ("libsdxl_test_" + name + ".so"); }
 
 std::string rejection_reason(const std::string& name) {
   PluginRegistry reg;
@@ -34,7 +35,7 @@ TEST_CASE("broken plugins are rejected with the right reason", "[registry]") {
 
 TEST_CASE("a file that is not a loadable library is rejected, not fatal", "[registry]") {
   PluginRegistry reg;
-  CHECK_FALSE(reg.load_library(fs::path(SDXL_SOURCE_DIR) / "README.md"));
+  CHECK_FALSE(reg.load_library(fs::path(sdxl::test_paths::source_dir()) / "README.md"));
   REQUIRE(reg.rejected().size() == 1);
   CHECK_THAT(reg.rejected()[0].reason, Catch::Contains("cannot load"));
 }
@@ -42,7 +43,7 @@ TEST_CASE("a file that is not a loadable library is rejected, not fatal", "[regi
 TEST_CASE("a folder with good and broken plugins loads the good one and records the rest", "[registry]") {
   PluginRegistry reg;
   sdxl::plugins::RegistrySettings settings;
-  settings.search_paths = {SDXL_TEST_PLUGIN_DIR};
+  settings.search_paths = {sdxl::test_paths::test_plugin_dir()};
   reg.load(settings);
   // good and duplicate_id share an id: whichever loads first wins, the other is a duplicate.
   REQUIRE(reg.plugins().size() == 1);
@@ -113,7 +114,7 @@ TEST_CASE("enable/disable globs decide the active features", "[registry]") {
 TEST_CASE("every built-in plugin library loads without rejection", "[registry]") {
   PluginRegistry reg;
   sdxl::plugins::RegistrySettings s;
-  s.search_paths = {SDXL_PLUGIN_DIR};
+  s.search_paths = {sdxl::test_paths::plugin_dir()};
   reg.load(s);
   for (const auto& r : reg.rejected()) FAIL_CHECK(r.library << ": " << r.reason);
   CHECK_FALSE(reg.plugins().empty());

@@ -4,12 +4,13 @@
 #include <filesystem>
 
 #include "image/png.h"
+#include "test_paths.h"
 
 TEST_CASE("PNG round-trips pixels and text chunks (ASCII and UTF-8)", "[image]") {
   at::Tensor px = at::randint(0, 256, {17, 23, 3}, at::kByte);
   const std::string params = "a cat (on a mat:1.2)\nNegative prompt: blurry\nSteps: 20, Sampler: Euler a, Seed: 42";
   const std::string utf8 = "un chat sur un tapis, 猫";
-  auto path = (std::filesystem::temp_directory_path() / "sdxl_png_test.png").string();
+  auto path = (sdxl::test_paths::scratch_dir() / "sdxl_png_test.png").string();
   REQUIRE(sdxl::image::write_png(path, px, {{"parameters", params}, {"comment", utf8}}).ok());
   CHECK_FALSE(std::filesystem::exists(path + ".partial"));
   auto img = sdxl::image::read_png(path);

@@ -9,6 +9,7 @@
 
 #include "io/device_upload.h"
 #include "io/safetensors.h"
+#include "test_paths.h"
 
 namespace {
 
@@ -97,7 +98,7 @@ TEST_CASE("staged upload splits a large buffer between copy threads", "[io][uplo
 }
 
 TEST_CASE("staged upload reads views of a mapped checkpoint in file order", "[io][upload]") {
-  const auto path = std::filesystem::temp_directory_path() / "sdxl_upload_test.safetensors";
+  const auto path = sdxl::test_paths::scratch_dir() / "sdxl_upload_test.safetensors";
   at::manual_seed(5);
   // Written in an order unlike the names' order, so sorting by address is exercised.
   std::vector<std::pair<std::string, at::Tensor>> written{{"z.first", at::randn({300}).to(at::kHalf)},

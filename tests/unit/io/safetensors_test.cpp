@@ -6,13 +6,14 @@
 #include <fstream>
 
 #include "io/safetensors.h"
+#include "test_paths.h"
 
 namespace fs = std::filesystem;
 using sdxl::io::SafetensorsFile;
 
 namespace {
 fs::path temp_path(const std::string& name) {
-  auto dir = fs::temp_directory_path() / "sdxl_unit_tests";
+  auto dir = sdxl::test_paths::scratch_dir() / "sdxl_unit_tests";
   fs::create_directories(dir);
   return dir / name;
 }

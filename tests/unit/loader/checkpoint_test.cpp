@@ -8,6 +8,7 @@
 #include "full_layouts.h"
 #include "models/loader/checkpoint.h"
 #include "models/unet/unet_model.h"
+#include "test_paths.h"
 
 using namespace sdxl;
 namespace fs = std::filesystem;
@@ -21,7 +22,7 @@ bool have_tiny() {
   return false;
 }
 
-fs::path tmp_file(const std::string& name) { return fs::temp_directory_path() / ("sdxl_loader_test_" + name); }
+fs::path tmp_file(const std::string& name) { return sdxl::test_paths::scratch_dir() / ("sdxl_loader_test_" + name); }
 
 }  // namespace
 

@@ -14,10 +14,11 @@
 
 #include "io/safetensors.h"
 #include "models/loader/config_inference.h"
+#include "test_paths.h"
 
 namespace sdxl::testing {
 
-inline const std::filesystem::path kGoldenModels = std::filesystem::path(SDXL_GOLDEN_DIR) / "models";
+inline const std::filesystem::path kGoldenModels = std::filesystem::path(sdxl::test_paths::golden_dir()) / "models";
 
 /// The parsed JSON, or null when the golden tree is absent.
 inline const nlohmann::json* full_layouts() {

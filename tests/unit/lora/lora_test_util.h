@@ -16,12 +16,13 @@
 #include "lora/lora_library.h"
 #include "lora/merge_engine.h"
 #include "lora/model_weights.h"
+#include "test_paths.h"
 
 namespace lora_test {
 
 namespace fs = std::filesystem;
 
-inline fs::path golden_dir() { return fs::path(SDXL_GOLDEN_DIR) / "lora"; }
+inline fs::path golden_dir() { return fs::path(sdxl::test_paths::golden_dir()) / "lora"; }
 inline bool have_goldens() { return fs::exists(golden_dir() / "manifest.json"); }
 
 inline nlohmann::json read_json(const fs::path& p) {

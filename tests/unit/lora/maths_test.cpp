@@ -7,6 +7,7 @@
 
 #include "io/safetensors.h"
 #include "lora_test_util.h"
+#include "test_paths.h"
 
 using namespace sdxl::lora;
 namespace fs = std::filesystem;
@@ -29,7 +30,7 @@ WeightMap small_model() {
 }
 
 fs::path write_lora(const std::string& name, const std::vector<std::pair<std::string, at::Tensor>>& t) {
-  auto dir = fs::temp_directory_path() / "sdxl_lora_unit";
+  auto dir = sdxl::test_paths::scratch_dir() / "sdxl_lora_unit";
   fs::create_directories(dir);
   auto p = dir / name;
   REQUIRE(sdxl::io::write_safetensors(p, t).ok());

@@ -10,6 +10,7 @@
 #include "demo_model_fixture.h"
 #include "models/common/layers.h"
 #include "pipeline/lora_stack.h"
+#include "test_paths.h"
 
 namespace fs = std::filesystem;
 using namespace sdxl;
@@ -37,7 +38,7 @@ TEST_CASE("runtime LoRA mode generates what merge mode generates, weights untouc
   test_support::DemoModel demo("sdxl_lora_runtime_generate_test");
   const auto& reg = *demo.registry;
   auto& model = *demo.model;
-  const fs::path dir = fs::temp_directory_path() / "sdxl_lora_runtime_generate_test";
+  const fs::path dir = sdxl::test_paths::scratch_dir() / "sdxl_lora_runtime_generate_test";
   const fs::path lora = dir / "runtime_kohya.safetensors";
   test_support::write_demo_kohya_lora(lora, {5, 0.2, 2.0, true, 4.0});
   const auto snap = snapshot(model);

@@ -8,6 +8,7 @@
 
 #include "models/demo/demo_model.h"
 #include "pipeline/conditioning.h"
+#include "test_paths.h"
 
 namespace fs = std::filesystem;
 using namespace sdxl;
@@ -20,7 +21,7 @@ struct Demo {
 const Demo& demo() {
   static Demo d = [] {
     Demo x;
-    auto dir = models::demo::ensure_demo_model(fs::temp_directory_path() / "sdxl_conditioning_test");
+    auto dir = models::demo::ensure_demo_model(sdxl::test_paths::scratch_dir() / "sdxl_conditioning_test");
     REQUIRE(dir.ok());
     auto t = tokenizer::SdxlTokenizers::from_diffusers_folder(dir.value());
     REQUIRE(t.ok());

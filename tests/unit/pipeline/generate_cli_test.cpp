@@ -12,6 +12,7 @@
 
 #include "image/png.h"
 #include "pipeline/infotext.h"
+#include "test_paths.h"
 
 namespace {
 std::string env(const char* name) {
@@ -59,7 +60,7 @@ TEST_CASE("generate: metadata, determinism and per-image seeds", "[.][generate-c
 }
 
 TEST_CASE("generate: --vae decodes with that VAE and names it in the parameters", "[.][generate-cli]") {
-  const std::string taesd = std::string(SDXL_GOLDEN_DIR) + "/models/taesdxl-random";
+  const std::string taesd = sdxl::test_paths::golden_dir() + "/models/taesdxl-random";
   if (env("SDXL_BIN").empty() || !std::ifstream(taesd + "/config.json")) {
     WARN("SKIPPED: needs SDXL_BIN (ctest) and " << taesd);
     return;

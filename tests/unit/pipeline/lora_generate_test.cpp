@@ -10,6 +10,7 @@
 #include "demo_model_fixture.h"
 #include "io/safetensors.h"
 #include "pipeline/lora_stack.h"
+#include "test_paths.h"
 
 namespace fs = std::filesystem;
 using namespace sdxl;
@@ -21,7 +22,7 @@ TEST_CASE("LoRAs merge into the live model and unmerge exactly", "[lora-generate
   test_support::DemoModel demo("sdxl_lora_generate_test");
   const auto& reg = *demo.registry;
   auto& model = *demo.model;
-  const fs::path dir = fs::temp_directory_path() / "sdxl_lora_generate_test";
+  const fs::path dir = sdxl::test_paths::scratch_dir() / "sdxl_lora_generate_test";
   const fs::path lora = dir / "tiny_kohya.safetensors";
   const auto factors = test_support::write_demo_kohya_lora(lora, {3, 0.1, 2.0, true, 4.0});
   const at::Tensor& up = factors.unet_up;
@@ -83,7 +84,7 @@ TEST_CASE("lora arguments (PATH:W) and prompt-tag names", "[lora-generate]") {
 }
 
 TEST_CASE("LoRA lists in TOML: the three forms, and errors with line:column", "[lora-generate]") {
-  const fs::path dir = fs::temp_directory_path() / "sdxl_lora_toml_test";
+  const fs::path dir = sdxl::test_paths::scratch_dir() / "sdxl_lora_toml_test";
   fs::create_directories(dir);
   REQUIRE(io::write_safetensors(dir / "pixel.safetensors", {{"x", at::ones({1})}}).ok());
   const std::string file = (dir / "cfg.toml").string();

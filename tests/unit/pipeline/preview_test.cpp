@@ -25,13 +25,14 @@ TEST_CASE("linear latent preview", "[preview]") {
 
 #include "pipeline/generate.h"
 #include "pipeline/preview_decoder.h"
+#include "test_paths.h"
 
 TEST_CASE("preview decoder: TAESD-XL from a folder, errors name the path", "[preview]") {
   namespace fs = std::filesystem;
-  const fs::path taesd = fs::path(SDXL_GOLDEN_DIR) / "models" / "taesdxl-random";
+  const fs::path taesd = fs::path(sdxl::test_paths::golden_dir()) / "models" / "taesdxl-random";
   sdxl::plugins::PluginRegistry reg;
   sdxl::plugins::RegistrySettings s;
-  s.search_paths = {SDXL_PLUGIN_DIR};
+  s.search_paths = {sdxl::test_paths::plugin_dir()};
   reg.load(s);
   auto missing = sdxl::pipeline::load_preview_decoder("/no/such/taesd", reg);
   REQUIRE_FALSE(missing.ok());

@@ -12,17 +12,18 @@
 #include "demo_model_fixture.h"
 #include "io/safetensors.h"
 #include "pipeline/vae_file.h"
+#include "test_paths.h"
 
 using namespace sdxl;
 namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kGoldenModels = fs::path(SDXL_GOLDEN_DIR) / "models";
+const fs::path kGoldenModels = fs::path(sdxl::test_paths::golden_dir()) / "models";
 
 // A fresh copy of the demo model's vae/ folder with its config.json edited by `edit`.
 fs::path edited_vae_copy(const fs::path& demo, const std::string& name, const std::function<void(nlohmann::json&)>& edit) {
-  const fs::path dir = fs::temp_directory_path() / name;
+  const fs::path dir = sdxl::test_paths::scratch_dir() / name;
   fs::remove_all(dir);
   fs::copy(demo / "vae", dir, fs::copy_options::recursive);
   nlohmann::json config;
@@ -72,7 +73,7 @@ TEST_CASE("a VAE file with the original names loads as the checkpoint's first_st
   std::vector<std::pair<std::string, at::Tensor>> vae_only;
   for (const auto& e : file.value()->entries())
     if (e.name.rfind(prefix, 0) == 0) vae_only.emplace_back(e.name.substr(prefix.size()), file.value()->tensor(e.name).value());
-  const fs::path lone = fs::temp_directory_path() / "sdxl_vae_file_test_lone_vae.safetensors";
+  const fs::path lone = sdxl::test_paths::scratch_dir() / "sdxl_vae_file_test_lone_vae.safetensors";
   REQUIRE(io::write_safetensors(lone, vae_only).ok());
 
   auto from_checkpoint = pipeline::read_vae_weights(checkpoint);  // a whole checkpoint: its VAE part

@@ -10,6 +10,7 @@
 #include "dpm_solver.h"
 #include "kdiffusion_samplers.h"
 #include "schedulers/diffusers_config.h"
+#include "test_paths.h"
 
 namespace sdxl::test {
 
@@ -37,6 +38,6 @@ inline sdk::Result<std::unique_ptr<sdk::Scheduler>> create_scheduler(const std::
   return sdk::not_found("no linked scheduler feature '" + feature + "'");
 }
 
-inline std::filesystem::path scheduler_golden_dir() { return std::filesystem::path(SDXL_GOLDEN_DIR) / "schedulers"; }
+inline std::filesystem::path scheduler_golden_dir() { return std::filesystem::path(sdxl::test_paths::golden_dir()) / "schedulers"; }
 
 }  // namespace sdxl::test

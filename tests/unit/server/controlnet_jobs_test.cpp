@@ -10,6 +10,7 @@
 #include "server/batch.h"
 #include "server/orchestrator_admission.h"
 #include "http_test_support.h"
+#include "test_paths.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -17,7 +18,7 @@ using namespace sdxl;
 
 namespace {
 
-const fs::path kModels = fs::path(SDXL_GOLDEN_DIR) / "models";
+const fs::path kModels = fs::path(sdxl::test_paths::golden_dir()) / "models";
 
 bool have_goldens() {
   if (fs::exists(kModels / "controlnet-tiny") && fs::exists(kModels / "tiny-sdxl")) return true;

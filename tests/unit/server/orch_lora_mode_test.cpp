@@ -8,6 +8,7 @@
 #include "image/png.h"
 #include "demo_kohya_lora.h"
 #include "orch_support.h"
+#include "test_paths.h"
 
 using namespace sdxl;
 
@@ -16,7 +17,7 @@ namespace {
 const std::string kModule = test_support::kDemoLoraUnetModule + ".weight";
 
 std::filesystem::path write_lora() {
-  const auto dir = std::filesystem::temp_directory_path() / "sdxl_orch_lora_mode";
+  const auto dir = sdxl::test_paths::scratch_dir() / "sdxl_orch_lora_mode";
   test_support::write_demo_kohya_lora(dir / "style.safetensors", {5, 0.2, 4.0});
   return dir;
 }

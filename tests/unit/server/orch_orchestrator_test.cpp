@@ -13,6 +13,7 @@
 #include "memory/arbiter.h"
 #include "orch_support.h"
 #include "server/orchestrator_admission.h"
+#include "test_paths.h"
 
 using namespace sdxl;
 using namespace sdxl::server;
@@ -159,7 +160,7 @@ TEST_CASE("orch: timeouts fail queued and running jobs", "[orch]") {
 }
 
 TEST_CASE("orch: a failing job does not stop the worker", "[orch]") {
-  const auto dir = std::filesystem::temp_directory_path() / "sdxl_orch_bad_lora";
+  const auto dir = sdxl::test_paths::scratch_dir() / "sdxl_orch_bad_lora";
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "broken.safetensors") << "this is not a safetensors file";
   auto opt = orch_test::options();
@@ -247,7 +248,7 @@ TEST_CASE("orch: memory admission through the arbiter refuses what cannot fit an
 
 TEST_CASE("orch: affinity groups jobs by LoRA set so the set switches once", "[orch][affinity]") {
   // A kohya LoRA of rank 4 on one UNet module of the demo model.
-  const auto dir = std::filesystem::temp_directory_path() / "sdxl_orch_affinity_lora";
+  const auto dir = sdxl::test_paths::scratch_dir() / "sdxl_orch_affinity_lora";
   test_support::write_demo_kohya_lora(dir / "style.safetensors", {3, 0.1, 2.0});
   auto opt = orch_test::options();
   opt.config.lora_folders = {dir.string()};

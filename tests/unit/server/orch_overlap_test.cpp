@@ -13,6 +13,7 @@
 
 #include "demo_kohya_lora.h"
 #include "orch_support.h"
+#include "test_paths.h"
 
 using namespace sdxl;
 using namespace std::chrono_literals;
@@ -200,7 +201,7 @@ TEST_CASE("overlapped decode: a job holds its memory until its decode ends", "[s
 }
 
 TEST_CASE("overlapped decode: a LoRA switch waits for the decode", "[server][overlap]") {
-  const auto folder = std::filesystem::temp_directory_path() / "sdxl_orch_overlap_lora";
+  const auto folder = sdxl::test_paths::scratch_dir() / "sdxl_orch_overlap_lora";
   test_support::write_demo_kohya_lora(folder / "style.safetensors", {5, 0.2, 4.0});
   GatedVae* gate = nullptr;
   auto model = gated_model(1500ms, gate);  // the second job cannot step before the decode ends

@@ -13,10 +13,11 @@
 #include "pipeline/sdxl_model.h"
 #include "plugins/registry.h"
 #include "server/orchestrator.h"
+#include "test_paths.h"
 
 namespace orch_test {
 
-inline std::filesystem::path demo_cache() { return std::filesystem::temp_directory_path() / "sdxl_orch_test"; }
+inline std::filesystem::path demo_cache() { return sdxl::test_paths::scratch_dir() / "sdxl_orch_test"; }
 
 inline std::shared_ptr<sdxl::plugins::PluginRegistry> registry() {
   static std::shared_ptr<sdxl::plugins::PluginRegistry> reg = sdxl::test_support::built_plugins();

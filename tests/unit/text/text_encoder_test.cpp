@@ -13,6 +13,7 @@
 #include "models/clip/sdxl_text_encoders.h"
 #include "models/clip/text_encoders_golden.h"
 #include "tokenizer/tokenizer_golden.h"
+#include "test_paths.h"
 
 namespace fs = std::filesystem;
 using namespace sdxl;
@@ -20,7 +21,7 @@ using namespace sdxl::models::clip;
 
 namespace {
 
-const fs::path kModels = fs::path(SDXL_GOLDEN_DIR) / "models";
+const fs::path kModels = fs::path(sdxl::test_paths::golden_dir()) / "models";
 const fs::path kCase = kModels / "cases" / "text_encoders.safetensors";
 
 bool have_goldens() { return fs::exists(kCase) && fs::exists(kModels / "tiny-sdxl" / "text_encoder"); }
@@ -208,7 +209,7 @@ TEST_CASE("golden replay of tokenizer.json") {
   CHECK(tokenizer::is_tokenizer_case(c));
   for (const golden::GoldenOptions& opts :
        {golden::GoldenOptions{(kModels / "tiny-sdxl").string(), "", "", "", ""},
-        golden::GoldenOptions{(kModels / "tiny-sdxl-fp16.safetensors").string(), "", "", "", SDXL_CLIP_VOCAB}}) {
+        golden::GoldenOptions{(kModels / "tiny-sdxl-fp16.safetensors").string(), "", "", "", sdxl::test_paths::clip_vocab()}}) {
     if (!opts.clip_vocab.empty() && !fs::exists(opts.clip_vocab)) continue;
     auto tok = tokenizer::tokenizers_for_replay(c, opts);
     REQUIRE(tok.ok());

@@ -8,13 +8,14 @@
 
 #include "tokenizer/clip_tokenizer.h"
 #include "tokenizer/sdxl_tokenizers.h"
+#include "test_paths.h"
 
 namespace fs = std::filesystem;
 using namespace sdxl::tokenizer;
 
 namespace {
 
-const fs::path kModels = fs::path(SDXL_GOLDEN_DIR) / "models";
+const fs::path kModels = fs::path(sdxl::test_paths::golden_dir()) / "models";
 
 bool have_goldens() { return fs::exists(kModels / "cases" / "tokenizer.json"); }
 
@@ -64,11 +65,11 @@ TEST_CASE("tokenizer matches golden ids from the diffusers tokenizer folders") {
 }
 
 TEST_CASE("tokenizer matches golden ids from bpe_simple_vocab_16e6.txt.gz") {
-  if (!have_goldens() || !fs::exists(SDXL_CLIP_VOCAB)) {
-    WARN("skipped: no goldens or no " << SDXL_CLIP_VOCAB);
+  if (!have_goldens() || !fs::exists(sdxl::test_paths::clip_vocab())) {
+    WARN("skipped: no goldens or no " << sdxl::test_paths::clip_vocab());
     return;
   }
-  auto tok = SdxlTokenizers::from_clip_merges_gz(SDXL_CLIP_VOCAB);
+  auto tok = SdxlTokenizers::from_clip_merges_gz(sdxl::test_paths::clip_vocab());
   REQUIRE(tok.ok());
   CHECK(tok->tokenizer_1->vocabulary().size() == 49408);
   CHECK(tok->pad_2 == 0);
@@ -76,12 +77,12 @@ TEST_CASE("tokenizer matches golden ids from bpe_simple_vocab_16e6.txt.gz") {
 }
 
 TEST_CASE("both vocabulary sources give the same token table") {
-  if (!have_goldens() || !fs::exists(SDXL_CLIP_VOCAB)) {
-    WARN("skipped: no goldens or no " << SDXL_CLIP_VOCAB);
+  if (!have_goldens() || !fs::exists(sdxl::test_paths::clip_vocab())) {
+    WARN("skipped: no goldens or no " << sdxl::test_paths::clip_vocab());
     return;
   }
   auto a = BpeVocabulary::from_tokenizer_dir(kModels / "tiny-sdxl" / "tokenizer");
-  auto b = BpeVocabulary::from_clip_merges_gz(SDXL_CLIP_VOCAB);
+  auto b = BpeVocabulary::from_clip_merges_gz(sdxl::test_paths::clip_vocab());
   REQUIRE(a.ok());
   REQUIRE(b.ok());
   for (const char* token : {"!", "a</w>", "!</w>", "<|startoftext|>", "<|endoftext|>", "i n"}) {
@@ -134,7 +135,7 @@ TEST_CASE("missing or broken vocabulary files are clear errors") {
   REQUIRE_FALSE(no_dir.ok());
   CHECK(no_dir.status().message().find("/nonexistent/model/tokenizer") != std::string::npos);
 
-  fs::path tmp = fs::temp_directory_path() / "sdxl_text_test_bad_vocab";
+  fs::path tmp = sdxl::test_paths::scratch_dir() / "sdxl_text_test_bad_vocab";
   fs::create_directories(tmp);
   std::ofstream(tmp / "vocab.json") << "{\"a\": \"not a number\"}";
   std::ofstream(tmp / "merges.txt") << "#version: 0.2\na b\n";

@@ -8,13 +8,14 @@
 #include "golden/compare.h"
 #include "models/loader/checkpoint.h"
 #include "models/unet/unet_model.h"
+#include "test_paths.h"
 
 namespace fs = std::filesystem;
 using namespace sdxl;
 
 namespace {
 
-const fs::path kModels = fs::path(SDXL_GOLDEN_DIR) / "models";
+const fs::path kModels = fs::path(sdxl::test_paths::golden_dir()) / "models";
 
 std::shared_ptr<models::UNet2DConditionModel> tiny_unet(c10::ScalarType dtype = at::kFloat) {
   models::loader::LoadOptions lo;

@@ -9,13 +9,14 @@
 #include "models/loader/checkpoint.h"
 #include "models/unet/unet_golden.h"
 #include "models/unet/unet_model.h"
+#include "test_paths.h"
 
 namespace fs = std::filesystem;
 using namespace sdxl;
 
 namespace {
 
-const fs::path kModels = fs::path(SDXL_GOLDEN_DIR) / "models";
+const fs::path kModels = fs::path(sdxl::test_paths::golden_dir()) / "models";
 
 bool have_goldens() {
   if (fs::exists(kModels / "cases" / "unet.safetensors")) return true;
@@ -119,7 +120,7 @@ TEST_CASE("unet golden: replay reads only inputs (expected values removed)", "[u
   // A stripped copy: only the input tensors, written to a temporary file.
   std::vector<std::pair<std::string, at::Tensor>> inputs;
   for (const auto& name : models::unet_case_inputs(full.manifest)) inputs.emplace_back(name, full.tensors->tensor(name).value());
-  const fs::path tmp = fs::temp_directory_path() / "sdxl_unet_inputs_only.safetensors";
+  const fs::path tmp = sdxl::test_paths::scratch_dir() / "sdxl_unet_inputs_only.safetensors";
   REQUIRE(io::write_safetensors(tmp, inputs).ok());
   golden::GoldenCase stripped = full;
   stripped.tensors = io::SafetensorsFile::open(tmp).value();
@@ -160,7 +161,7 @@ TEST_CASE("unet golden: an unseen set with batch 1, another prefix and ControlNe
     add(n, n, "input");
   for (int i = 0; i < 9; ++i) add("down_residual." + std::to_string(i), "down_residual." + std::to_string(i), "input");
   add("eps", "eps", "output");
-  const fs::path tmp = fs::temp_directory_path() / "sdxl_unet_cn_case.safetensors";
+  const fs::path tmp = sdxl::test_paths::scratch_dir() / "sdxl_unet_cn_case.safetensors";
   REQUIRE(io::write_safetensors(tmp, tensors).ok());
   golden::GoldenCase c;
   c.file = tmp;
@@ -189,7 +190,7 @@ TEST_CASE("unet golden: float32 and bfloat16 copies of the single file", "[unet]
       at::Tensor t = (*src)->tensor(e.name).value();
       cast.emplace_back(e.name, at::isFloatingType(t.scalar_type()) ? t.to(dtype) : t);
     }
-    const fs::path tmp = fs::temp_directory_path() / "sdxl_unet_single_file_cast.safetensors";
+    const fs::path tmp = sdxl::test_paths::scratch_dir() / "sdxl_unet_single_file_cast.safetensors";
     REQUIRE(io::write_safetensors(tmp, cast).ok());
     golden::GoldenOptions opts;
     opts.model = tmp.string();

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "util/sha256.h"
+#include "test_paths.h"
 
 namespace {
 std::string digest(const std::string& s) {
@@ -27,7 +28,7 @@ TEST_CASE("SHA-256 matches the published test vectors", "[sha256]") {
 }
 
 TEST_CASE("file hashes are cached by path, size and time", "[sha256]") {
-  auto dir = std::filesystem::temp_directory_path() / "sdxl_sha_test";
+  auto dir = sdxl::test_paths::scratch_dir() / "sdxl_sha_test";
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "f.bin") << "abc";
   auto cache = dir / "hashes.json";

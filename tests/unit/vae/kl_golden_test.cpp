@@ -6,6 +6,7 @@
 #include "kl_config.h"
 #include "kl_vae.h"
 #include "vae_test_support.h"
+#include "test_paths.h"
 
 using namespace vae_test;
 using sdxl::vae_kl::KlVae;
@@ -25,7 +26,7 @@ std::unique_ptr<KlVae> tiny_kl(const LoadedWeights& w, sdxl::sdk::Options opts =
 
 TEST_CASE("kl decode matches the diffusers reference for every decode sub-case", "[vae][kl][golden]") {
   if (!have_goldens()) {
-    WARN("goldens not found under " << SDXL_GOLDEN_DIR << "; skipping");
+    WARN("goldens not found under " << sdxl::test_paths::golden_dir() << "; skipping");
     return;
   }
   auto weights = load_folder(models_dir() / "tiny-sdxl" / "vae");

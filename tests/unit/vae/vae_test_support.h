@@ -16,12 +16,13 @@
 #include "io/safetensors.h"
 #include "sdxl/sdk/host_services.h"
 #include "sdxl/sdk/vae_variant.h"
+#include "test_paths.h"
 
 namespace vae_test {
 
 namespace fs = std::filesystem;
 
-inline fs::path models_dir() { return fs::path(SDXL_GOLDEN_DIR) / "models"; }
+inline fs::path models_dir() { return fs::path(sdxl::test_paths::golden_dir()) / "models"; }
 inline bool have_goldens() { return fs::exists(models_dir() / "cases" / "vae.safetensors"); }
 
 inline std::string read_text(const fs::path& p) {
