@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "sdxl/sdk/vae_sizing.h"
+
 namespace sdxl::conformance {
 namespace {
 
@@ -130,6 +132,10 @@ void check_vae_variant(Checker& c, const plugins::PluginRegistry& r, const sdk::
   c.expect(label + ": loading an empty weight set is refused", !v->load(sdk::WeightSet{"empty", &none, ""}).ok(),
            "accepted");
   c.expect(label + ": memory estimate is positive", v->estimate_decode_bytes({1, 4, 8, 8}) > 0, "estimate is 0");
+  // The optional sizing extension (sdk/vae_sizing.h) refuses what load() refuses.
+  if (auto* sizing = static_cast<sdk::VaeSizing*>(v->extension(SDXL_VAE_SIZING_EXTENSION)))
+    c.expect(label + ": sizing for an empty weight set is refused", !sizing->size_for(sdk::WeightSet{"empty", &none, ""}).ok(),
+             "accepted");
 }
 
 }  // namespace sdxl::conformance

@@ -8,6 +8,7 @@
 
 #include "memory/ledger.h"
 #include "memory/scratch_credit.h"
+#include "sdxl/sdk/vae_sizing.h"
 
 namespace sdxl::pipeline {
 namespace {
@@ -92,8 +93,28 @@ std::vector<TileLayout> fitted_layouts(std::int64_t h, std::int64_t w, std::int6
   return out;
 }
 
+// The model's VAE weights as the plugin loads them (the mapped originals, see sdxl_model.cpp).
+sdk::WeightSet vae_weight_set(const SdxlModel& model) {
+  return sdk::WeightSet{model.vae_source, &model.vae_weights, model.vae_config_json};
+}
+
+// A variant of the model's VAE feature on `placement`, not loaded (loading copies the weights to
+// its device, so only the chosen candidate is), but sized for the model's VAE where it offers
+// SDXL_VAE_SIZING_EXTENSION: otherwise its estimate is for its default architecture, which a VAE
+// with another config (a float16-safe one with force_upcast false, a small test model) lacks.
+sdk::Result<std::unique_ptr<sdk::VaeVariant>> sized_variant(const plugins::PluginRegistry& registry,
+                                                            const SdxlModel& model, const sdk::Options* options,
+                                                            const plugins::Placement& placement) {
+  auto variant = registry.create_vae_variant(model.vae_feature, options, &placement);
+  if (!variant.ok()) return variant.status();
+  if (auto* sizing = static_cast<sdk::VaeSizing*>(variant.value()->extension(SDXL_VAE_SIZING_EXTENSION)))
+    if (auto st = sizing->size_for(vae_weight_set(model)); !st.ok()) return st;
+  return variant;
+}
+
+// A sized, unloaded variant with tile layout `t`.
 sdk::Result<std::unique_ptr<sdk::VaeVariant>> tiled_variant(const plugins::PluginRegistry& registry,
-                                                            const std::string& feature,
+                                                            const SdxlModel& model,
                                                             const plugins::Placement& placement, const TileLayout& t) {
   sdk::Options o;
   o.set("tiling", true);
@@ -104,7 +125,7 @@ sdk::Result<std::unique_ptr<sdk::VaeVariant>> tiled_variant(const plugins::Plugi
     o.set("tile_width", t.width);
   }
   o.set("tile_overlap", t.overlap);
-  return registry.create_vae_variant(feature, &o, &placement);
+  return sized_variant(registry, model, &o, placement);
 }
 
 std::string mib(std::uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
@@ -135,12 +156,11 @@ sdk::Result<std::unique_ptr<sdk::VaeVariant>> fitting_variant(const SdxlModel& m
                                                               std::uint64_t available, std::string& why) {
   if (!can_tile(registry, model.vae_feature)) return std::unique_ptr<sdk::VaeVariant>();
   for (const TileLayout& t : tile_candidates(registry, model.vae_feature, shape)) {
-    auto tiled = tiled_variant(registry, model.vae_feature, placement, t);
+    auto tiled = tiled_variant(registry, model, placement, t);
     if (!tiled.ok()) return tiled.status();
     const std::uint64_t need = tiled.value()->estimate_decode_bytes(shape);
     if (need > available) continue;
-    sdk::WeightSet set{model.vae_source, &model.vae_weights, model.vae_config_json};
-    if (auto st = tiled.value()->load(set); !st.ok()) return st;
+    if (auto st = tiled.value()->load(vae_weight_set(model)); !st.ok()) return st;
     why = std::to_string(t.count) + " tiles of " + std::to_string(t.height) + "x" + std::to_string(t.width) +
           " latent px (overlap " + std::to_string(t.overlap) + ") need " + mib(need);
     return std::move(tiled).value();
@@ -190,13 +210,12 @@ sdk::Result<VaeChoice> choose_vae_for_decode(SdxlModel& model, const plugins::Pl
     const c10::Device host(c10::kCPU);
     const plugins::Placement on_host{host, c10::kFloat};
     const std::uint64_t host_available = available_on(host);
-    auto whole = registry.create_vae_variant(model.vae_feature, nullptr, &on_host);
+    auto whole = sized_variant(registry, model, nullptr, on_host);
     if (!whole.ok()) return whole.status();
     std::unique_ptr<sdk::VaeVariant> variant;
     const std::uint64_t host_untiled = whole.value()->estimate_decode_bytes(latent_shape);
     if (host_untiled <= host_available) {
-      sdk::WeightSet set{model.vae_source, &model.vae_weights, model.vae_config_json};
-      if (auto st = whole.value()->load(set); !st.ok()) return st;
+      if (auto st = whole.value()->load(vae_weight_set(model)); !st.ok()) return st;
       variant = std::move(whole).value();
       why = "untiled needs " + mib(host_untiled);
     } else {
@@ -228,7 +247,7 @@ std::uint64_t smallest_tiled_decode_bytes(const SdxlModel& model, const plugins:
   TileLayout smallest;
   smallest.height = smallest.width = kTileSizes[std::size(kTileSizes) - 1];
   smallest.overlap = smallest.height / 4;
-  auto tiled = tiled_variant(registry, model.vae_feature, here, smallest);
+  auto tiled = tiled_variant(registry, model, here, smallest);
   return tiled.ok() ? tiled.value()->estimate_decode_bytes(latent_shape) : 0;
 }
 

@@ -1,6 +1,7 @@
 #include "kl_vae.h"
 
 #include <functional>
+#include <string_view>
 #include <c10/core/GradMode.h>
 
 #include "kl_memory.h"
@@ -77,18 +78,42 @@ c10::ScalarType KlVae::compute_dtype_for(bool config_force_upcast) const {
   return kl_compute_dtype(in);
 }
 
+sdk::Result<KlConfig> KlVae::config_of(const sdk::WeightSet& weights) {
+  if (!weights.tensors) return sdk::invalid_argument("vae kl: WeightSet of '" + weights.source + "' has no tensors");
+  return weights.config_json.empty() ? infer_kl_config(*weights.tensors, weights.source)
+                                     : parse_kl_config(weights.config_json, weights.source + "/config.json");
+}
+
+bool KlVae::keeps_norm_layout(c10::ScalarType dtype) const {
+  return compute_.channels_last && services_.device.is_cuda() && host_keeps_norm_layout(services_, dtype);
+}
+
+void* KlVae::extension(const char* id) {
+  if (id && std::string_view(id) == SDXL_VAE_SIZING_EXTENSION) return static_cast<sdk::VaeSizing*>(this);
+  return nullptr;
+}
+
+sdk::Status KlVae::size_for(const sdk::WeightSet& weights) {
+  return sdk::guard("vae kl size_for", [&]() -> sdk::Status {
+    auto config = config_of(weights);
+    if (!config.ok()) return config.status();
+    nhwc_norms_ = keeps_norm_layout(compute_dtype_for(config->force_upcast));
+    sized_config_ = std::move(config).value();
+    return sdk::Status::Ok();
+  });
+}
+
 sdk::Status KlVae::load(const sdk::WeightSet& weights) {
   return sdk::guard("vae kl load", [&]() -> sdk::Status {
-    if (!weights.tensors) return sdk::invalid_argument("vae kl: WeightSet of '" + weights.source + "' has no tensors");
-    source_ = weights.source;
-    auto config = weights.config_json.empty() ? infer_kl_config(*weights.tensors, weights.source)
-                                              : parse_kl_config(weights.config_json, weights.source + "/config.json");
+    auto config = config_of(weights);
     if (!config.ok()) return config.status();
+    source_ = weights.source;
     const auto dtype = compute_dtype_for(config->force_upcast);
     auto model = KlModel::bind(*config, *weights.tensors, weights.source, services_.device, dtype, compute_);
     if (!model.ok()) return model.status();
     model_ = std::move(model).value();
-    nhwc_norms_ = compute_.channels_last && services_.device.is_cuda() && host_keeps_norm_layout(services_, dtype);
+    sized_config_.reset();
+    nhwc_norms_ = keeps_norm_layout(dtype);
     if (!config->from_config_json) {
       services_.log(sdk::LogLevel::info, "vae kl: no config.json for '" + weights.source +
                                              "'; architecture inferred from tensor shapes, scaling_factor " +
@@ -213,8 +238,9 @@ sdk::Result<at::Tensor> KlVae::decode(const at::Tensor& latents, sdk::JobContext
 
 std::uint64_t KlVae::estimate_decode_bytes(at::IntArrayRef shape) const {
   if (shape.size() != 4) return 0;
-  // Before load() the estimate is for SDXL's architecture (KlConfig's defaults).
-  const KlConfig config = model_ ? model_->config() : KlConfig{};
+  // Before load(): for the weights size_for() named, else for SDXL's architecture (KlConfig's
+  // defaults).
+  const KlConfig config = model_ ? model_->config() : sized_config_.value_or(KlConfig{});
   const auto dtype = model_ ? model_->dtype() : compute_dtype_for(config.force_upcast);
   const auto device = model_ ? model_->device() : services_.device;
   DecodePlan plan;

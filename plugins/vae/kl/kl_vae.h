@@ -11,6 +11,7 @@
 
 #include "kl_model.h"
 #include "sdxl/sdk/options.h"
+#include "sdxl/sdk/vae_sizing.h"
 #include "sdxl/sdk/vae_variant.h"
 #include "tiling.h"
 
@@ -19,7 +20,7 @@ namespace sdxl::vae_kl {
 /// The option schema of feature `kl` (see docs/vae.md).
 std::vector<sdk::OptionSpec> kl_option_schema();
 
-class KlVae final : public sdk::VaeVariant {
+class KlVae final : public sdk::VaeVariant, private sdk::VaeSizing {
  public:
   KlVae(const sdk::Options& options, const sdk::HostServices& services);
 
@@ -27,7 +28,10 @@ class KlVae final : public sdk::VaeVariant {
   sdk::VaeInfo info() const override;
   sdk::Result<at::Tensor> encode(const at::Tensor& images, sdk::NoiseSource* noise, sdk::JobContext* job) override;
   sdk::Result<at::Tensor> decode(const at::Tensor& latents, sdk::JobContext* job) override;
+  /// For the loaded model; before load(), for the weights size_for() named, else for SDXL's VAE.
   std::uint64_t estimate_decode_bytes(at::IntArrayRef latent_shape) const override;
+  /// SDXL_VAE_SIZING_EXTENSION: this object as a VaeSizing.
+  void* extension(const char* id) override;
 
   /// The posterior's moments [N, 2C, h, w] (mean, logvar before clamping) for images; for tests
   /// and golden replays that check the latent distribution itself.
@@ -37,6 +41,12 @@ class KlVae final : public sdk::VaeVariant {
 
  private:
   c10::ScalarType compute_dtype_for(bool force_upcast) const;
+  // VaeSizing: the architecture and compute dtype `weights` imply, without binding them.
+  sdk::Status size_for(const sdk::WeightSet& weights) override;
+  // The architecture of `weights`: their config.json, else inferred from the tensors' shapes.
+  static sdk::Result<KlConfig> config_of(const sdk::WeightSet& weights);
+  // Whether the host's DeviceOps keep channels-last norms for this instance in `dtype`.
+  bool keeps_norm_layout(c10::ScalarType dtype) const;
   // Runs fn over batch slices (when slicing) and tiles (when tiling and larger than a tile).
   sdk::Result<at::Tensor> run_sliced_tiled(const at::Tensor& input, std::int64_t in_scale, std::int64_t out_scale,
                                            const std::function<at::Tensor(const at::Tensor&)>& fn,
@@ -52,6 +62,7 @@ class KlVae final : public sdk::VaeVariant {
   KlComputeOptions compute_;
   bool nhwc_norms_ = false;  ///< the host's DeviceOps keep channels-last norms (load() asks)
   std::string source_;
+  std::optional<KlConfig> sized_config_;  ///< size_for()'s, until load()
   std::optional<KlModel> model_;
 };
 

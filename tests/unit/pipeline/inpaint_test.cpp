@@ -85,7 +85,7 @@ TEST_CASE("VAE decode switches to tiles when the memory budget is short, and ref
   Fixture f;
   auto& ledger = memory::process_ledger();
   const c10::Device cpu(c10::kCPU);
-  at::Tensor latents = at::randn({1, 4, 96, 96});
+  at::Tensor latents = at::randn({1, 4, 64, 64});
   const auto untiled = f.model->vae->estimate_decode_bytes(latents.sizes());
   REQUIRE(untiled > 0);
   ledger.set_budget(cpu, 0);

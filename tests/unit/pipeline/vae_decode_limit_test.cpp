@@ -16,15 +16,15 @@ struct LimitGuard {
   ~LimitGuard() { pipeline::set_vae_decode_limit(0); }
 };
 
-// The choice estimates tile candidates before loading them (loading is a copy of the weights),
-// that is for SDXL's VAE architecture; an untiled VAE that is not loaded yet estimates the same
-// way, so comparisons with the model's own estimate are between like and like. (The demo's own
-// VAE is much smaller.)
-void use_unloaded_vae(pipeline::SdxlModel& model, const plugins::PluginRegistry& reg) {
+// What a variant with these options needs for `shape` once it holds the model's VAE weights
+// (loaded here, an independent path from the choice's sizing before load).
+std::uint64_t loaded_estimate(const pipeline::SdxlModel& model, const plugins::PluginRegistry& reg,
+                              const sdk::Options& options, at::IntArrayRef shape) {
   const plugins::Placement here{model.device, model.dtype};
-  auto unloaded = reg.create_vae_variant(model.vae_feature, nullptr, &here);
-  REQUIRE(unloaded.ok());
-  model.vae = std::move(unloaded).value();
+  auto v = reg.create_vae_variant(model.vae_feature, &options, &here);
+  REQUIRE(v.ok());
+  REQUIRE(v.value()->load(sdk::WeightSet{model.vae_source, &model.vae_weights, model.vae_config_json}).ok());
+  return v.value()->estimate_decode_bytes(shape);
 }
 
 }  // namespace
@@ -72,17 +72,13 @@ TEST_CASE("a VAE decode cap picks the cheapest tiles fitted to the picture", "[p
   const auto& reg = *demo.registry;
   LimitGuard guard;
   const std::int64_t shape[] = {1, 4, 128, 128};
-  const plugins::Placement here{model.device, model.dtype};
-  use_unloaded_vae(model, reg);
   auto estimate = [&](std::int64_t height, std::int64_t width, std::int64_t overlap) {
     sdk::Options o;
     o.set("tiling", true);
     o.set("tile_height", height);
     o.set("tile_width", width);
     o.set("tile_overlap", overlap);
-    auto v = reg.create_vae_variant(model.vae_feature, &o, &here);
-    REQUIRE(v.ok());
-    return v.value()->estimate_decode_bytes(shape);
+    return loaded_estimate(model, reg, o, shape);
   };
   // Two full-width strips of 72 rows (overlap 16) decode 1.125 times the picture; the old fixed
   // 96-pixel squares needed about as much memory per tile and decoded 2.25 times it.
@@ -117,7 +113,6 @@ TEST_CASE("fitted tiles stay within the VAE's tile options on huge pictures", "[
   // A 2048-pixel-wide latent (16384 image pixels): one tile per row would be wider than the kl
   // plugin's largest tile option (1024), so such layouts must not be offered.
   const std::int64_t shape[] = {1, 4, 64, 2048};
-  use_unloaded_vae(model, *demo.registry);
   pipeline::set_vae_decode_limit(model.vae->estimate_decode_bytes(shape) / 4);
   auto choice = pipeline::choose_vae_for_decode(model, *demo.registry, shape);
   INFO(choice.status().message());
