@@ -18,7 +18,7 @@ namespace cn_test {
 
 namespace fs = std::filesystem;
 
-inline const fs::path kModels = fs::path(sdxl::test_paths::golden_dir()) / "models";
+inline const fs::path kModels = sdxl::test_paths::golden_models_dir();
 inline const fs::path kFolder = kModels / "controlnet-tiny";
 inline const fs::path kCldm = kModels / "controlnet-tiny-cldm.safetensors";
 inline const fs::path kCase = kModels / "cases" / "controlnet.safetensors";

@@ -20,7 +20,7 @@ sdxl::plugins::PluginRegistry& registry() {
   static sdxl::plugins::PluginRegistry* reg = [] {
     auto* r = new sdxl::plugins::PluginRegistry();  // never destroyed: plugin libraries stay loaded
     for (const char* name : {"canny", "scribble", "lineart", "mlsd", "depth", "normal", "pose", "segmentation"}) {
-      const fs::path lib = fs::path(sdxl::test_paths::plugin_dir()) / ("libsdxl_controlnet_" + std::string(name) + ".so");
+      const fs::path lib = sdxl::test_paths::plugin_dir() / ("libsdxl_controlnet_" + std::string(name) + ".so");
       if (!r->load_library(lib))
         for (const auto& rej : r->rejected()) WARN("plugin " << rej.library << " rejected: " << rej.reason);
     }

@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kModels = fs::path(sdxl::test_paths::golden_dir()) / "models";
+const fs::path kModels = sdxl::test_paths::golden_models_dir();
 
 bool have_goldens() {
   if (fs::exists(kModels / "controlnet-tiny") && fs::exists(kModels / "cases" / "controlnet.safetensors")) return true;

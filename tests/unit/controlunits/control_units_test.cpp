@@ -220,7 +220,7 @@ TEST_CASE("control units: a type plugin preprocesses the fitted picture", "[cont
   settings.search_paths = {sdxl::test_paths::plugin_dir()};
   reg.load(settings);
   if (!reg.find(sdk::FeatureKind::controlnet_type, "canny")) {
-    WARN("canny plugin not built in " << sdxl::test_paths::plugin_dir() << ": skipped");
+    WARN("canny plugin not built in " << sdxl::test_paths::plugin_dir().string() << ": skipped");
     return;
   }
   const fs::path dir = temp_dir("canny");

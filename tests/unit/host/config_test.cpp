@@ -61,7 +61,7 @@ TEST_CASE("config dump parses back to the defaults", "[config]") {
 
 TEST_CASE("plugin option tables are checked against the plugin's schema", "[config]") {
   sdxl::plugins::PluginRegistry reg;
-  REQUIRE(reg.load_library(fs::path(sdxl::test_paths::test_plugin_dir()) / "libsdxl_test_good.so"));
+  REQUIRE(reg.load_library(sdxl::test_paths::test_plugin_dir() / "libsdxl_test_good.so"));
   auto apply = [&](const std::string& text) {
     auto path = write("opts.toml", text);
     auto c = sdxl::config::load_config(path);

@@ -12,7 +12,7 @@ namespace fs = std::filesystem;
 using sdxl::plugins::PluginRegistry;
 
 namespace {
-fs::path test_plugin(const std::string& name) { return fs::path(sdxl::test_paths::test_plugin_dir()) / ("libsdxl_test_" + name + ".so"); }
+fs::path test_plugin(const std::string& name) { return sdxl::test_paths::test_plugin_dir() / ("libsdxl_test_" + name + ".so"); }
 
 std::string rejection_reason(const std::string& name) {
   PluginRegistry reg;
@@ -35,7 +35,7 @@ TEST_CASE("broken plugins are rejected with the right reason", "[registry]") {
 
 TEST_CASE("a file that is not a loadable library is rejected, not fatal", "[registry]") {
   PluginRegistry reg;
-  CHECK_FALSE(reg.load_library(fs::path(sdxl::test_paths::source_dir()) / "README.md"));
+  CHECK_FALSE(reg.load_library(sdxl::test_paths::source_dir() / "README.md"));
   REQUIRE(reg.rejected().size() == 1);
   CHECK_THAT(reg.rejected()[0].reason, Catch::Contains("cannot load"));
 }

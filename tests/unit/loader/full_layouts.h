@@ -18,7 +18,7 @@
 
 namespace sdxl::testing {
 
-inline const std::filesystem::path kGoldenModels = std::filesystem::path(sdxl::test_paths::golden_dir()) / "models";
+inline const std::filesystem::path kGoldenModels = sdxl::test_paths::golden_models_dir();
 
 /// The parsed JSON, or null when the golden tree is absent.
 inline const nlohmann::json* full_layouts() {

@@ -11,7 +11,7 @@ TEST_CASE("every broken LoRA file is refused with the key group named, weights u
     WARN("golden dir missing, skipped");
     return;
   }
-  const auto bad = lora_test::read_json(lora_test::golden_dir() / "bad" / "bad_cases.json");
+  const auto bad = lora_test::read_json(lora_test::lora_golden_dir() / "bad" / "bad_cases.json");
   const WeightMap base = lora_test::tiny_model(at::kFloat);
   WeightMap weights;
   for (const auto& [k, v] : base) weights[k] = v.clone();
@@ -22,7 +22,7 @@ TEST_CASE("every broken LoRA file is refused with the key group named, weights u
     const std::string file = c["file"].get<std::string>();
     const std::string expect = c["expect"].get<std::string>();
     MergeEngine engine(&weights);
-    auto l = library.load(lora_test::golden_dir() / file, table);
+    auto l = library.load(lora_test::lora_golden_dir() / file, table);
     sdxl::sdk::Status status = l.status();
     if (l.ok()) {
       auto merged = engine.merge({{l.value(), 0.8}});

@@ -80,14 +80,14 @@ TEST_CASE("LoRA key parser survives a bounded deterministic mutation loop", "[lo
   const ModuleTable table = ModuleTable::from_params(shapes);
   LoraLibrary library(lora_test::all_formats());
   std::vector<TensorMap> seeds;
-  for (const auto& e : std::filesystem::directory_iterator(lora_test::golden_dir() / "loras")) {
+  for (const auto& e : std::filesystem::directory_iterator(lora_test::lora_golden_dir() / "loras")) {
     auto src = open_lora_source(e.path());
     REQUIRE(src.ok());
     seeds.push_back(first_groups(src.value()->tensors, 3));
   }
   std::string container_seed;
   {
-    std::ifstream in(lora_test::golden_dir() / "bad" / "reference_valid.safetensors", std::ios::binary);
+    std::ifstream in(lora_test::lora_golden_dir() / "bad" / "reference_valid.safetensors", std::ios::binary);
     container_seed.assign(std::istreambuf_iterator<char>(in), {});
   }
   Rng rng;

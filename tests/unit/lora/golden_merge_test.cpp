@@ -19,7 +19,7 @@ struct Case {
 
 std::vector<Case> manifest_cases() {
   std::vector<Case> out;
-  const auto m = lora_test::read_json(lora_test::golden_dir() / "manifest.json");
+  const auto m = lora_test::read_json(lora_test::lora_golden_dir() / "manifest.json");
   for (const auto& c : m["cases"]) {
     Case k;
     k.name = c["case"].get<std::string>();
@@ -32,7 +32,7 @@ std::vector<Case> manifest_cases() {
 }
 
 std::map<std::string, at::Tensor> read_expected(const std::string& rel) {
-  auto f = sdxl::io::SafetensorsFile::open(lora_test::golden_dir() / rel);
+  auto f = sdxl::io::SafetensorsFile::open(lora_test::lora_golden_dir() / rel);
   REQUIRE(f.ok());
   auto t = f.value()->all_tensors();
   REQUIRE(t.ok());
@@ -47,7 +47,7 @@ std::unique_ptr<MergeEngine> merge_case(const Case& c, WeightMap& weights) {
   const ModuleTable table = ModuleTable::from_params(param_shapes(weights));
   std::vector<LoraApplication> stack;
   for (const auto& [file, m] : c.inputs) {
-    auto l = library.load(lora_test::golden_dir() / file, table);
+    auto l = library.load(lora_test::lora_golden_dir() / file, table);
     INFO(c.name << ": " << (l.ok() ? "" : l.status().message()));
     REQUIRE(l.ok());
     CHECK(l.value()->parse.warnings.empty());

@@ -22,8 +22,8 @@ namespace lora_test {
 
 namespace fs = std::filesystem;
 
-inline fs::path golden_dir() { return fs::path(sdxl::test_paths::golden_dir()) / "lora"; }
-inline bool have_goldens() { return fs::exists(golden_dir() / "manifest.json"); }
+inline fs::path lora_golden_dir() { return sdxl::test_paths::golden_dir() / "lora"; }
+inline bool have_goldens() { return fs::exists(lora_golden_dir() / "manifest.json"); }
 
 inline nlohmann::json read_json(const fs::path& p) {
   std::ifstream in(p);
@@ -47,7 +47,7 @@ inline std::vector<sdxl::lora::NamedFormat> all_formats(sdxl::lora::CommonSettin
 inline sdxl::lora::WeightMap tiny_model(c10::ScalarType dtype) {
   sdxl::lora::WeightMap w;
   for (const char* c : {"unet", "text_encoder", "text_encoder_2"}) {
-    auto st = sdxl::lora::add_component_file(golden_dir() / "base" / (std::string(c) + ".safetensors"), c, dtype, &w);
+    auto st = sdxl::lora::add_component_file(lora_golden_dir() / "base" / (std::string(c) + ".safetensors"), c, dtype, &w);
     if (!st.ok()) throw std::runtime_error(st.message());
   }
   return w;

@@ -15,13 +15,13 @@ TEST_CASE("every key group maps to the map's target and rank", "[lora][maps]") {
     WARN("golden dir missing, skipped");
     return;
   }
-  const auto manifest = lora_test::read_json(lora_test::golden_dir() / "manifest.json");
+  const auto manifest = lora_test::read_json(lora_test::lora_golden_dir() / "manifest.json");
   const WeightMap model = lora_test::tiny_model(at::kHalf);
   const ModuleTable table = ModuleTable::from_params(param_shapes(model));
   LoraLibrary library(lora_test::all_formats());
   for (const auto& [name, entry] : manifest["loras"].items()) {
-    const auto map = lora_test::read_json(lora_test::golden_dir() / entry["map"].get<std::string>());
-    auto lora = library.load(lora_test::golden_dir() / entry["file"].get<std::string>(), table);
+    const auto map = lora_test::read_json(lora_test::lora_golden_dir() / entry["map"].get<std::string>());
+    auto lora = library.load(lora_test::lora_golden_dir() / entry["file"].get<std::string>(), table);
     INFO(name << ": " << (lora.ok() ? "" : lora.status().message()));
     REQUIRE(lora.ok());
     std::map<std::string, std::int64_t> got;  // parameter -> rank
@@ -48,7 +48,7 @@ TEST_CASE("inventory recognises the golden LoRAs and explains broken files", "[l
     return;
   }
   LoraLibrary library(lora_test::all_formats());
-  auto loras = inventory(lora_test::golden_dir() / "loras", library);
+  auto loras = inventory(lora_test::lora_golden_dir() / "loras", library);
   REQUIRE(loras.ok());
   CHECK(loras.value().size() == 14);
   for (const auto& e : loras.value()) {
@@ -56,7 +56,7 @@ TEST_CASE("inventory recognises the golden LoRAs and explains broken files", "[l
     CHECK(e.recognised);
     CHECK(e.modules_per_target.count("other") == 0);
   }
-  auto bad = inventory(lora_test::golden_dir() / "bad", library);
+  auto bad = inventory(lora_test::lora_golden_dir() / "bad", library);
   REQUIRE(bad.ok());
   for (const auto& e : bad.value()) {
     if (e.path.find("empty.") != std::string::npos || e.path.find("trailing_bytes") != std::string::npos ||

@@ -24,7 +24,7 @@ std::string module_of(const nlohmann::json& e) {
 }
 
 void check_keymap(const std::string& file, std::size_t expected_count) {
-  const auto keymap = lora_test::read_json(lora_test::golden_dir() / file);
+  const auto keymap = lora_test::read_json(lora_test::lora_golden_dir() / file);
   REQUIRE(keymap["entries"].size() == expected_count);
   const ModuleTable table = ModuleTable::from_params(params_of(keymap));
   CHECK(table.module_count() == expected_count);

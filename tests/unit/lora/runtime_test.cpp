@@ -38,7 +38,7 @@ bool all_equal(const WeightMap& a, const WeightMap& b) {
 }
 
 std::shared_ptr<const LoadedLora> load(LoraLibrary& lib, const ModuleTable& table, const std::string& name) {
-  auto l = lib.load(lora_test::golden_dir() / "loras" / (name + ".safetensors"), table);
+  auto l = lib.load(lora_test::lora_golden_dir() / "loras" / (name + ".safetensors"), table);
   INFO(name << ": " << (l.ok() ? "" : l.status().message()));
   REQUIRE(l.ok());
   return l.value();
@@ -54,7 +54,7 @@ double relative_error(const at::Tensor& a, const at::Tensor& b) {
 
 TEST_CASE("runtime adapters equal merged weights on every patched layer, base untouched", "[lora][runtime]") {
   if (!lora_test::have_goldens()) {
-    WARN("goldens not found at " << lora_test::golden_dir() << ": skipped");
+    WARN("goldens not found at " << lora_test::lora_golden_dir() << ": skipped");
     return;
   }
   at::manual_seed(7);
@@ -144,7 +144,7 @@ TEST_CASE("tiny UNet and CLIP encoders: runtime mode output equals merge mode ou
     WARN("goldens not found: skipped");
     return;
   }
-  const auto config = lora_test::read_json(lora_test::golden_dir() / "base" / "config.json");
+  const auto config = lora_test::read_json(lora_test::lora_golden_dir() / "base" / "config.json");
   const WeightMap files = lora_test::tiny_model(at::kFloat);
   std::map<std::string, std::map<std::string, at::Tensor>> parts;
   for (const auto& [k, v] : files) {

@@ -60,7 +60,7 @@ TEST_CASE("generate: metadata, determinism and per-image seeds", "[.][generate-c
 }
 
 TEST_CASE("generate: --vae decodes with that VAE and names it in the parameters", "[.][generate-cli]") {
-  const std::string taesd = sdxl::test_paths::golden_dir() + "/models/taesdxl-random";
+  const std::string taesd = (sdxl::test_paths::golden_models_dir() / "taesdxl-random").string();
   if (env("SDXL_BIN").empty() || !std::ifstream(taesd + "/config.json")) {
     WARN("SKIPPED: needs SDXL_BIN (ctest) and " << taesd);
     return;

@@ -29,7 +29,7 @@ TEST_CASE("linear latent preview", "[preview]") {
 
 TEST_CASE("preview decoder: TAESD-XL from a folder, errors name the path", "[preview]") {
   namespace fs = std::filesystem;
-  const fs::path taesd = fs::path(sdxl::test_paths::golden_dir()) / "models" / "taesdxl-random";
+  const fs::path taesd = sdxl::test_paths::golden_models_dir() / "taesdxl-random";
   sdxl::plugins::PluginRegistry reg;
   sdxl::plugins::RegistrySettings s;
   s.search_paths = {sdxl::test_paths::plugin_dir()};

@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kGoldenModels = fs::path(sdxl::test_paths::golden_dir()) / "models";
+const fs::path kGoldenModels = sdxl::test_paths::golden_models_dir();
 
 // A fresh copy of the demo model's vae/ folder with its config.json edited by `edit`.
 fs::path edited_vae_copy(const fs::path& demo, const std::string& name, const std::function<void(nlohmann::json&)>& edit) {

@@ -38,6 +38,6 @@ inline sdk::Result<std::unique_ptr<sdk::Scheduler>> create_scheduler(const std::
   return sdk::not_found("no linked scheduler feature '" + feature + "'");
 }
 
-inline std::filesystem::path scheduler_golden_dir() { return std::filesystem::path(sdxl::test_paths::golden_dir()) / "schedulers"; }
+inline std::filesystem::path scheduler_golden_dir() { return sdxl::test_paths::golden_dir() / "schedulers"; }
 
 }  // namespace sdxl::test

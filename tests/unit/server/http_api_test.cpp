@@ -258,7 +258,7 @@ TEST_CASE("http: options select the model, unknown models are 404", "[http][a111
 }
 
 TEST_CASE("http: the VAE of [model] vae decodes, is listed and is named in the parameters", "[http][a1111]") {
-  const auto taesd = std::filesystem::path(sdxl::test_paths::golden_dir()) / "models" / "taesdxl-random";
+  const auto taesd = sdxl::test_paths::golden_models_dir() / "taesdxl-random";
   if (!std::filesystem::exists(taesd)) {
     WARN("SKIPPED: " << taesd << " is absent (set SDXL_GOLDEN_DIR)");
     return;

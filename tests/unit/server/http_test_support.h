@@ -40,7 +40,7 @@ struct TestServer {
                       const std::function<void(server::OrchestratorOptions&)>& tweak = {}) {
     server::OrchestratorOptions o;
     o.registry = registry;
-    o.demo_cache_dir = std::filesystem::path(sdxl::test_paths::build_dir()) / "test-cache";
+    o.demo_cache_dir = sdxl::test_paths::build_dir() / "test-cache";
     o.max_batch = 4;
     if (tweak) tweak(o);
     orch = std::make_unique<server::Orchestrator>(o);

@@ -21,7 +21,7 @@ using namespace sdxl::models::clip;
 
 namespace {
 
-const fs::path kModels = fs::path(sdxl::test_paths::golden_dir()) / "models";
+const fs::path kModels = sdxl::test_paths::golden_models_dir();
 const fs::path kCase = kModels / "cases" / "text_encoders.safetensors";
 
 bool have_goldens() { return fs::exists(kCase) && fs::exists(kModels / "tiny-sdxl" / "text_encoder"); }
@@ -209,7 +209,7 @@ TEST_CASE("golden replay of tokenizer.json") {
   CHECK(tokenizer::is_tokenizer_case(c));
   for (const golden::GoldenOptions& opts :
        {golden::GoldenOptions{(kModels / "tiny-sdxl").string(), "", "", "", ""},
-        golden::GoldenOptions{(kModels / "tiny-sdxl-fp16.safetensors").string(), "", "", "", sdxl::test_paths::clip_vocab()}}) {
+        golden::GoldenOptions{(kModels / "tiny-sdxl-fp16.safetensors").string(), "", "", "", sdxl::test_paths::clip_vocab().string()}}) {
     if (!opts.clip_vocab.empty() && !fs::exists(opts.clip_vocab)) continue;
     auto tok = tokenizer::tokenizers_for_replay(c, opts);
     REQUIRE(tok.ok());

@@ -15,7 +15,7 @@ using namespace sdxl::tokenizer;
 
 namespace {
 
-const fs::path kModels = fs::path(sdxl::test_paths::golden_dir()) / "models";
+const fs::path kModels = sdxl::test_paths::golden_models_dir();
 
 bool have_goldens() { return fs::exists(kModels / "cases" / "tokenizer.json"); }
 
@@ -66,7 +66,7 @@ TEST_CASE("tokenizer matches golden ids from the diffusers tokenizer folders") {
 
 TEST_CASE("tokenizer matches golden ids from bpe_simple_vocab_16e6.txt.gz") {
   if (!have_goldens() || !fs::exists(sdxl::test_paths::clip_vocab())) {
-    WARN("skipped: no goldens or no " << sdxl::test_paths::clip_vocab());
+    WARN("skipped: no goldens or no " << sdxl::test_paths::clip_vocab().string());
     return;
   }
   auto tok = SdxlTokenizers::from_clip_merges_gz(sdxl::test_paths::clip_vocab());
@@ -78,7 +78,7 @@ TEST_CASE("tokenizer matches golden ids from bpe_simple_vocab_16e6.txt.gz") {
 
 TEST_CASE("both vocabulary sources give the same token table") {
   if (!have_goldens() || !fs::exists(sdxl::test_paths::clip_vocab())) {
-    WARN("skipped: no goldens or no " << sdxl::test_paths::clip_vocab());
+    WARN("skipped: no goldens or no " << sdxl::test_paths::clip_vocab().string());
     return;
   }
   auto a = BpeVocabulary::from_tokenizer_dir(kModels / "tiny-sdxl" / "tokenizer");

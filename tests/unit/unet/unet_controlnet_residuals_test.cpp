@@ -15,7 +15,7 @@ using namespace sdxl;
 
 namespace {
 
-const fs::path kModels = fs::path(sdxl::test_paths::golden_dir()) / "models";
+const fs::path kModels = sdxl::test_paths::golden_models_dir();
 
 std::shared_ptr<models::UNet2DConditionModel> tiny_unet(c10::ScalarType dtype = at::kFloat) {
   models::loader::LoadOptions lo;

@@ -19,7 +19,7 @@ namespace {
 std::unique_ptr<sdxl::plugins::PluginRegistry> vae_registry() {
   auto reg = std::make_unique<sdxl::plugins::PluginRegistry>();
   for (const char* lib : {"libsdxl_vae_kl.so", "libsdxl_vae_taesd.so"}) {
-    const auto path = fs::path(sdxl::test_paths::plugin_dir()) / lib;
+    const auto path = sdxl::test_paths::plugin_dir() / lib;
     INFO(path.string() << ": " << (reg->rejected().empty() ? "" : reg->rejected().back().reason));
     REQUIRE(fs::exists(path));
     REQUIRE(reg->load_library(path));

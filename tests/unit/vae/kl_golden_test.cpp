@@ -26,7 +26,7 @@ std::unique_ptr<KlVae> tiny_kl(const LoadedWeights& w, sdxl::sdk::Options opts =
 
 TEST_CASE("kl decode matches the diffusers reference for every decode sub-case", "[vae][kl][golden]") {
   if (!have_goldens()) {
-    WARN("goldens not found under " << sdxl::test_paths::golden_dir() << "; skipping");
+    WARN("goldens not found under " << sdxl::test_paths::golden_dir().string() << "; skipping");
     return;
   }
   auto weights = load_folder(models_dir() / "tiny-sdxl" / "vae");

@@ -22,7 +22,7 @@ namespace vae_test {
 
 namespace fs = std::filesystem;
 
-inline fs::path models_dir() { return fs::path(sdxl::test_paths::golden_dir()) / "models"; }
+inline fs::path models_dir() { return sdxl::test_paths::golden_models_dir(); }
 inline bool have_goldens() { return fs::exists(models_dir() / "cases" / "vae.safetensors"); }
 
 inline std::string read_text(const fs::path& p) {
