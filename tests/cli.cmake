@@ -40,6 +40,11 @@ endif()
 # `sdxl bench` on small shapes and the demo model: every part runs and reports its figures.
 sdxl_cli_test(bench_tiny 0 "\"start_to_first_step_ms\"" bench --tiny --size 64 --steps 2 --iters 1 --device cpu)
 sdxl_cli_test(bench_bad_size 2 "--size must be a positive multiple of 8" bench --tiny --size 100)
+# Its "auto" VAE figure is the pipeline's own decode choice, under the configured cap.
+sdxl_cli_test(bench_vae_auto 0 "\"auto\": {[^}]*\"choice\": \"untiled decode \\(estimate [0-9]+ MiB fits\\)\""
+              bench --tiny --parts vae --size 64 --iters 1 --device cpu)
+sdxl_cli_test(bench_vae_auto_capped 1 "VAE decode of latents 8x8 needs [0-9]+ MiB untiled and does not fit the 1 MiB allowed by \\[memory\\] vae_decode on cpu"
+              --config ${CMAKE_CURRENT_SOURCE_DIR}/data/vae_decode_1mib.toml bench --tiny --parts vae --size 64 --iters 1 --device cpu)
 
 # The VAE decode cap is a size; a fraction (of what?) is a configuration error naming the key.
 sdxl_cli_test(memory_vae_decode_fraction 2 "\\[memory\\] vae_decode: '0.5' is a fraction; give a size"

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "cuda_allocator_peak.h"
+#include "bench/cuda_allocator_peak.h"
 #include "kernel_profile.h"
 #include "random_vae.h"
 

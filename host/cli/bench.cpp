@@ -1,7 +1,9 @@
 // `sdxl bench`: issue 10's figures from the host itself, with random weights (no download):
 //   unet      ms per UNet call (full-size SDXL base UNet, or --tiny: the golden tiny shape)
 //   vae       ms per decode, untiled, tiled 64/16 and in two full-width strips, through the VAE
-//             plugin on the chosen device
+//             plugin on the chosen device (job dtype, no upcast); then "auto": the decode a job
+//             would run, chosen under [memory] vae_decode and the budget (cli/bench_vae_choice.h),
+//             with the CUDA allocator's peak
 //   generate  a whole `generate` run: a random full-size fp16 single-file checkpoint written from
 //             sdxl_full_layouts.json, loaded (load time, time to the first UNet step), then
 //             --steps steps at --size with CFG and the decode (--tiny: the built-in demo model);
@@ -23,6 +25,7 @@
 #include "bench/random_checkpoint.h"
 #include "bench/random_sdxl.h"
 #include "cli/bench_serve.h"
+#include "cli/bench_vae_choice.h"
 #include "cli/startup.h"
 #include "gpu/unet_cuda_graph.h"
 #include "memory/device_memory.h"
@@ -155,6 +158,11 @@ sdk::Result<json> bench_vae(const BenchOptions& o, const plugins::PluginRegistry
     out[l.name] = {{"ms_median", median(ms)},
                    {"estimate_mib", vae.value()->estimate_decode_bytes(z.sizes()) / 1048576.0}};
   }
+  // The decode a job would run: chosen by the pipeline under this run's budget and cap.
+  auto chosen = bench_vae_choice(registry, o.device, o.dtype, weights, config.dump(), z,
+                                 std::max<std::int64_t>(1, o.iters / 2));
+  if (!chosen.ok()) return chosen.status();
+  out["auto"] = chosen.value();
   return out;
 }
 

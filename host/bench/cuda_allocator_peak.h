@@ -2,8 +2,9 @@
 // Peak bytes held by tensors in libtorch's CUDA caching allocator since the last reset — what
 // torch.cuda.max_memory_allocated() reports, without the CUDA context or the allocator's cache
 // that nvidia-smi counts. Available where the torch headers have the allocator's statistics (the
-// configure check SDXL_HAVE_CUDA_ALLOCATOR_STATS in bench/gpu/CMakeLists.txt); elsewhere the
-// functions do nothing and the peak reads -1.
+// configure check SDXL_HAVE_CUDA_ALLOCATOR_STATS, host/gpu/cuda_allocator_stats.cmake, defined for
+// the files that include this); elsewhere the functions do nothing and the figures read -1.
+// Call them only when CUDA is in use: the reset initialises it.
 #ifdef SDXL_HAVE_CUDA_ALLOCATOR_STATS
 #include <ATen/ATen.h>
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -28,6 +29,16 @@ inline double cuda_allocator_peak_mib() {
 #ifdef SDXL_HAVE_CUDA_ALLOCATOR_STATS
   const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(0);
   return static_cast<double>(stats.allocated_bytes[0].peak) / 1048576.0;  // [0]: the aggregate over pools
+#else
+  return -1.0;
+#endif
+}
+
+/// MiB held by tensors now (device 0, all pools); -1 without the statistics.
+inline double cuda_allocator_current_mib() {
+#ifdef SDXL_HAVE_CUDA_ALLOCATOR_STATS
+  const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(0);
+  return static_cast<double>(stats.allocated_bytes[0].current) / 1048576.0;
 #else
   return -1.0;
 #endif
