@@ -24,6 +24,7 @@
 #include "bench/device_wait.h"
 #include "bench/random_checkpoint.h"
 #include "bench/random_sdxl.h"
+#include "bench/timing.h"
 #include "cli/bench_serve.h"
 #include "cli/bench_vae_choice.h"
 #include "cli/startup.h"
@@ -41,16 +42,10 @@ namespace sdxl::cli {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::median;
+using bench::ms_since;
 using nlohmann::json;
-
-double ms_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count() * 1e3; }
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 
 // Samples the GPU's used memory while alive; peak() in MiB (null without CUDA).

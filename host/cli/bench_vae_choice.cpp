@@ -1,11 +1,11 @@
 #include "cli/bench_vae_choice.h"
 
 #include <algorithm>
-#include <chrono>
 #include <vector>
 
 #include "bench/cuda_allocator_peak.h"
 #include "bench/device_wait.h"
+#include "bench/timing.h"
 #include "pipeline/sdxl_model.h"
 #include "pipeline/vae_choice.h"
 
@@ -20,7 +20,6 @@ sdk::Result<json> bench_vae_choice(const plugins::PluginRegistry& registry, c10:
   pipeline::SdxlModel model;
   model.device = device;
   model.dtype = dtype;
-  model.vae_feature = "kl";
   model.vae_weights = weights;
   model.vae_config_json = config_json;
   model.vae_source = "random VAE";
@@ -44,17 +43,16 @@ sdk::Result<json> bench_vae_choice(const plugins::PluginRegistry& registry, c10:
       bench::reset_cuda_allocator_peak();
       held_mib = bench::cuda_allocator_current_mib();
     }
-    const auto t = std::chrono::steady_clock::now();
+    const auto t = bench::Clock::now();
     auto img = choice.value().vae->decode(z, nullptr);
     if (!img.ok()) return img.status();
     bench::wait_for_device(where);
-    if (i >= 0) ms.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count() * 1e3);
+    if (i >= 0) ms.push_back(bench::ms_since(t));
   }
   if (cuda) peak_mib = bench::cuda_allocator_peak_mib();
-  std::sort(ms.begin(), ms.end());
   json out = {{"choice", choice.value().reason},
               {"device", where.str()},
-              {"ms_median", ms[ms.size() / 2]},
+              {"ms_median", bench::median(ms)},
               {"estimate_mib", choice.value().vae->estimate_decode_bytes(latents.sizes()) / 1048576.0}};
   out["allocator_peak_mib"] = peak_mib >= 0 ? json(peak_mib) : json(nullptr);
   out["allocator_held_before_mib"] = held_mib >= 0 ? json(held_mib) : json(nullptr);

@@ -236,7 +236,8 @@ sdk::Result<VaeChoice> choose_vae_for_decode(SdxlModel& model, const plugins::Pl
   return sdk::Status(sdk::StatusCode::out_of_memory,
                      "VAE decode of latents " + std::to_string(latent_shape[2]) + "x" + std::to_string(latent_shape[3]) +
                          " needs " + mib(untiled) + " untiled and does not fit the " + mib(available) +
-                         (capped ? " allowed by [memory] vae_decode on " : " left on ") + model.device.str() + (has_tiling ? " even with 32-pixel tiles" : " (the VAE variant cannot tile)") +
+                         (capped ? " allowed by [memory] vae_decode on " : " left on ") + model.device.str() +
+                         (has_tiling ? " even with 32-pixel tiles" : " (the VAE variant cannot tile)") +
                          (model.device.is_cpu() ? "" : ", nor on the host"));
 }
 

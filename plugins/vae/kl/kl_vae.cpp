@@ -238,10 +238,8 @@ sdk::Result<at::Tensor> KlVae::decode(const at::Tensor& latents, sdk::JobContext
 
 std::uint64_t KlVae::estimate_decode_bytes(at::IntArrayRef shape) const {
   if (shape.size() != 4) return 0;
-  // Before load(): for the weights size_for() named, else for SDXL's architecture (KlConfig's
-  // defaults).
-  const KlConfig config = model_ ? model_->config() : sized_config_.value_or(KlConfig{});
-  const auto dtype = model_ ? model_->dtype() : compute_dtype_for(config.force_upcast);
+  const KlConfig config = estimated_config();
+  const auto dtype = compute_dtype();
   const auto device = model_ ? model_->device() : services_.device;
   DecodePlan plan;
   plan.batch = shape[0];

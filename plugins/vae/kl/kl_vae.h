@@ -37,10 +37,15 @@ class KlVae final : public sdk::VaeVariant, private sdk::VaeSizing {
   /// and golden replays that check the latent distribution itself.
   sdk::Result<at::Tensor> encode_moments(const at::Tensor& images, sdk::JobContext* job);
   const KlConfig* config() const { return model_ ? &model_->config() : nullptr; }
-  c10::ScalarType compute_dtype() const { return model_ ? model_->dtype() : compute_dtype_for(true); }
+  /// The dtype decodes run in: the loaded model's, else what the config estimates are for implies.
+  c10::ScalarType compute_dtype() const {
+    return model_ ? model_->dtype() : compute_dtype_for(estimated_config().force_upcast);
+  }
 
  private:
   c10::ScalarType compute_dtype_for(bool force_upcast) const;
+  // The architecture estimates are for: the loaded model's, else size_for()'s, else SDXL's.
+  KlConfig estimated_config() const { return model_ ? model_->config() : sized_config_.value_or(KlConfig{}); }
   // VaeSizing: the architecture and compute dtype `weights` imply, without binding them.
   sdk::Status size_for(const sdk::WeightSet& weights) override;
   // The architecture of `weights`: their config.json, else inferred from the tensors' shapes.
