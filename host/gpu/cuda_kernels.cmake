@@ -11,8 +11,10 @@
 include(CheckLanguage)
 set(SDXL_CUDA_KERNELS_DIR ${CMAKE_CURRENT_LIST_DIR})
 option(SDXL_WITH_CUDA_KERNELS "Build our CUDA kernels where nvcc and a CUDA libtorch are found" ON)
-set(SDXL_CUDA_KERNEL_SOURCES ${SDXL_CUDA_KERNELS_DIR}/group_norm_nhwc.cu ${SDXL_CUDA_KERNELS_DIR}/geglu.cu)
-set(SDXL_CUDA_KERNEL_WRAPPERS ${SDXL_CUDA_KERNELS_DIR}/group_norm_nhwc.cpp ${SDXL_CUDA_KERNELS_DIR}/geglu.cpp)
+set(SDXL_CUDA_KERNEL_SOURCES ${SDXL_CUDA_KERNELS_DIR}/group_norm_nhwc.cu ${SDXL_CUDA_KERNELS_DIR}/geglu.cu
+                             ${SDXL_CUDA_KERNELS_DIR}/residual_layer_norm.cu)
+set(SDXL_CUDA_KERNEL_WRAPPERS ${SDXL_CUDA_KERNELS_DIR}/group_norm_nhwc.cpp ${SDXL_CUDA_KERNELS_DIR}/geglu.cpp
+                              ${SDXL_CUDA_KERNELS_DIR}/residual_layer_norm.cpp)
 
 macro(sdxl_cuda_kernels target have_cuda_torch)
   set(SDXL_HAVE_CUDA_KERNELS FALSE)
@@ -69,7 +71,7 @@ macro(sdxl_cuda_kernels target have_cuda_torch)
     target_link_libraries(${target} PRIVATE sdxl_cuda_kernels)
     # The torch-side wrappers (sources of TARGET, defined in the caller's directory).
     set_source_files_properties(${SDXL_CUDA_KERNEL_WRAPPERS} PROPERTIES COMPILE_DEFINITIONS SDXL_HAVE_CUDA_KERNELS=1)
-    message(STATUS "sdxl: CUDA kernels (channels-last GroupNorm, GEGLU) built with ${CMAKE_CUDA_COMPILER}")
+    message(STATUS "sdxl: CUDA kernels (channels-last GroupNorm, GEGLU, residual LayerNorm) built with ${CMAKE_CUDA_COMPILER}")
   else()
     message(STATUS "sdxl: no CUDA kernels (they need a CUDA libtorch and nvcc); libtorch's operators are used")
   endif()

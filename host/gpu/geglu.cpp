@@ -63,7 +63,7 @@ bool self_check(const at::Tensor& like, std::string& why) {
   return true;
 }
 
-KernelTrust trust;
+KernelTrust trust("geglu");
 
 }  // namespace
 

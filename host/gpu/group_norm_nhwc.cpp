@@ -81,7 +81,7 @@ bool self_check(const at::Tensor& like, std::string& why) {
   return true;
 }
 
-KernelTrust trust;
+KernelTrust trust("group_norm_nhwc");
 
 }  // namespace
 

@@ -2,8 +2,9 @@
 // Our CUDA kernels earn their use. Before a kernel's first call for each dtype its wrapper
 // compares it with libtorch on small random inputs; a mismatch or a launch error is reported
 // once to the kernel log and the wrapper falls back to libtorch for the rest of the process.
-// SDXL_CUDA_KERNELS=0 in the environment turns them all off (side-by-side measurements, or a
-// suspected kernel problem). Nothing here needs CUDA: it builds (and is tested) everywhere.
+// SDXL_CUDA_KERNELS=0 in the environment turns them all off, SDXL_CUDA_KERNELS_OFF=id,id… the
+// ones named (side-by-side measurements, or a suspected kernel problem; ids: group_norm_nhwc,
+// geglu, residual_layer_norm). Nothing here needs CUDA: it builds (and is tested) everywhere.
 #include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
 
@@ -11,6 +12,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "gpu/kernel_dtype.h"
 
@@ -36,10 +38,17 @@ std::string compare_with_reference(const at::Tensor& got, const at::Tensor& want
 /// "<name>: CUDA error <error> at launch".
 std::string launch_failure(const std::string& name, int cuda_error);
 
+/// Whether `id` is one of the comma-separated ids in `list` (SDXL_CUDA_KERNELS_OFF's form;
+/// spaces around the ids are ignored; a null list names none).
+bool kernel_listed(const char* list, const std::string& id);
+
 class KernelTrust {
  public:
+  /// `id`: the kernel's name in SDXL_CUDA_KERNELS_OFF (empty: only SDXL_CUDA_KERNELS=0 applies).
+  explicit KernelTrust(std::string id = {}) : id_(std::move(id)) {}
+
   /// Whether the kernels may be used for `dtype` (one of kernel_dtype's; never while
-  /// SDXL_CUDA_KERNELS=0): runs `check` the first
+  /// SDXL_CUDA_KERNELS=0 or SDXL_CUDA_KERNELS_OFF names this id): runs `check` the first
   /// time (one caller at a time; an exception counts as a failure, with its message), reports a
   /// failure as "<why>; using libtorch instead", and remembers the answer.
   bool trusted(c10::ScalarType dtype, const std::function<bool(std::string& why)>& check);
@@ -51,6 +60,7 @@ class KernelTrust {
                  const std::function<at::Tensor(int& cuda_error)>& launch);
 
  private:
+  std::string id_;
   std::atomic<int> state_[3] = {};  // per KernelDtype: 0 unchecked, 1 passed, 2 failed
   std::mutex mutex_;
 };

@@ -46,6 +46,14 @@ struct StoreVector {
     *reinterpret_cast<Vec<T>*>(p) = vec;
   }
 };
+/// Rounds 8 float values to what T holds (the values a store then a load would give).
+template <class T>
+struct RoundVector {
+  __host__ __device__ void operator()(float* f) const {
+#pragma unroll
+    for (int j = 0; j < kVectorElements; ++j) f[j] = to_f(from_f<T>(f[j]));
+  }
+};
 template <class T>
 struct LoadOne {
   __host__ __device__ float operator()(T v) const { return to_f(v); }

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "gpu/geglu.h"
+#include "gpu/residual_layer_norm.h"
 #include "models/common/attention.h"
 #include "models/unet/cross_attention_kv.h"
 
@@ -27,6 +28,20 @@ at::Tensor CrossAttention::attend(const at::Tensor& x, const AttentionContext& c
   return to_out(multi_head_attention(to_q(x), kv->first, kv->second, heads));
 }
 
+namespace {
+
+// (y + residual, norm of it): one CUDA pass where gpu/residual_layer_norm.h applies, else libtorch's
+// add and LayerNorm (the same operations the block always did).
+gpu::ResidualNorm add_then_norm(const at::Tensor& y, const at::Tensor& residual, const LayerNorm& norm) {
+  gpu::ResidualNorm fused = gpu::residual_layer_norm(y, residual, norm.weight, norm.bias, norm.eps);
+  if (fused.sum.defined()) return fused;
+  at::Tensor sum = y + residual;
+  at::Tensor normed = norm(sum);
+  return {std::move(sum), std::move(normed)};
+}
+
+}  // namespace
+
 void BasicTransformerBlock::load(WeightReader& r, const std::string& prefix, std::int64_t dim,
                                  std::int64_t context_dim, std::int64_t heads) {
   norm1.load(r, prefix + ".norm1", dim);
@@ -39,15 +54,17 @@ void BasicTransformerBlock::load(WeightReader& r, const std::string& prefix, std
 }
 
 at::Tensor BasicTransformerBlock::operator()(const at::Tensor& x, const AttentionContext& context) const {
-  at::Tensor n1 = norm1(x);
-  at::Tensor h = attn1(n1, n1) + x;
-  h = attn2.attend(norm2(h), context) + h;
+  // Each residual add and the norm after it: one pass on CUDA (the sum is normed from registers).
+  // Reassigned rather than bound anew, so that each pair is freed once the next exists.
+  const at::Tensor n1 = norm1(x);
+  gpu::ResidualNorm h = add_then_norm(attn1(n1, n1), x, norm2);
+  h = add_then_norm(attn2.attend(h.normed, context), h.sum, norm3);
   // GEGLU: first half is the value, second half the gate (exact erf gelu); one fused pass on CUDA.
-  const at::Tensor projected = ff_proj(norm3(h));
+  const at::Tensor projected = ff_proj(h.normed);
+  h.normed.reset();
   at::Tensor act = gpu::geglu(projected);
   if (!act.defined()) act = gpu::geglu_reference(projected);
-  h = ff_out(act) + h;
-  return h;
+  return ff_out(act) + h.sum;
 }
 
 void Transformer2DModel::load(WeightReader& r, const std::string& prefix, std::int64_t channels, std::int64_t depth,

@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,25 @@ TEST_CASE("kernel trust: one self-check per dtype, remembered") {
   CHECK_FALSE(trust.trusted(at::kDouble, passes));  // not a kernel dtype: never checked
   CHECK(checks == 2);
   set_kernel_log(nullptr);
+}
+
+TEST_CASE("kernel trust: SDXL_CUDA_KERNELS_OFF names kernels by id") {
+  CHECK(kernel_listed("geglu", "geglu"));
+  CHECK(kernel_listed("group_norm_nhwc, geglu ,residual_layer_norm", "geglu"));
+  CHECK(kernel_listed("group_norm_nhwc,residual_layer_norm", "residual_layer_norm"));
+  CHECK_FALSE(kernel_listed("geglu_x,xgeglu", "geglu"));  // whole ids only
+  CHECK_FALSE(kernel_listed("", "geglu"));
+  CHECK_FALSE(kernel_listed(nullptr, "geglu"));
+  // A kernel whose id is listed is never trusted, and its self-check never runs.
+  ::setenv("SDXL_CUDA_KERNELS_OFF", "other,test_kernel", 1);
+  KernelTrust listed("test_kernel"), unlisted("another_kernel");
+  int checks = 0;
+  auto passes = [&](std::string&) { ++checks; return true; };
+  CHECK_FALSE(listed.trusted(at::kHalf, passes));
+  CHECK(checks == 0);
+  CHECK(unlisted.trusted(at::kHalf, passes));
+  CHECK(checks == 1);
+  ::unsetenv("SDXL_CUDA_KERNELS_OFF");
 }
 
 TEST_CASE("kernel trust: a self-check that throws counts as failed") {
