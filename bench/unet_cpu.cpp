@@ -14,6 +14,9 @@
 //            --graph            time the call replayed from a CUDA graph (gpu/unet_cuda_graph.h) instead
 //                               of eager calls: what is left once launch overhead is gone (diffusers'
 //                               "CUDA-graph replay" figures in gpu-machine.md); CUDA builds only
+//            --fused-qkv        after the timed calls, the same calls again with each self-attention's
+//                               q/k/v weights stacked, one product instead of three ([gpu] fused_qkv;
+//                               models/common/stacked_weights.h): both medians side by side
 //            --context-kv       the cross-attentions' keys and values computed once before the timed
 //                               calls, as a job does for its steps (models/unet/cross_attention_kv.h)
 //            --attention NAME   auto|flash|cudnn|efficient|math: libtorch's attention kernel, as
@@ -24,6 +27,7 @@
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <cstdio>
@@ -59,7 +63,7 @@ nlohmann::json tiny_config() { return bench::tiny_unet_config(); }
 
 struct Options {
   bool full = false, checkpoint = false, keep = false, dtype_given = false, channels_last = false, graph = false;
-  bool context_kv = false;
+  bool context_kv = false, fused_qkv = false;
   int iters = 3;
   std::int64_t size = 0, batch = 2;
   c10::ScalarType dtype = at::kFloat;
@@ -109,24 +113,42 @@ int bench_forward(const Options& opt) {
     std::printf("context keys/values: %zu layers, %.1f MiB\n", in.context_kv->layers(), in.context_kv->bytes() / 1048576.0);
   }
   auto sync = [&]() { bench::wait_for_device(opt.device); };
-  std::unique_ptr<gpu::UNetCudaGraph> graph;
-  for (int i = -1; i < opt.iters; ++i) {  // i = -1: warm-up (eager, also before a capture)
-    if (opt.graph && i == 0) {
-      auto captured = gpu::UNetCudaGraph::capture(**unet, in);
-      if (!captured.ok()) return std::cerr << "bench_unet --graph: " << captured.status().message() << "\n", 1;
-      graph = std::move(captured).value();
+  // One warm-up call (eager, also before a capture), then opt.iters timed ones; the median.
+  auto time_calls = [&](bool fused) -> double {
+    std::unique_ptr<gpu::UNetCudaGraph> graph;
+    std::vector<double> times;
+    for (int i = -1; i < opt.iters; ++i) {
+      if (opt.graph && i == 0) {
+        auto captured = gpu::UNetCudaGraph::capture(**unet, in);
+        if (!captured.ok()) return std::cerr << "bench_unet --graph: " << captured.status().message() << "\n", -1.0;
+        graph = std::move(captured).value();
+      }
+      auto t = Clock::now();
+      const std::clock_t cpu0 = std::clock();  // process CPU time: meaningful on a shared, loaded machine
+      auto eps = graph ? graph->replay(in) : (*unet)->forward(in);
+      if (!eps.ok()) return std::cerr << eps.status().message() << "\n", -1.0;
+      sync();
+      const double ms = seconds_since(t) * 1e3;
+      const double cpu_ms = 1e3 * double(std::clock() - cpu0) / CLOCKS_PER_SEC;
+      if (i >= 0) times.push_back(ms);
+      std::printf("%s %lldx%lld batch %lld %s%s%s: %.1f ms wall, %.1f ms CPU%s\n", opt.device.str().c_str(),
+                  (long long)px, (long long)px, (long long)b, c10::toString(opt.dtype),
+                  graph ? " replayed from a CUDA graph" : opt.context_kv ? " with context k/v" : "",
+                  fused ? " (fused q/k/v)" : "", ms, cpu_ms, i < 0 ? " (warm-up)" : "");
     }
-    auto t = Clock::now();
-    const std::clock_t cpu0 = std::clock();  // process CPU time: meaningful on a shared, loaded machine
-    auto eps = graph ? graph->replay(in) : (*unet)->forward(in);
-    if (!eps.ok()) return std::cerr << eps.status().message() << "\n", 1;
-    sync();
-    const double ms = seconds_since(t) * 1e3;
-    const double cpu_ms = 1e3 * double(std::clock() - cpu0) / CLOCKS_PER_SEC;
-    std::printf("%s %lldx%lld batch %lld %s%s: %.1f ms wall, %.1f ms CPU%s\n", opt.device.str().c_str(),
-                (long long)px, (long long)px, (long long)b, c10::toString(opt.dtype),
-                graph ? " replayed from a CUDA graph" : opt.context_kv ? " with context k/v" : "", ms, cpu_ms,
-                i < 0 ? " (warm-up)" : "");
+    if (times.empty()) return 0.0;
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2];
+  };
+  const double plain_ms = time_calls(false);
+  if (plain_ms < 0) return 1;
+  if (opt.fused_qkv) {  // then the same calls with q/k/v in one product, side by side in this process
+    const std::size_t stacked = (*unet)->stack_self_attention_projections();
+    std::printf("q/k/v in one product: %zu of %zu self-attentions\n", stacked, (*unet)->self_attentions());
+    const double fused_ms = time_calls(true);
+    if (fused_ms < 0) return 1;
+    std::printf("fused q/k/v side by side: %.2f ms median, three products %.2f ms (ratio %.3f)\n", fused_ms, plain_ms,
+                plain_ms > 0 ? fused_ms / plain_ms : 0.0);
   }
   std::printf("peak RSS %.0f MiB, threads %d\n", util::peak_rss_mib(), at::get_num_threads());
   if (!opt.profile.empty())
@@ -216,6 +238,7 @@ int main(int argc, char** argv) {
     else if (a == "--keep") opt.keep = true;
     else if (a == "--cudnn-benchmark") at::globalContext().setBenchmarkCuDNN(true);  // autotune conv algorithms
     else if (a == "--channels-last") opt.channels_last = true;
+    else if (a == "--fused-qkv") opt.fused_qkv = true;
     else if (a == "--graph") opt.graph = true;
     else if (a == "--context-kv") opt.context_kv = true;
     else if (a == "--iters") opt.iters = std::stoi(next());

@@ -9,7 +9,8 @@
 #      1024²/512² batch 2 and 1024² batch 8 (channels-last, the host's default; batch 2 also
 #      replayed from a CUDA graph), 30-step generations CUDA-graph replayed, the VAE decode, and
 #      the fp16 single-file load; then the levers side by side (NCHW, eager, our kernels off,
-#      cuDNN autotuning, flash vs cuDNN attention, cross-attention keys/values per job, VAE layouts); some calls also run under the Kineto profiler (--profile:
+#      cuDNN autotuning, flash vs cuDNN attention, cross-attention keys/values per job, q/k/v in one
+#      product, the residual LayerNorm kernel, VAE layouts); some calls also run under the Kineto profiler (--profile:
 #      GPU time per kernel and per kind of work);
 #   4. resumes the host build and, if it finishes in time, runs `sdxl golden check` of the model
 #      cases and schedulers on CUDA in float32/bfloat16/float16 (a check that crashes is rerun
@@ -105,6 +106,9 @@ if [ "${BENCH:-1}" = 1 ]; then
     # a failed self-check prints its reason here and falls back to libtorch).
     timeout 90 "$BUILD/golden_gpu" --golden "$G/models" --device cuda --dtypes f32,bf16,f16 --channels-last 1 2>&1 \
       | tee "$W/golden_channels_last.txt"
+    # [gpu] fused_qkv: each self-attention's q/k/v in one product (stacked weights), channels-last.
+    timeout 90 "$BUILD/golden_gpu" --golden "$G/models" --device cuda --dtypes f32,bf16,f16 --channels-last 1 \
+      --fused-qkv 1 2>&1 | tee "$W/golden_fused_qkv.txt"
   else
     echo "skipped (golden_gpu not built)"
   fi
@@ -143,7 +147,20 @@ if [ "${BENCH:-1}" = 1 ]; then
       --runs 3 --graph --channels-last
     run vae_bf16 90 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0,64,96,72x128 --profile "$W/profile_vae_bf16"
     run load_f16_checkpoint 120 bench_unet --checkpoint --device cuda --dtype f16 --layouts "$G/models/sdxl_full_layouts.json"
-    # Levers. The attention kernel ([gpu] attention; the figures above are libtorch's own choice,
+    # Levers. q/k/v in one product ([gpu] fused_qkv): each call times the UNet as it is, then
+    # again with the self-attentions' weights stacked, side by side in one process (replayed from a
+    # graph, so launches do not hide the GEMM change; and eager at 1024², as a job runs by default).
+    run unet_f16_1024_b2_nhwc_graph_fused_qkv 90 bench_unet_graph --full --device cuda --dtype f16 --size 1024 \
+      --batch 2 --iters 10 --channels-last --graph --fused-qkv
+    run unet_f16_512_b2_nhwc_graph_fused_qkv 60 bench_unet_graph --full --device cuda --dtype f16 --size 512 \
+      --batch 2 --iters 10 --channels-last --graph --fused-qkv
+    run unet_f16_1024_b2_nhwc_fused_qkv 90 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 2 \
+      --iters 10 --channels-last --fused-qkv
+    # The residual add + LayerNorm kernel (gpu/residual_layer_norm.h, on in the figures above):
+    # the same call without it, to set against unet_f16_1024_b2_nhwc.
+    RUN_ENV=SDXL_CUDA_KERNELS_OFF=residual_layer_norm run unet_f16_1024_b2_nhwc_no_residual_norm 60 bench_unet \
+      --full --device cuda --dtype f16 --size 1024 --batch 2 --iters 10 --channels-last
+    # The attention kernel ([gpu] attention; the figures above are libtorch's own choice,
     # which its profile names): flash and cuDNN side by side, replayed from a graph.
     for attn in flash cudnn; do
       run unet_f16_1024_b2_nhwc_graph_attn_$attn 60 bench_unet_graph --full --device cuda --dtype f16 --size 1024 \
@@ -287,12 +304,18 @@ for f in sorted(out.glob("*.txt")):
     if f.stem in ("log", "cmake", "ninja", "host_build", "host_build_errors", "host_bench_log"): continue
     text = f.read_text()
     lines = [l for l in text.splitlines() if "warm-up" not in l]
-    ms = [float(m.group(1)) for l in lines for m in [re.search(r": ([0-9.]+) ms (wall|total)", l)] if m]
+    def times(ls): return [float(m.group(1)) for l in ls for m in [re.search(r": ([0-9.]+) ms (wall|total)", l)] if m]
+    # bench_unet --fused-qkv times the same calls again with q/k/v in one product: its own median.
+    fused = times([l for l in lines if "(fused q/k/v)" in l])
+    ms = times([l for l in lines if "(fused q/k/v)" not in l])
     profile = [l for l in lines if l.startswith("profile ")]
     lines = [l for l in lines if not l.startswith("profile ")]
     entry = {"lines": [l for l in lines if "ms" in l or "PASS" in l or "FAIL" in l or "passed" in l][-6:]}
     if profile: entry["profile"] = profile
     if ms: entry.update(ms_median=statistics.median(ms), ms_min=min(ms), runs=len(ms))
+    if fused and ms:
+        entry.update(fused_qkv_ms_median=statistics.median(fused), fused_qkv_ms_min=min(fused),
+                     fused_qkv_ratio=statistics.median(fused) / statistics.median(ms))
     results[f.stem] = entry
 bench = out / "host_bench.json"
 if bench.exists() and bench.read_text().strip():

@@ -75,6 +75,9 @@ sdxl_cli_test(channels_last 0 "\"gpu_channels_last\": false"
               --config ${CMAKE_CURRENT_SOURCE_DIR}/data/channels_last.toml bench --tiny --parts generate --size 64 --steps 1 --device cpu)
 sdxl_cli_test(channels_last_bad 2 "channels_last_bad.toml:3:[0-9]+: \\[gpu\\] channels_last"
               --config ${CMAKE_CURRENT_SOURCE_DIR}/data/channels_last_bad.toml plugins)
+# [gpu] fused_qkv reaches the pipeline; on the CPU no weight is stacked (the switch is for CUDA).
+sdxl_cli_test(fused_qkv 0 "\"gpu_fused_qkv\": true.*\"unet_stacked_self_attentions\": 0"
+              --config ${CMAKE_CURRENT_SOURCE_DIR}/data/fused_qkv.toml bench --tiny --parts generate --size 64 --steps 1 --device cpu)
 
 # [gpu] attention: a name outside the list is refused naming the file, line and key. A kernel
 # choice reaches libtorch's switches (`sdxl bench` reports them) on libtorch 2.x; on 1.x, which has

@@ -5,11 +5,12 @@
 // Prints figures; not a test.
 //
 //   bench_generate [--device cuda] [--dtype f16|bf16|f32] [--size 1024] [--steps 30] [--cfg 5]
-//                  [--runs 3] [--tiny] [--graph] [--channels-last]
+//                  [--runs 3] [--tiny] [--graph] [--channels-last] [--fused-qkv]
 //   --tiny   the golden tiny UNet's shape (quick CPU check of the loop)
 //   --graph  replay the UNet as a CUDA graph (host/gpu/unet_cuda_graph.h; needs SDXL_HAVE_CUDA_GRAPH)
 //   --channels-last  the UNet's 4-D weights and its input in NHWC order (the host's [gpu]
 //            channels_last default since 2026-11-27)
+//   --fused-qkv  each self-attention's q/k/v in one product ([gpu] fused_qkv)
 #include <ATen/ATen.h>
 
 #include <algorithm>
@@ -57,7 +58,7 @@ struct Options {
   std::int64_t size = 1024;
   int steps = 30, runs = 3;
   double cfg = 5.0;
-  bool tiny = false, graph = false, channels_last = false;
+  bool tiny = false, graph = false, channels_last = false, fused_qkv = false;
 };
 
 int run(const Options& opt) {
@@ -75,6 +76,7 @@ int run(const Options& opt) {
   auto unet = models::UNet2DConditionModel::load(weights, config.value(), "random weights", opt.dtype, opt.device);
   weights.clear();
   if (!unet.ok()) return std::cerr << unet.status().message() << "\n", 1;
+  if (opt.fused_qkv) std::printf("q/k/v in one product: %zu self-attentions\n", unet.value()->stack_self_attention_projections());
   sdk::Options vo;
   vo.set("force_upcast", std::string("off"));
   auto vae = bench::random_kl_vae(opt.device, opt.dtype, vo);
@@ -129,9 +131,10 @@ int run(const Options& opt) {
     if (!img.ok()) return std::cerr << img.status().message() << "\n", 1;
     const at::Tensor pixels = img.value().add(1).mul(127.5).clamp(0, 255).to(at::kByte).cpu();  // on the host
     const double t_vae = ms_since(t1), total = ms_since(t0);
-    std::printf("%s %lldx%lld %s, %d steps%s%s: %.1f ms total (denoise %.1f ms = %.2f ms/step, decode %.1f ms)%s\n",
+    std::printf("%s %lldx%lld %s, %d steps%s%s%s: %.1f ms total (denoise %.1f ms = %.2f ms/step, decode %.1f ms)%s\n",
                 opt.device.str().c_str(), (long long)opt.size, (long long)opt.size, c10::toString(opt.dtype), opt.steps,
-                opt.graph ? " (CUDA graph)" : "", opt.channels_last ? " (channels-last)" : "", total, t_unet,
+                opt.graph ? " (CUDA graph)" : "", opt.channels_last ? " (channels-last)" : "",
+                opt.fused_qkv ? " (fused q/k/v)" : "", total, t_unet,
                 t_unet / opt.steps, t_vae, r < 0 ? " (warm-up)" : "");
     if (r >= 0) {
       totals.push_back(total);
@@ -169,6 +172,7 @@ int main(int argc, char** argv) {
     else if (a == "--tiny") opt.tiny = true;
     else if (a == "--graph") opt.graph = true;
     else if (a == "--channels-last") opt.channels_last = true;
+    else if (a == "--fused-qkv") opt.fused_qkv = true;
     else return std::cerr << "unknown option " << a << " (see the comment at the top of bench/gpu/generate_gpu.cpp)\n", 2;
   }
   try {

@@ -85,6 +85,7 @@ sdk::Result<App> start(const StartupRequest& request) {
   pipeline::set_vae_decode_limit(vae_limit.value());
   pipeline::set_cuda_graphs(app.config.gpu_cuda_graphs);
   pipeline::set_unet_channels_last(app.config.gpu_channels_last);
+  pipeline::set_unet_fused_qkv(app.config.gpu_fused_qkv);
   at::globalContext().setBenchmarkCuDNN(app.config.gpu_cudnn_benchmark);
   io::set_staged_upload_enabled(app.config.gpu_staged_upload);
   // Process-wide, like libtorch's own switches; an error on a libtorch that cannot honour it.

@@ -217,9 +217,9 @@ sdk::Result<json> bench_generate(const BenchOptions& o, const plugins::PluginReg
     return json{{"generate_ms", ms_since(t)}, {"text_ms", s.text * 1e3}, {"denoise_ms", s.denoise * 1e3},
                 {"unet_ms", s.unet * 1e3}, {"ms_per_step", s.denoise * 1e3 / o.steps}, {"vae_ms", s.vae * 1e3}};
   };
-  // As configured ([gpu] cuda_graphs, channels_last), then, on CUDA, side by side: the same job
-  // again eager and with the UNet replayed from a CUDA graph (its first call warms up, the second
-  // captures), then both again channels-last.
+  // As configured ([gpu] cuda_graphs, channels_last, fused_qkv), then, on CUDA, side by side: the
+  // same job again eager and with the UNet replayed from a CUDA graph (its first call warms up, the
+  // second captures), then both again channels-last, then both with q/k/v in one product.
   auto first = timed_job();
   if (!first.ok()) return first.status();
   out.update({{"load_ms", load_ms}, {"start_to_first_step_ms", first_step_ms}});
@@ -246,9 +246,17 @@ sdk::Result<json> bench_generate(const BenchOptions& o, const plugins::PluginReg
       model.value()->unet->use_channels_last();
       if (auto st = side_by_side("again_channels_last", "again_channels_last_cuda_graphs"); !st.ok()) return st;
     }
+    // Then q/k/v in one product ([gpu] fused_qkv), likewise for good.
+    if (model.value()->unet->stacked_self_attentions() == 0 &&
+        model.value()->unet->stack_self_attention_projections() > 0)
+      if (auto st = side_by_side("again_fused_qkv", "again_fused_qkv_cuda_graphs"); !st.ok()) return st;
   }
   out["gpu_channels_last"] = pipeline::unet_channels_last_enabled();  // the switch ([gpu] channels_last)
   out["unet_channels_last"] = model.value()->unet->channels_last();   // the layout it ran in (CUDA only)
+  out["gpu_fused_qkv"] = pipeline::unet_fused_qkv_enabled();          // the switch ([gpu] fused_qkv)
+  // Self-attentions computing q/k/v in one product at the end (CUDA only), of how many.
+  out["unet_stacked_self_attentions"] = model.value()->unet->stacked_self_attentions();
+  out["unet_self_attentions"] = model.value()->unet->self_attentions();
   // Server throughput, decode in turn vs overlapped with the next job ([server] overlap_decode).
   if (o.serve_jobs == 0) return out;
   ServeBenchJob serve;

@@ -81,6 +81,7 @@ void assign(Config& c, const ConfigKey& key, const toml::node& n) {
   else if (id == "output.png_compression") c.png_compression = n.value<std::int64_t>().value_or(1);
   else if (id == "gpu.cuda_graphs") c.gpu_cuda_graphs = n.value<bool>().value_or(false);
   else if (id == "gpu.channels_last") c.gpu_channels_last = n.value<bool>().value_or(true);
+  else if (id == "gpu.fused_qkv") c.gpu_fused_qkv = n.value<bool>().value_or(false);
   else if (id == "gpu.cudnn_benchmark") c.gpu_cudnn_benchmark = n.value<bool>().value_or(false);
   else if (id == "gpu.staged_upload") c.gpu_staged_upload = n.value<bool>().value_or(true);
   else if (id == "gpu.attention") c.gpu_attention = n.as_string()->get();

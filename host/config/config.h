@@ -39,6 +39,7 @@ struct Config {
   std::int64_t png_compression = 1;       ///< [output] png_compression (zlib level 0-9)
   bool gpu_cuda_graphs = false;           ///< [gpu] cuda_graphs
   bool gpu_channels_last = true;          ///< [gpu] channels_last
+  bool gpu_fused_qkv = false;             ///< [gpu] fused_qkv
   bool gpu_cudnn_benchmark = false;       ///< [gpu] cudnn_benchmark
   bool gpu_staged_upload = true;          ///< [gpu] staged_upload
   std::string gpu_attention = "auto";     ///< [gpu] attention: auto | flash | cudnn | efficient | math

@@ -56,6 +56,11 @@ const std::vector<ConfigKey>& config_keys() {
        "Run the UNet's convolutions channels-last (NHWC) on CUDA, with the host's NHWC GroupNorm\n"
        "kernels keeping that layout between them: 35.2 ms instead of 39.0 per 1024² CFG step on an\n"
        "H100 (docs/performance.md). No effect on the CPU."},
+      {"gpu", "fused_qkv", KeyType::boolean, "false",
+       "Compute each UNet self-attention's query, key and value in one matrix product instead of\n"
+       "three: their weights are stacked in one storage at load (same memory, same values up to\n"
+       "rounding; diffusers' fuse_qkv_projections). Off until the GPU figures say it pays\n"
+       "(docs/performance.md). No effect on the CPU."},
       {"gpu", "cudnn_benchmark", KeyType::boolean, "false",
        "Let cuDNN time its convolution algorithms on the first call of each shape and keep the\n"
        "fastest (torch.backends.cudnn.benchmark)."},

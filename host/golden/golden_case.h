@@ -58,6 +58,9 @@ struct GoldenOptions {
   /// The UNet computes channels-last (UNet2DConditionModel::use_channels_last): the same sums in
   /// NHWC memory order, checked against the same tolerances.
   bool channels_last = false;
+  /// The UNet's self-attentions compute q/k/v in one product
+  /// (UNet2DConditionModel::stack_self_attention_projections), against the same tolerances.
+  bool fused_qkv = false;
 };
 
 /// Outputs a replay produced, in the order it produced them.

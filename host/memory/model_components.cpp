@@ -72,6 +72,12 @@ sdk::Result<std::vector<std::string>> register_model_components(MemoryArbiter& a
   if (model->unet) {
     auto residency = std::make_shared<ParameterResidency>(model->name + ".unet", model->unet->parameters(),
                                                           checkpoint_source(spec, "unet"));
+    // Back on a GPU, the UNet's channels-last and stacked q/k/v weights again (a move copies each
+    // tensor in the standard layout); on the host, where it only waits, as they come.
+    std::weak_ptr<models::UNet2DConditionModel> unet = model->unet;
+    residency->set_on_reseated([unet](c10::Device to) {
+      if (auto u = unet.lock(); u && !to.is_cpu()) u->restore_weight_layouts();
+    });
     c10::Device home = device;
     if (streamer) {
       // A streamed UNet lives on the host: put it there now rather than at the first admission

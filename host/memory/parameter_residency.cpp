@@ -43,7 +43,16 @@ sdk::Status ParameterResidency::move_to(c10::Device device) {
   } catch (const std::exception& e) {
     return sdk::internal_error(component_ + ": moving weights to " + device.str() + " failed: " + e.what());
   }
+  reseated(device);
   return {};
+}
+
+void ParameterResidency::reseated(c10::Device device) const {
+  if (!on_reseated_) return;
+  try {
+    on_reseated_(device);
+  } catch (const std::exception&) {  // layouts are a speed-up: the standard ones compute the same
+  }
 }
 
 sdk::Status ParameterResidency::drop() {
@@ -86,6 +95,7 @@ sdk::Status ParameterResidency::reload(c10::Device device) {
     return sdk::internal_error(component_ + ": reloading weights failed: " + e.what());
   }
   dropped_ = false;
+  reseated(device);
   return {};
 }
 

@@ -47,6 +47,13 @@ class ParameterResidency {
   /// the remembered shapes and re-seats the handles.
   sdk::Status reload(c10::Device device);
 
+  /// Called after each successful move_to / reload with the device asked for (a simulated GPU
+  /// included): the copies are made tensor by tensor in the standard layout, so a network that
+  /// chose other layouts for its weights (channels-last, stacked q/k/v) re-applies them here. An
+  /// exception from it is swallowed: the weights are valid either way, only slower.
+  using Reseated = std::function<void(c10::Device)>;
+  void set_on_reseated(Reseated fn) { on_reseated_ = std::move(fn); }
+
   bool dropped() const { return dropped_; }
   std::uint64_t bytes() const { return bytes_; }
 
@@ -56,8 +63,11 @@ class ParameterResidency {
   std::map<std::string, std::vector<std::int64_t>> shapes_;  // remembered for reload after a drop
   c10::ScalarType dtype_ = c10::kFloat;
   WeightSource source_;
+  Reseated on_reseated_;
   bool dropped_ = false;
   std::uint64_t bytes_ = 0;
+
+  void reseated(c10::Device device) const;
 };
 
 }  // namespace sdxl::memory

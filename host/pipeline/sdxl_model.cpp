@@ -228,6 +228,7 @@ sdk::Result<std::shared_ptr<SdxlModel>> SdxlModel::load(const ModelSpec& spec, c
   if (!unet.ok()) return unet.status();
   model->unet = unet.value();
   if (spec.device.is_cuda() && unet_channels_last_enabled()) model->unet->use_channels_last();
+  if (spec.device.is_cuda() && unet_fused_qkv_enabled()) model->unet->stack_self_attention_projections();
 
   auto vae_bytes = load_vae(checkpoint, spec, registry, unet_config.value().out_channels,
                             unet_weights.value()->source, *model);
@@ -243,9 +244,12 @@ sdk::Result<std::shared_ptr<SdxlModel>> SdxlModel::load(const ModelSpec& spec, c
 
 namespace {
 std::atomic<bool> g_unet_channels_last{true};  // [gpu] channels_last's default
+std::atomic<bool> g_unet_fused_qkv{false};      // [gpu] fused_qkv's default
 }  // namespace
 
 void set_unet_channels_last(bool enabled) { g_unet_channels_last = enabled; }
 bool unet_channels_last_enabled() { return g_unet_channels_last; }
+void set_unet_fused_qkv(bool enabled) { g_unet_fused_qkv = enabled; }
+bool unet_fused_qkv_enabled() { return g_unet_fused_qkv; }
 
 }  // namespace sdxl::pipeline

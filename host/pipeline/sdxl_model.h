@@ -73,9 +73,15 @@ sdk::Status resolve_device_and_dtype(const std::string& device, const std::strin
                                      const std::string& dtype_key, ModelSpec& spec);
 
 /// Process-wide switch ([gpu] channels_last, set at start-up): models loaded onto CUDA from then
-/// on run their UNet channels-last (UNet2DConditionModel::use_channels_last). Off by default.
+/// on run their UNet channels-last (UNet2DConditionModel::use_channels_last). On by default.
 void set_unet_channels_last(bool enabled);
 bool unet_channels_last_enabled();
+
+/// Process-wide switch ([gpu] fused_qkv, set at start-up): models loaded onto CUDA from then on
+/// stack their UNet self-attentions' q/k/v weights
+/// (UNet2DConditionModel::stack_self_attention_projections). Off by default.
+void set_unet_fused_qkv(bool enabled);
+bool unet_fused_qkv_enabled();
 
 /// SDXL base 1.0's scheduler configuration (EulerDiscreteScheduler, leading spacing).
 nlohmann::json sdxl_base_scheduler_config();

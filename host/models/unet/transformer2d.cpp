@@ -5,6 +5,8 @@
 #include "gpu/geglu.h"
 #include "gpu/residual_layer_norm.h"
 #include "models/common/attention.h"
+#include "models/common/cpu_matmul.h"
+#include "models/common/stacked_weights.h"
 #include "models/unet/cross_attention_kv.h"
 
 namespace sdxl::models {
@@ -30,6 +32,8 @@ at::Tensor CrossAttention::attend(const at::Tensor& x, const AttentionContext& c
 
 namespace {
 
+bool has_bias(const Linear& l) { return l.bias.defined(); }
+
 // (y + residual, norm of it): one CUDA pass where gpu/residual_layer_norm.h applies, else libtorch's
 // add and LayerNorm (the same operations the block always did).
 gpu::ResidualNorm add_then_norm(const at::Tensor& y, const at::Tensor& residual, const LayerNorm& norm) {
@@ -41,6 +45,27 @@ gpu::ResidualNorm add_then_norm(const at::Tensor& y, const at::Tensor& residual,
 }
 
 }  // namespace
+
+at::Tensor CrossAttention::self_attend(const at::Tensor& x) const {
+  const at::Tensor qkv_weight = stacked_rows({to_q.weight, to_k.weight, to_v.weight});
+  if (!qkv_weight.defined() || has_bias(to_q) || has_bias(to_k) || has_bias(to_v)) return (*this)(x, x);
+  // [B, N, 3C] -> three [B, N, C] column views: the attention reads them in place (torch 2.x) or
+  // splits them into heads with one copy each (the explicit path), as separate products would.
+  const auto qkv = models::linear(x, qkv_weight).chunk(3, -1);
+  // Runtime LoRAs hang on each layer's own weight tensor, which stacking keeps.
+  return to_out(multi_head_attention(add_linear_adapter(qkv[0], x, to_q.weight),
+                                     add_linear_adapter(qkv[1], x, to_k.weight),
+                                     add_linear_adapter(qkv[2], x, to_v.weight), heads));
+}
+
+bool CrossAttention::stack_projections() {
+  if (has_bias(to_q) || has_bias(to_k) || has_bias(to_v)) return false;
+  return projections_stacked() || stack_rows_in_place({to_q.weight, to_k.weight, to_v.weight});
+}
+
+bool CrossAttention::projections_stacked() const {
+  return stacked_rows({to_q.weight, to_k.weight, to_v.weight}).defined();
+}
 
 void BasicTransformerBlock::load(WeightReader& r, const std::string& prefix, std::int64_t dim,
                                  std::int64_t context_dim, std::int64_t heads) {
@@ -56,8 +81,7 @@ void BasicTransformerBlock::load(WeightReader& r, const std::string& prefix, std
 at::Tensor BasicTransformerBlock::operator()(const at::Tensor& x, const AttentionContext& context) const {
   // Each residual add and the norm after it: one pass on CUDA (the sum is normed from registers).
   // Reassigned rather than bound anew, so that each pair is freed once the next exists.
-  const at::Tensor n1 = norm1(x);
-  gpu::ResidualNorm h = add_then_norm(attn1(n1, n1), x, norm2);
+  gpu::ResidualNorm h = add_then_norm(attn1.self_attend(norm1(x)), x, norm2);
   h = add_then_norm(attn2.attend(h.normed, context), h.sum, norm3);
   // GEGLU: first half is the value, second half the gate (exact erf gelu); one fused pass on CUDA.
   const at::Tensor projected = ff_proj(h.normed);
@@ -80,6 +104,17 @@ void Transformer2DModel::load(WeightReader& r, const std::string& prefix, std::i
 void Transformer2DModel::add_context_kv(const at::Tensor& context, CrossAttentionKV& out) const {
   for (const auto& block : transformer_blocks)
     out.add(&block.attn2, block.attn2.to_k(context), block.attn2.to_v(context));
+}
+
+std::size_t Transformer2DModel::stack_self_attention_projections() {
+  for (auto& block : transformer_blocks) block.attn1.stack_projections();
+  return stacked_self_attentions();
+}
+
+std::size_t Transformer2DModel::stacked_self_attentions() const {
+  std::size_t n = 0;
+  for (const auto& block : transformer_blocks) n += block.attn1.projections_stacked() ? 1 : 0;
+  return n;
 }
 
 at::Tensor Transformer2DModel::operator()(const at::Tensor& x, const AttentionContext& context) const {

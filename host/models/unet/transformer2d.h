@@ -6,6 +6,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -35,6 +36,15 @@ struct CrossAttention {
   at::Tensor operator()(const at::Tensor& x, const at::Tensor& context) const;
   /// The same, with this layer's keys and values taken from context.kv when it holds them.
   at::Tensor attend(const at::Tensor& x, const AttentionContext& context) const;
+  /// Self-attention (context = x): q, k and v from one [3C, C] product while their weights are
+  /// stacked (stack_projections()), else (*this)(x, x). The same values either way, up to the
+  /// rounding of a differently blocked product.
+  at::Tensor self_attend(const at::Tensor& x) const;
+  /// Stacks to_q, to_k and to_v's weights in one storage (models/common/stacked_weights.h), for
+  /// self-attention: all three read x. False when they cannot be (biases, unlike weights).
+  bool stack_projections();
+  /// True while the three weights lie stacked, so self_attend() computes one product.
+  bool projections_stacked() const;
 };
 
 struct BasicTransformerBlock {
@@ -56,6 +66,11 @@ struct Transformer2DModel {
   at::Tensor operator()(const at::Tensor& x, const AttentionContext& context) const;
   /// Adds every block's cross-attention keys and values for `context` (compute dtype/device).
   void add_context_kv(const at::Tensor& context, CrossAttentionKV& out) const;
+  /// Stacks every block's self-attention q/k/v weights (CrossAttention::stack_projections);
+  /// returns how many blocks' are stacked afterwards.
+  std::size_t stack_self_attention_projections();
+  /// How many blocks' self-attentions compute q, k and v in one product now.
+  std::size_t stacked_self_attentions() const;
 };
 
 }  // namespace sdxl::models

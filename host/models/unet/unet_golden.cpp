@@ -65,6 +65,8 @@ sdk::Result<golden::TensorList> replay_unet_case(const golden::GoldenCase& c, co
   auto unet = UNet2DConditionModel::load((*weights)->tensors, *config, (*weights)->source, opts.dtype, opts.device);
   if (!unet.ok()) return unet.status();
   if (opts.channels_last) (*unet)->use_channels_last();
+  if (opts.fused_qkv && (*unet)->stack_self_attention_projections() != (*unet)->self_attentions())
+    return sdk::internal_error("the unet case: not every self-attention's q/k/v weights could be stacked");
 
   const auto& table = tensor_table(c.manifest);
   const auto inputs = unet_case_inputs(c.manifest);

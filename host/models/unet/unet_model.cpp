@@ -159,6 +159,15 @@ sdk::Result<at::Tensor> UNet2DConditionModel::forward(const UNetInputs& in, cons
   }
 }
 
+template <class Self, class Fn>
+void UNet2DConditionModel::for_each_transformer(Self& unet, Fn&& fn) {
+  for (auto& block : unet.down_blocks)
+    for (auto& t : block.attentions) fn(t);
+  if (unet.mid_block.present && unet.mid_block.cross_attention) fn(unet.mid_block.attention);
+  for (auto& block : unet.up_blocks)
+    for (auto& t : block.attentions) fn(t);
+}
+
 sdk::Result<std::shared_ptr<const CrossAttentionKV>> UNet2DConditionModel::cross_attention_kv(
     const at::Tensor& encoder_hidden_states) const {
   const auto& ehs = encoder_hidden_states;
@@ -171,11 +180,7 @@ sdk::Result<std::shared_ptr<const CrossAttentionKV>> UNet2DConditionModel::cross
     c10::NoGradGuard no_grad;
     auto kv = std::make_shared<CrossAttentionKV>(ehs, instance_);
     const at::Tensor context = ehs.to(device_, dtype_);  // as run() converts it
-    for (const auto& block : down_blocks)
-      for (const auto& t : block.attentions) t.add_context_kv(context, *kv);
-    if (mid_block.present && mid_block.cross_attention) mid_block.attention.add_context_kv(context, *kv);
-    for (const auto& block : up_blocks)
-      for (const auto& t : block.attentions) t.add_context_kv(context, *kv);
+    for_each_transformer(*this, [&](const Transformer2DModel& t) { t.add_context_kv(context, *kv); });
     return std::shared_ptr<const CrossAttentionKV>(std::move(kv));
   });
 }
@@ -250,6 +255,29 @@ void UNet2DConditionModel::use_channels_last() {
     t.set_(nhwc.storage(), nhwc.storage_offset(), nhwc.sizes(), nhwc.strides());  // same TensorImpl
   }
   channels_last_ = true;
+}
+
+std::size_t UNet2DConditionModel::stack_self_attention_projections() {
+  qkv_stacked_ = true;
+  for_each_transformer(*this, [](Transformer2DModel& t) { t.stack_self_attention_projections(); });
+  return stacked_self_attentions();
+}
+
+std::size_t UNet2DConditionModel::stacked_self_attentions() const {
+  std::size_t n = 0;
+  for_each_transformer(*this, [&](const Transformer2DModel& t) { n += t.stacked_self_attentions(); });
+  return n;
+}
+
+std::size_t UNet2DConditionModel::self_attentions() const {
+  std::size_t n = 0;
+  for_each_transformer(*this, [&](const Transformer2DModel& t) { n += t.transformer_blocks.size(); });
+  return n;
+}
+
+void UNet2DConditionModel::restore_weight_layouts() {
+  if (channels_last_) use_channels_last();
+  if (qkv_stacked_) stack_self_attention_projections();
 }
 
 }  // namespace sdxl::models

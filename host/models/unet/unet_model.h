@@ -13,6 +13,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -106,6 +107,21 @@ class UNet2DConditionModel {
   /// Call before the model is shared between threads.
   void use_channels_last();
   bool channels_last() const { return channels_last_; }
+  /// Stacks every self-attention's q, k and v weights in one storage, in place (same tensors, as
+  /// use_channels_last), so each computes one [3C, C] product instead of three
+  /// (models/common/stacked_weights.h; [gpu] fused_qkv). Returns how many are stacked. A weight
+  /// later re-seated on its own storage (streamed off the device and back) ends its layer's
+  /// stacking: that layer computes three products again, with the same result. Call before the
+  /// model is shared between threads.
+  std::size_t stack_self_attention_projections();
+  /// How many self-attentions compute q, k and v in one product now (of self_attentions()).
+  std::size_t stacked_self_attentions() const;
+  /// Number of self-attention layers (transformer blocks) in the model.
+  std::size_t self_attentions() const;
+  /// Re-applies the weight layouts chosen so far (use_channels_last, stacked q/k/v) after the
+  /// weights were re-seated tensor by tensor on fresh storage in the standard layout (the memory
+  /// arbiter's moves and reloads: ParameterResidency::set_on_reseated). Same values either way.
+  void restore_weight_layouts();
   /// Installs (nullptr: removes) the stage observer. Safe while forwards run: each forward uses
   /// the observer that was set when it started. Unset, forward pays one null check per stage.
   void set_block_observer(std::shared_ptr<UNetBlockObserver> observer);
@@ -118,6 +134,7 @@ class UNet2DConditionModel {
   std::uint64_t resident_bytes_ = 0;
   std::uint64_t instance_ = 0;  // unique per loaded model: a CrossAttentionKV names its model by it
   bool channels_last_ = false;
+  bool qkv_stacked_ = false;  // stack_self_attention_projections() was asked for
   std::map<std::string, at::Tensor> parameters_;
   // Swapped under a lock (the free std::atomic_load/store on a shared_ptr are deprecated in
   // C++20, which libtorch ≥ 2.13 requires; std::atomic<std::shared_ptr> does not exist in C++17).
@@ -134,6 +151,9 @@ class UNet2DConditionModel {
   Conv2d conv_out;
 
   void build(WeightReader& r);
+  /// Calls fn on every Transformer2DModel of `unet` (const or not), in forward order.
+  template <class Self, class Fn>
+  static void for_each_transformer(Self& unet, Fn&& fn);
   sdk::Status check_inputs(const UNetInputs& in) const;
   at::Tensor run(const UNetInputs& in, const DebugSink* debug, UNetBlockObserver* observer) const;
 };

@@ -11,38 +11,15 @@
 #include "bench/random_sdxl.h"
 #include "memory/activation_estimate.h"
 #include "models/unet/unet_model.h"
+#include "tiny_unet.h"
 
 using namespace sdxl;
 
 namespace {
 
-models::UNetConfig tiny_config() {
-  auto c = models::UNetConfig::from_diffusers_json(bench::tiny_unet_config(), "tiny config");
-  REQUIRE(c.ok());
-  return *c;
-}
-
-std::shared_ptr<models::UNet2DConditionModel> random_unet(const models::UNetConfig& c, std::uint64_t seed) {
-  auto shapes = models::UNet2DConditionModel::parameter_shapes(c);
-  REQUIRE(shapes.ok());
-  at::manual_seed(seed);
-  std::map<std::string, at::Tensor> w;
-  for (const auto& [k, s] : *shapes) w[k] = at::randn(s).mul_(0.1);
-  auto unet = models::UNet2DConditionModel::load(w, c, "test", at::kFloat, at::kCPU);
-  REQUIRE(unet.ok());
-  return unet.value();
-}
-
-models::UNetInputs inputs(const models::UNetConfig& c, std::int64_t rows) {
-  at::manual_seed(5);
-  models::UNetInputs in;
-  in.sample = at::randn({rows, 4, 16, 16});
-  in.timestep = at::full({rows}, 400.f);
-  in.encoder_hidden_states = at::randn({rows, 77, c.cross_attention_dim});
-  in.text_embeds = at::randn({rows, c.projection_class_embeddings_input_dim - 6 * c.addition_time_embed_dim});
-  in.time_ids = at::rand({rows, 6}).mul_(100);
-  return in;
-}
+using test_unet::random_unet;
+using test_unet::tiny_config;
+models::UNetInputs inputs(const models::UNetConfig& c, std::int64_t rows) { return test_unet::random_inputs(c, rows); }
 
 // Cross-attentions of the model, and the sum of their widths, from the parameter names alone.
 std::pair<std::size_t, std::int64_t> cross_attentions(const models::UNetConfig& c) {

@@ -81,6 +81,16 @@ TEST_CASE("unet golden: channels-last weights and activations", "[unet][golden]"
   replay_and_check(opts, 14);
 }
 
+TEST_CASE("unet golden: self-attention q/k/v in one product, channels-last", "[unet][golden]") {
+  if (!have_goldens()) return;
+  // [gpu] fused_qkv with the GPU's default layout: the reference values within the same tolerances.
+  golden::GoldenOptions opts;
+  opts.model = (kModels / "tiny-sdxl").string();
+  opts.channels_last = true;
+  opts.fused_qkv = true;
+  replay_and_check(opts, 14);
+}
+
 TEST_CASE("unet use_channels_last re-seats every convolution weight in place", "[unet]") {
   if (!have_goldens()) return;
   auto ck = models::loader::load_checkpoint(kModels / "tiny-sdxl");
