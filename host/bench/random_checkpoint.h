@@ -12,8 +12,9 @@
 
 namespace sdxl::bench {
 
-/// Streams `model["single_file"]["tensors"]` to `path`: F16/BF16/F32 tensors get N(0, 0.02²) values
-/// (in their dtype), I64 buffers 0..n-1. `bytes`: the file size written.
+/// Streams `model["single_file"]["tensors"]` to `path`: F16/BF16/F32 tensors get values uniform
+/// in ±0.02·√3 (standard deviation 0.02; in their dtype; different for every tensor name), I64
+/// buffers 0..n-1. `bytes`: the file size written.
 sdk::Status write_random_single_file(const std::filesystem::path& path, const nlohmann::json& model,
                                      std::uint64_t* bytes);
 
