@@ -1,8 +1,8 @@
 #pragma once
 // A residual add and the LayerNorm after it in one CUDA pass (the kernel: residual_layer_norm.cu,
 // its arithmetic: residual_layer_norm_math.h): sum = x + residual is written once and normalised
-// from registers, where libtorch writes it and reads it back. The transformer blocks of the UNet
-// do this twice per block.
+// from registers, where libtorch writes it and reads it back. The UNet's transformers do this
+// twice per block and once between blocks.
 //
 // Safe by construction (gpu/kernel_trust.h): the first call for each dtype checks the kernel
 // against libtorch on small random inputs; a disagreement or launch failure is logged once and

@@ -1,8 +1,9 @@
 #pragma once
 // A residual add followed by LayerNorm over the last dimension, in one pass:
 //   sum = x + residual;  normed = (sum − mean) / sqrt(var + eps) · weight + bias
-// (the SDXL transformer block's "h = attn(…) + h; n = norm(h)", twice per block, 140 times per
-// UNet call). libtorch needs two kernels for it: the add writes sum, and LayerNorm reads it again.
+// (the SDXL transformer's "h = attn(…) + h; n = norm(h)", twice per block and once between
+// blocks: 199 times per UNet call). libtorch needs two kernels for it: the add writes sum, and
+// LayerNorm reads it again.
 // The per-thread arithmetic of residual_layer_norm.cu, written once so that the CPU tests run the
 // same code thread by thread (tests/unit/gpu/).
 //

@@ -78,17 +78,18 @@ void BasicTransformerBlock::load(WeightReader& r, const std::string& prefix, std
   ff_out.load(r, prefix + ".ff.net.2", 4 * dim, dim);
 }
 
-at::Tensor BasicTransformerBlock::operator()(const at::Tensor& x, const AttentionContext& context) const {
+std::pair<at::Tensor, at::Tensor> BasicTransformerBlock::run(const at::Tensor& x, const at::Tensor& n1,
+                                                             const AttentionContext& context) const {
   // Each residual add and the norm after it: one pass on CUDA (the sum is normed from registers).
   // Reassigned rather than bound anew, so that each pair is freed once the next exists.
-  gpu::ResidualNorm h = add_then_norm(attn1.self_attend(norm1(x)), x, norm2);
+  gpu::ResidualNorm h = add_then_norm(attn1.self_attend(n1), x, norm2);
   h = add_then_norm(attn2.attend(h.normed, context), h.sum, norm3);
   // GEGLU: first half is the value, second half the gate (exact erf gelu); one fused pass on CUDA.
   const at::Tensor projected = ff_proj(h.normed);
   h.normed.reset();
   at::Tensor act = gpu::geglu(projected);
   if (!act.defined()) act = gpu::geglu_reference(projected);
-  return ff_out(act) + h.sum;
+  return {ff_out(act), std::move(h.sum)};
 }
 
 void Transformer2DModel::load(WeightReader& r, const std::string& prefix, std::int64_t channels, std::int64_t depth,
@@ -121,7 +122,19 @@ at::Tensor Transformer2DModel::operator()(const at::Tensor& x, const AttentionCo
   const auto b = x.size(0), c = x.size(1), hgt = x.size(2), wid = x.size(3);
   at::Tensor h = norm(x).permute({0, 2, 3, 1}).reshape({b, hgt * wid, c});  // [B, HW, C]
   h = proj_in(h);
-  for (const auto& block : transformer_blocks) h = block(h, context);
+  // Each block's last residual add is done here, with the next block's first norm where there
+  // is one (one pass on CUDA).
+  at::Tensor normed = transformer_blocks.empty() ? at::Tensor() : transformer_blocks.front().norm1(h);
+  for (std::size_t k = 0; k < transformer_blocks.size(); ++k) {
+    auto [y, residual] = transformer_blocks[k].run(h, normed, context);
+    if (k + 1 == transformer_blocks.size()) {
+      h = y + residual;
+      break;
+    }
+    gpu::ResidualNorm next = add_then_norm(y, residual, transformer_blocks[k + 1].norm1);
+    h = std::move(next.sum);
+    normed = std::move(next.normed);
+  }
   h = proj_out(h);
   return h.reshape({b, hgt, wid, c}).permute({0, 3, 1, 2}) + x;
 }

@@ -53,7 +53,11 @@ struct BasicTransformerBlock {
   Linear ff_proj;  // ff.net.0.proj: [8C, C]
   Linear ff_out;   // ff.net.2:      [C, 4C]
   void load(WeightReader& r, const std::string& prefix, std::int64_t dim, std::int64_t context_dim, std::int64_t heads);
-  at::Tensor operator()(const at::Tensor& x, const AttentionContext& context) const;  // x: [B, N, C]
+  /// The block on x [B, N, C] given its first norm n1 = norm1(x), up to its last residual add:
+  /// {feed-forward output, residual}, whose sum is the block's output. Open at both ends so that
+  /// the caller can compute each add and the norm after it in one pass (gpu/residual_layer_norm.h),
+  /// across blocks too.
+  std::pair<at::Tensor, at::Tensor> run(const at::Tensor& x, const at::Tensor& n1, const AttentionContext& context) const;
 };
 
 struct Transformer2DModel {
