@@ -27,7 +27,6 @@
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <cstdio>
@@ -39,6 +38,7 @@
 
 #include "bench/device_wait.h"
 #include "bench/random_checkpoint.h"
+#include "bench/timing.h"
 #include "io/device_upload.h"
 #include "gpu/kernel_profile.h"
 #include "util/peak_rss.h"
@@ -136,9 +136,7 @@ int bench_forward(const Options& opt) {
                   graph ? " replayed from a CUDA graph" : opt.context_kv ? " with context k/v" : "",
                   fused ? " (fused q/k/v)" : "", ms, cpu_ms, i < 0 ? " (warm-up)" : "");
     }
-    if (times.empty()) return 0.0;
-    std::sort(times.begin(), times.end());
-    return times[times.size() / 2];
+    return bench::median(std::move(times));
   };
   const double plain_ms = time_calls(false);
   if (plain_ms < 0) return 1;

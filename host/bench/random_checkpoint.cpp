@@ -26,8 +26,10 @@ std::uint64_t element_size(const std::string& dtype) { return dtype == "I64" ? 8
 // 2026-11-27). Only the scale matters to the benchmarks (finite activations), not the shape of
 // the distribution.
 template <class T>
-void fill_uniform(T* out, std::int64_t n, std::uint64_t seed) {
+at::Tensor uniform_tensor(std::int64_t n, c10::ScalarType dtype, std::uint64_t seed) {
   constexpr float kHalfWidth = 0.02f * 1.7320508f;  // uniform on ±a has standard deviation a/√3
+  at::Tensor t = at::empty({n}, dtype);
+  T* out = t.data_ptr<T>();
   at::parallel_for(0, n, 1 << 16, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t i = begin; i < end; ++i) {
       std::uint64_t z = seed + static_cast<std::uint64_t>(i) * 0x9E3779B97F4A7C15ull;
@@ -38,25 +40,16 @@ void fill_uniform(T* out, std::int64_t n, std::uint64_t seed) {
       out[i] = static_cast<T>((2.0f * unit - 1.0f) * kHalfWidth);
     }
   });
+  return t;
 }
 
 at::Tensor random_values(const Entry& e) {
   const auto n = static_cast<std::int64_t>(e.n);
   if (e.dtype == "I64") return at::arange(n, at::kLong);
   const std::uint64_t seed = std::hash<std::string>{}(e.name);
-  if (e.dtype == "F32") {
-    at::Tensor t = at::empty({n}, at::kFloat);
-    fill_uniform(t.data_ptr<float>(), n, seed);
-    return t;
-  }
-  if (e.dtype == "BF16") {
-    at::Tensor t = at::empty({n}, at::kBFloat16);
-    fill_uniform(t.data_ptr<at::BFloat16>(), n, seed);
-    return t;
-  }
-  at::Tensor t = at::empty({n}, at::kHalf);
-  fill_uniform(t.data_ptr<at::Half>(), n, seed);
-  return t;
+  if (e.dtype == "F32") return uniform_tensor<float>(n, at::kFloat, seed);
+  if (e.dtype == "BF16") return uniform_tensor<at::BFloat16>(n, at::kBFloat16, seed);
+  return uniform_tensor<at::Half>(n, at::kHalf, seed);
 }
 
 }  // namespace

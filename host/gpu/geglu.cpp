@@ -28,8 +28,7 @@ GegluLaunch launch_for(const at::Tensor& x) {
   GegluLaunch l;
   if (!x.defined() || !x.is_cuda() || x.dim() < 1 || !x.is_contiguous() || !kernel_dtype(x.scalar_type(), l.dtype))
     return l;
-  const auto align = static_cast<std::uintptr_t>(kVectorElements * x.element_size());
-  if (reinterpret_cast<std::uintptr_t>(x.data_ptr()) % align != 0 || x.size(-1) % 2 != 0) return l;
+  if (!vector_aligned(x) || x.size(-1) % 2 != 0) return l;
   l.plan = plan_geglu(x.numel() / x.size(-1), x.size(-1) / 2);
   return l;
 }

@@ -28,8 +28,7 @@ GroupNormNhwcLaunch launch_for(const at::Tensor& x, std::int64_t groups, const a
         p->numel() != x.size(1))
       return l;
   // 8 channels per vector access: every pixel's channels start 8-element aligned.
-  const auto align = static_cast<std::uintptr_t>(kVectorElements * x.element_size());
-  if (reinterpret_cast<std::uintptr_t>(x.data_ptr()) % align != 0) return l;
+  if (!vector_aligned(x)) return l;
   l.plan = plan_group_norm_nhwc(x.size(0), x.size(2) * x.size(3), x.size(1), groups);
   return l;
 }

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -57,6 +58,11 @@ bool kernel_dtype(c10::ScalarType t, KernelDtype& out) {
     case c10::kBFloat16: out = KernelDtype::bf16; return true;
     default: return false;
   }
+}
+
+bool vector_aligned(const at::Tensor& t) {
+  const auto align = static_cast<std::uintptr_t>(kVectorElements * t.element_size());
+  return reinterpret_cast<std::uintptr_t>(t.data_ptr()) % align == 0;
 }
 
 at::Tensor check_randn(at::IntArrayRef shape, at::Generator& gen, const at::Tensor& like) {

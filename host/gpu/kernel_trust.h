@@ -25,6 +25,9 @@ void report_kernel_problem(const std::string& message);
 
 /// float32 / float16 / bfloat16 as the kernels name them; false for any other type.
 bool kernel_dtype(c10::ScalarType t, KernelDtype& out);
+/// Whether `t`'s data starts on a vector access's boundary (kVectorElements elements), as the
+/// kernels' 16-byte (32 for float32) loads and stores need.
+bool vector_aligned(const at::Tensor& t);
 
 // Helpers of the self-checks.
 /// Standard-normal float32 values from `gen` (a generator of the check's own, so the process's

@@ -25,11 +25,6 @@ ResidualNorm residual_layer_norm_reference(const at::Tensor& x, const at::Tensor
 #if defined(SDXL_HAVE_CUDA_KERNELS)
 namespace {
 
-bool aligned(const at::Tensor& t) {
-  const auto align = static_cast<std::uintptr_t>(kVectorElements * t.element_size());
-  return reinterpret_cast<std::uintptr_t>(t.data_ptr()) % align == 0;
-}
-
 // The launch for these tensors; plan.ok is false where the kernel does not apply.
 ResidualNormLaunch launch_for(const at::Tensor& x, const at::Tensor& residual, const at::Tensor& weight,
                               const at::Tensor& bias, double eps) {
@@ -42,9 +37,9 @@ ResidualNormLaunch launch_for(const at::Tensor& x, const at::Tensor& residual, c
   const std::int64_t c = x.size(-1);
   for (const at::Tensor* p : {&weight, &bias})
     if (!p->defined() || p->device() != x.device() || p->scalar_type() != x.scalar_type() || !p->is_contiguous() ||
-        p->dim() != 1 || p->numel() != c || !aligned(*p))
+        p->dim() != 1 || p->numel() != c || !vector_aligned(*p))
       return l;
-  if (!aligned(x) || !aligned(residual)) return l;
+  if (!vector_aligned(x) || !vector_aligned(residual)) return l;
   l.plan = plan_residual_layer_norm(x.numel() / c, c, eps);
   return l;
 }

@@ -61,6 +61,15 @@ TEST_CASE("kernel trust: SDXL_CUDA_KERNELS_OFF names kernels by id") {
   ::unsetenv("SDXL_CUDA_KERNELS_OFF");
 }
 
+TEST_CASE("kernel inputs: vector alignment is 8 elements from the data's start") {
+  const at::Tensor half = at::zeros({64}, at::kHalf), whole = at::zeros({64});
+  CHECK(vector_aligned(half));  // fresh allocations are aligned far beyond 16 bytes
+  CHECK(vector_aligned(half.narrow(0, 8, 8)));  // 16 bytes in
+  CHECK_FALSE(vector_aligned(half.narrow(0, 4, 8)));  // 8 bytes in
+  CHECK(vector_aligned(whole.narrow(0, 8, 8)));  // float32: 32 bytes in
+  CHECK_FALSE(vector_aligned(whole.narrow(0, 4, 8)));  // 16 bytes in: half a float vector
+}
+
 TEST_CASE("kernel trust: a self-check that throws counts as failed") {
   reports().clear();
   set_kernel_log(&record);
