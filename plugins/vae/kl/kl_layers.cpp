@@ -33,14 +33,19 @@ at::Tensor norm_silu(const at::Tensor& x, const Norm& n, const NormSettings& s) 
   return at::silu_(h);
 }
 
-at::Tensor resnet(const at::Tensor& x, const Resnet& r, const NormSettings& s) {
-  // Each reassignment of h frees the previous intermediate before the next big one is made.
+at::Tensor resnet(at::Tensor x, const Resnet& r, const NormSettings& s) {
+  // Each reassignment of h frees the previous intermediate before the next big one is made. With a
+  // shortcut convolution the (narrower) shortcut is computed first and the input let go once
+  // norm1 has read it: in SDXL's decoder the first resnet at full resolution reads 256 channels
+  // and writes 128, and holding its input through conv1 made it the decode's peak (a quarter more
+  // memory than this order; kl_memory.cpp counts both). Same operations, same result.
+  at::Tensor shortcut = r.conv_shortcut ? conv(x, *r.conv_shortcut) : at::Tensor();
   at::Tensor h = norm_silu(x, r.norm1, s);
+  if (shortcut.defined()) x.reset();  // the caller moved its reference in: x's memory is free now
   h = conv(h, r.conv1);
   h = norm_silu(h, r.norm2, s);
   h = conv(h, r.conv2);
-  if (r.conv_shortcut) return h.add_(conv(x, *r.conv_shortcut));
-  return h.add_(x);
+  return h.add_(shortcut.defined() ? shortcut : x);
 }
 
 at::Tensor attention(const at::Tensor& x, const Attention& a, const NormSettings& s,

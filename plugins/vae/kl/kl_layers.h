@@ -88,8 +88,9 @@ struct NormSettings {
 at::Tensor conv(const at::Tensor& x, const Conv& c);
 /// GroupNorm followed by in-place SiLU. x: [N, C, H, W]
 at::Tensor norm_silu(const at::Tensor& x, const Norm& n, const NormSettings& s);
-/// x: [N, Cin, H, W] -> [N, Cout, H, W]
-at::Tensor resnet(const at::Tensor& x, const Resnet& r, const NormSettings& s);
+/// x: [N, Cin, H, W] -> [N, Cout, H, W]. Takes x by value: a caller that moves its reference in
+/// lets the input's memory go before conv1 where the block has a shortcut convolution.
+at::Tensor resnet(at::Tensor x, const Resnet& r, const NormSettings& s);
 /// x: [N, C, H, W] -> same. Queries are processed in chunks so the [HW, HW] score matrix never
 /// exceeds `max_score_elements` per sample (exact: softmax is per query row).
 at::Tensor attention(const at::Tensor& x, const Attention& a, const NormSettings& s,

@@ -34,11 +34,18 @@ struct PeakWalk {
   }
   // Channels a norm's output is held twice for (NCHW and its NHWC copy) while a conv reads it.
   u64 copy(std::int64_t c, u64 p) const { return plan.norm_layout_copies ? static_cast<u64>(c) * p : 0; }
+  // kl_layers.cpp resnet(): with a shortcut convolution (cin != cout) the shortcut is computed
+  // first and the input dropped after norm1, so `held` (what lives beside the main path from conv1
+  // on) is the cout-channel shortcut; without one it is the input itself.
   void resnet(std::int64_t cin, std::int64_t cout, u64 p) {
     const u64 in = cin * p;
-    see(in + cin * p + copy(cin, p) + cout * p + conv_ws(cin, cout, p));  // norm1 out alive while conv1 runs
-    see(in + 2 * cout * p + copy(cout, p) + conv_ws(cout, cout, p));      // norm2 out alive while conv2 runs
-    if (cin != cout) see(in + 2 * cout * p + conv_ws(cin, cout, p, 1));
+    const u64 held = cin != cout ? cout * p : in;
+    if (cin != cout) {
+      see(in + cout * p + conv_ws(cin, cout, p, 1));  // the shortcut conv
+      see(in + cout * p + cin * p);                   // norm1 reads the input
+    }
+    see(held + cin * p + copy(cin, p) + cout * p + conv_ws(cin, cout, p));  // norm1 out alive while conv1 runs
+    see(held + 2 * cout * p + copy(cout, p) + conv_ws(cout, cout, p));      // norm2 out alive while conv2 runs
   }
   void attention(std::int64_t c, u64 p) {
     const u64 rows = std::max<u64>(1, std::min<u64>(p, static_cast<u64>(plan.max_score_elements) / p));

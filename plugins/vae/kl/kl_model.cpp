@@ -2,6 +2,8 @@
 
 #include "sdxl/sdk/shape_text.h"
 
+#include <utility>
+
 namespace sdxl::vae_kl {
 namespace {
 
@@ -170,7 +172,7 @@ at::Tensor KlModel::encode_moments(const at::Tensor& x) const {
   const Encoder& e = *encoder_;
   at::Tensor h = conv(compute_.channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x, e.conv_in);
   for (const auto& d : e.down_blocks) {
-    for (const auto& r : d.resnets) h = resnet(h, r, norm_);
+    for (const auto& r : d.resnets) h = resnet(std::move(h), r, norm_);
     if (d.downsample) h = downsample(h, *d.downsample);
   }
   h = mid_block(h, e.mid_block, norm_, max_score_elements);
@@ -187,7 +189,7 @@ at::Tensor KlModel::decode(const at::Tensor& z) const {
   h = conv(h, d.conv_in);
   h = mid_block(h, d.mid_block, norm_, max_score_elements);
   for (const auto& u : d.up_blocks) {
-    for (const auto& r : u.resnets) h = resnet(h, r, norm_);
+    for (const auto& r : u.resnets) h = resnet(std::move(h), r, norm_);
     if (u.subpixel) h = upsample(h, *u.subpixel);
     else if (u.upsample) h = upsample(h, *u.upsample);
   }

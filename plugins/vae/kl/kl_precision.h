@@ -6,7 +6,7 @@
 // bfloat16, whose exponent range is float32's. So where float16 would overflow, the decode runs in
 // bfloat16 on a GPU that computes it natively (CUDA compute capability 8.0 and newer, as
 // ComfyUI does by default) — half of float32's memory, so a 2 GiB cap need not tile a 1024²
-// decode (1868 instead of 3660 MiB by kl_memory.h's estimate) — and in float32 elsewhere, as
+// decode (1612 instead of 3148 MiB by kl_memory.h's estimate) — and in float32 elsewhere, as
 // diffusers does everywhere.
 
 #include <c10/core/Device.h>

@@ -324,8 +324,9 @@ TEST_CASE("kl decode estimate counts each backend's convolution scratch", "[vae]
   const auto cudnn = estimate(sdxl::vae_kl::ConvWorkspace::cudnn);
   const auto onednn = estimate(sdxl::vae_kl::ConvWorkspace::onednn);
   const auto im2col = estimate(sdxl::vae_kl::ConvWorkspace::im2col);
-  // What any implementation holds at the last up block's first resnet: its input (256 channels),
-  // the normalised copy, conv1's output (128), at 1024² in 2 bytes, plus the float32 picture.
+  // What the last up block's first resnet holds while norm1 runs: its input (256 channels), the
+  // shortcut's output (128) and the normalised copy (256), at 1024² in 2 bytes, plus the float32
+  // picture.
   const std::uint64_t px = 1024ull * 1024;
   const std::uint64_t floor = (256 + 256 + 128) * px * 2 + 3 * px * 4;
   CHECK(cudnn >= floor);
