@@ -18,7 +18,9 @@
 //                               q/k/v weights stacked, one product instead of three ([gpu] fused_qkv;
 //                               models/common/stacked_weights.h): both medians side by side
 //            --context-kv       the cross-attentions' keys and values computed once before the timed
-//                               calls, as a job does for its steps (models/unet/cross_attention_kv.h)
+//                               calls, as a job does for its steps (models/unet/cross_attention_kv.h);
+//                               with --graph the graph reads them from its input buffers
+//                               (gpu/unet_graph_inputs.h) instead of computing them at each replay
 //            --attention NAME   auto|flash|cudnn|efficient|math: libtorch's attention kernel, as
 //                               [gpu] attention (models/common/attention_backend.h); torch 2.x
 //            --profile PREFIX   one more call under the Kineto profiler: PREFIX.kernels.tsv (kernel
@@ -131,9 +133,9 @@ int bench_forward(const Options& opt) {
       const double ms = seconds_since(t) * 1e3;
       const double cpu_ms = 1e3 * double(std::clock() - cpu0) / CLOCKS_PER_SEC;
       if (i >= 0) times.push_back(ms);
-      std::printf("%s %lldx%lld batch %lld %s%s%s: %.1f ms wall, %.1f ms CPU%s\n", opt.device.str().c_str(),
+      std::printf("%s %lldx%lld batch %lld %s%s%s%s: %.1f ms wall, %.1f ms CPU%s\n", opt.device.str().c_str(),
                   (long long)px, (long long)px, (long long)b, c10::toString(opt.dtype),
-                  graph ? " replayed from a CUDA graph" : opt.context_kv ? " with context k/v" : "",
+                  graph ? " replayed from a CUDA graph" : "", opt.context_kv ? " with context k/v" : "",
                   fused ? " (fused q/k/v)" : "", ms, cpu_ms, i < 0 ? " (warm-up)" : "");
     }
     return bench::median(std::move(times));

@@ -132,19 +132,21 @@ if [ "${BENCH:-1}" = 1 ]; then
   run unet_f16_1024_b2_nhwc 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 2 --iters 10 \
     --channels-last --profile "$W/profile_unet_f16_1024_b2_nhwc"
   if [ "${QUICK:-0}" != 1 ]; then
-    # One UNet call replayed from a CUDA graph (launch overhead gone; diffusers' "CUDA-graph replay").
+    # One UNet call replayed from a CUDA graph (launch overhead gone; diffusers' "CUDA-graph replay"),
+    # as a job's steps run it: the cross-attentions' keys and values made once, read from the
+    # graph's buffers (gpu/unet_graph_inputs.h; the lever ..._graph_kv_per_call below is without).
     run unet_f16_1024_b2_nhwc_graph 60 bench_unet_graph --full --device cuda --dtype f16 --size 1024 --batch 2 \
-      --iters 10 --channels-last --graph
+      --iters 10 --channels-last --graph --context-kv
     run unet_f16_512_b2_nhwc 60 bench_unet --full --device cuda --dtype f16 --size 512 --batch 2 --iters 10 \
       --channels-last --profile "$W/profile_unet_f16_512_b2_nhwc"
     run unet_f16_512_b2_nhwc_graph 60 bench_unet_graph --full --device cuda --dtype f16 --size 512 --batch 2 \
-      --iters 10 --channels-last --graph
+      --iters 10 --channels-last --graph --context-kv
     run unet_f16_1024_b8_nhwc 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 8 --iters 5 \
       --channels-last
     run generate_graph_f16_1024_30_nhwc 90 bench_generate_graph --device cuda --dtype f16 --size 1024 --steps 30 \
-      --runs 3 --graph --channels-last
+      --runs 3 --graph --channels-last --context-kv
     run generate_graph_f16_512_30_nhwc 60 bench_generate_graph --device cuda --dtype f16 --size 512 --steps 30 \
-      --runs 3 --graph --channels-last
+      --runs 3 --graph --channels-last --context-kv
     run vae_bf16 90 bench_vae_gpu --dtype bf16 --size 1024 --iters 5 --tiles 0,64,96,72x128 --profile "$W/profile_vae_bf16"
     run load_f16_checkpoint 120 bench_unet --checkpoint --device cuda --dtype f16 --layouts "$G/models/sdxl_full_layouts.json"
     # Levers. q/k/v in one product ([gpu] fused_qkv): each call times the UNet as it is, then
@@ -174,6 +176,12 @@ if [ "${BENCH:-1}" = 1 ]; then
       --iters 10 --channels-last --context-kv
     run unet_f16_512_b2_nhwc_context_kv 60 bench_unet --full --device cuda --dtype f16 --size 512 --batch 2 \
       --iters 10 --channels-last --context-kv
+    # ... and replayed with the products inside the graph (as before 2026-11-28), to set against
+    # unet_f16_*_nhwc_graph:
+    run unet_f16_512_b2_nhwc_graph_kv_per_call 60 bench_unet_graph --full --device cuda --dtype f16 --size 512 \
+      --batch 2 --iters 10 --channels-last --graph
+    run unet_f16_1024_b2_nhwc_graph_kv_per_call 60 bench_unet_graph --full --device cuda --dtype f16 --size 1024 \
+      --batch 2 --iters 10 --channels-last --graph
     # NCHW (channels-last off), eager and with CUDA graphs:
     run unet_f16_1024_b2 60 bench_unet --full --device cuda --dtype f16 --size 1024 --batch 2 --iters 10 \
       --profile "$W/profile_unet_f16_1024_b2"

@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "gpu/unet_cuda_graph.h"
+#include "gpu/unet_graph_inputs.h"
 #include "models/common/layers.h"
 #include "util/logging.h"
 
@@ -29,6 +30,9 @@ std::vector<std::int64_t> graph_key(const models::UNet2DConditionModel& unet, co
     key.push_back(t->dim());
     for (auto s : t->sizes()) key.push_back(s);
   }
+  // A graph captured with the job's context keys/values reads them from its buffers; one captured
+  // without computes them itself. Their shapes follow encoder_hidden_states'.
+  key.push_back(in.context_kv ? 1 : 0);
   return key;
 }
 

@@ -7,8 +7,9 @@
 //   * the UNet is on CUDA and the build has CUDA graphs (gpu/unet_cuda_graph.h);
 //   * no ControlNet residuals, no block observer (sequential offload), no layer adapters
 //     (runtime LoRA) anywhere in the process;
-//   * the input shapes/dtypes and the weights' storage (a fingerprint of every parameter's data
-//     pointer: the arbiter re-seats weights when it moves them) equal the captured ones.
+//   * the input shapes/dtypes, whether the call brings its context keys/values (a job's do), and
+//     the weights' storage (a fingerprint of every parameter's data pointer: the arbiter re-seats
+//     weights when it moves them) equal the captured ones.
 // Anything else runs eagerly. The first call with a new key runs eagerly too (it warms cuDNN's
 // and cuBLAS's caches); the second captures, and later ones replay. A capture that fails is
 // logged once and the model stays eager.

@@ -20,6 +20,8 @@ const std::pair<at::Tensor, at::Tensor>* CrossAttentionKV::find(const CrossAtten
   return it == pairs_.end() ? nullptr : &it->second;
 }
 
+void CrossAttentionKV::accept_context_version() { context_version_ = static_cast<std::int64_t>(context_._version()); }
+
 bool CrossAttentionKV::computed_from(const at::Tensor& context) const {
   return context.defined() && context.is_same(context_) &&
          static_cast<std::int64_t>(context._version()) == context_version_;

@@ -35,6 +35,9 @@ class CrossAttentionKV {
   /// Whether these pairs belong to `context`: the very tensor they were computed from, not
   /// modified in place since.
   bool computed_from(const at::Tensor& context) const;
+  /// For a holder that overwrites the context tensor and the pairs together (a CUDA graph's input
+  /// buffers, gpu/unet_graph_inputs.h): the context as it is now is what the pairs belong to.
+  void accept_context_version();
 
   /// Every pair by layer (tests and diagnostics).
   const std::unordered_map<const CrossAttention*, std::pair<at::Tensor, at::Tensor>>& pairs() const { return pairs_; }

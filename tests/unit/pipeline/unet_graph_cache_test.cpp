@@ -5,6 +5,7 @@
 
 #include "demo_model_fixture.h"
 #include "gpu/unet_cuda_graph.h"
+#include "gpu/unet_graph_inputs.h"
 #include "models/common/layers.h"
 #include "pipeline/unet_graph_cache.h"
 
@@ -34,11 +35,14 @@ struct ZeroAdapter : models::LayerAdapter {
   at::Tensor conv2d(const at::Tensor& x, std::int64_t, std::int64_t) const override { return at::zeros_like(x); }
 };
 
-// A stand-in for CUDA graphs that runs on the CPU: capture counts, replay runs the UNet eagerly
-// into one static output tensor (as a graph's), so the cache's bookkeeping can be watched.
+// A stand-in for CUDA graphs that runs on the CPU: capture counts and copies the inputs into a
+// graph's buffers (gpu/unet_graph_inputs.h, as the CUDA graph does); replay loads the call's
+// inputs into them and runs the UNet eagerly on the buffers into one static output tensor (as a
+// graph's), so the cache's bookkeeping can be watched.
 struct Recorder {
   int captures = 0, replays = 0;
   bool refuse_capture = false;
+  bool captured_with_context_kv = false;  // the latest capture's
   at::Tensor static_output;  // the latest graph's output buffer
 };
 
@@ -47,13 +51,19 @@ pipeline::UNetGraphBackend recording_backend(const std::shared_ptr<Recorder>& r)
   b.available = true;
   b.cuda_only = false;
   b.capture = [r](const models::UNet2DConditionModel& unet,
-                  const models::UNetInputs&) -> sdk::Result<pipeline::UNetGraphBackend::Replay> {
+                  const models::UNetInputs& example) -> sdk::Result<pipeline::UNetGraphBackend::Replay> {
     ++r->captures;
     if (r->refuse_capture) return sdk::internal_error("capture refused by the test");
+    auto inputs = gpu::UNetGraphInputs::copy_of(example);
+    if (!inputs.ok()) return inputs.status();
+    r->captured_with_context_kv = inputs.value().has_context_kv();
+    auto graph_inputs = std::make_shared<gpu::UNetGraphInputs>(std::move(inputs).value());
     auto buffer = std::make_shared<at::Tensor>();  // this graph's output, reused by every replay
-    return pipeline::UNetGraphBackend::Replay([r, buffer, &unet](const models::UNetInputs& x) -> sdk::Result<at::Tensor> {
+    return pipeline::UNetGraphBackend::Replay(
+        [r, graph_inputs, buffer, &unet](const models::UNetInputs& x) -> sdk::Result<at::Tensor> {
       ++r->replays;
-      auto eps = unet.forward(x);
+      if (auto st = graph_inputs->load(x); !st.ok()) return st;
+      auto eps = unet.forward(graph_inputs->inputs());
       if (!eps.ok()) return eps.status();
       if (!buffer->defined()) *buffer = eps.value().clone();
       else buffer->copy_(eps.value());
@@ -195,6 +205,32 @@ TEST_CASE("the UNet graph cache warms up, captures on a shape's second call, rep
   const int replays_before = rec->replays;
   for (int n = 0; n < 3; ++n) (void)cache.forward(unet, with_residual);
   CHECK(rec->replays == replays_before);
+}
+
+TEST_CASE("the UNet graph cache keeps calls with and without context keys/values apart", "[pipeline][gpu]") {
+  DemoCall call;
+  const auto& unet = call.unet;
+  auto job = call.in;  // as the denoise loop calls it: keys and values made once for the job
+  auto kv = unet.cross_attention_kv(job.encoder_hidden_states);
+  REQUIRE(kv.ok());
+  job.context_kv = kv.value();
+  auto rec = std::make_shared<Recorder>();
+  pipeline::UNetGraphCache cache(recording_backend(rec));
+  for (int n = 0; n < 3; ++n) {
+    auto eps = cache.forward(unet, job);
+    REQUIRE(eps.ok());
+    CHECK(at::equal(eps.value(), call.eager));
+  }
+  CHECK(rec->captures == 1);
+  CHECK(rec->captured_with_context_kv);
+  // The same shapes without them: another graph (the captured one would read stale pairs).
+  for (int n = 0; n < 2; ++n) {
+    auto eps = cache.forward(unet, call.in);
+    REQUIRE(eps.ok());
+    CHECK(at::equal(eps.value(), call.eager));
+  }
+  CHECK(rec->captures == 2);
+  CHECK_FALSE(rec->captured_with_context_kv);
 }
 
 TEST_CASE("a failed capture leaves the model eager for good", "[pipeline][gpu]") {
