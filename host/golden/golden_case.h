@@ -55,10 +55,11 @@ struct GoldenOptions {
   /// to the CPU. Default: float32 on the CPU, where the tolerances were set.
   c10::Device device = c10::Device(c10::kCPU);
   c10::ScalarType dtype = c10::kFloat;
-  /// The UNet computes channels-last (UNet2DConditionModel::use_channels_last): the same sums in
-  /// NHWC memory order, checked against the same tolerances.
+  /// The UNet (and the controlnet case's ControlNet) computes channels-last
+  /// (UNet2DConditionModel::use_channels_last): the same sums in NHWC memory order, checked
+  /// against the same tolerances.
   bool channels_last = false;
-  /// The UNet's self-attentions compute q/k/v in one product
+  /// The UNet's (and the ControlNet's) self-attentions compute q/k/v in one product
   /// (UNet2DConditionModel::stack_self_attention_projections), against the same tolerances.
   bool fused_qkv = false;
 };

@@ -183,7 +183,10 @@ sdk::Result<std::vector<ControlUnit>> load_control_units(const std::vector<Prepa
     const auto& p = prepared[i];
     const std::string u = unit_name(i) + " (" + p.model_path.string() + ")";
     // shared_controlnet caches by file: units naming the same model hold one copy of its weights.
-    auto model = models::shared_controlnet(p.model_path, p.model_config, unet.dtype(), unet.device());
+    // Laid out as the UNet is ([gpu] channels_last, fused_qkv): its residuals then come out in the
+    // layout the UNet adds them to.
+    const models::ControlNetWeightLayout layout{unet.channels_last(), unet.stacked_self_attentions() > 0};
+    auto model = models::shared_controlnet(p.model_path, p.model_config, unet.dtype(), unet.device(), layout);
     if (!model.ok()) return prefixed(model.status(), u);
     if (auto st = model.value()->check_compatible(unet.config(), unet_source); !st.ok()) return prefixed(st, u);
     ControlUnit c;
@@ -223,11 +226,32 @@ bool control_unit_active(const ControlUnit& u, std::int64_t i, std::int64_t n) {
   return !(a < u.guidance_start || b > u.guidance_end);
 }
 
+namespace {
+
+// One unit's text context on its model's device and dtype, and its cross-attention keys/values,
+// kept for the job's calls while the unit has the same model and the UNet's context is the same
+// tensor, unmodified.
+struct UnitContext {
+  const models::ControlNetModel* model = nullptr;
+  at::Tensor source;  // the UNet's encoder_hidden_states they were made from
+  std::int64_t source_version = 0;
+  at::Tensor context;
+  std::shared_ptr<const models::CrossAttentionKV> kv;
+
+  bool made_for(const models::ControlNetModel& net, const at::Tensor& ehs) const {
+    return kv && model == &net && source.is_same(ehs) && static_cast<std::int64_t>(ehs._version()) == source_version;
+  }
+};
+
+}  // namespace
+
 ControlStepFn make_control_step(const std::vector<ControlUnit>& units) {
   // Pictures repeated to the call's rows on the model's device/dtype, made once per row count.
   auto cache = std::make_shared<std::map<std::pair<std::size_t, std::int64_t>, at::Tensor>>();
-  return [&units, cache](std::int64_t call, std::int64_t calls,
-                         const models::UNetInputs& in) -> sdk::Result<ControlStepResiduals> {
+  auto contexts = std::make_shared<std::vector<UnitContext>>();
+  return [&units, cache, contexts](std::int64_t call, std::int64_t calls,
+                                   const models::UNetInputs& in) -> sdk::Result<ControlStepResiduals> {
+    if (contexts->size() < units.size()) contexts->resize(units.size());
     ControlStepResiduals acc;
     const std::int64_t rows = in.sample.size(0);
     for (std::size_t k = 0; k < units.size(); ++k) {
@@ -242,7 +266,18 @@ ControlStepFn make_control_step(const std::vector<ControlUnit>& units) {
       const std::int64_t cn_in = net.config().unet.in_channels;
       ci.sample = to_net(in.sample.size(1) > cn_in ? in.sample.slice(1, 0, cn_in) : in.sample);
       ci.timestep = in.timestep.to(net.device());
-      ci.encoder_hidden_states = to_net(in.encoder_hidden_states);
+      UnitContext& uc = (*contexts)[k];
+      if (!uc.made_for(net, in.encoder_hidden_states)) {  // a job's first call: its keys and values once
+        uc.model = &net;
+        uc.context = to_net(in.encoder_hidden_states);
+        auto kv = net.cross_attention_kv(uc.context);
+        if (!kv.ok()) return prefixed(kv.status(), unit_name(k) + " (" + u.model_name + ")");
+        uc.kv = std::move(kv).value();
+        uc.source = in.encoder_hidden_states;
+        uc.source_version = static_cast<std::int64_t>(in.encoder_hidden_states._version());
+      }
+      ci.encoder_hidden_states = uc.context;
+      ci.context_kv = uc.kv;
       ci.text_embeds = to_net(in.text_embeds);
       ci.time_ids = to_net(in.time_ids);
       ci.controlnet_cond = cond;

@@ -18,7 +18,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-using CacheKey = std::tuple<std::string, std::string, int, std::string>;  // file, config dir, dtype, device
+// file, config dir, dtype, device, channels-last, fused q/k/v
+using CacheKey = std::tuple<std::string, std::string, int, std::string, bool, bool>;
 
 struct Cache {
   std::mutex mutex;
@@ -55,9 +56,9 @@ std::string unique_tag(const fs::path& path, std::set<std::string>& live) {
 
 sdk::Result<std::shared_ptr<ControlNetModel>> shared_controlnet(const fs::path& file_or_folder,
                                                                 const fs::path& config_dir, c10::ScalarType dtype,
-                                                                c10::Device device) {
+                                                                c10::Device device, ControlNetWeightLayout layout) {
   const CacheKey key{canonical_or_plain(file_or_folder), canonical_or_plain(config_dir), static_cast<int>(dtype),
-                     device.str()};
+                     device.str(), layout.channels_last, layout.fused_qkv};
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mutex);
   if (auto live = c.models[key].lock()) return live;
@@ -69,6 +70,8 @@ sdk::Result<std::shared_ptr<ControlNetModel>> shared_controlnet(const fs::path& 
     return loaded.status();
   }
   std::shared_ptr<ControlNetModel> model = loaded.value();
+  if (layout.channels_last) model->use_channels_last();
+  if (layout.fused_qkv) model->stack_self_attention_projections();
   const std::string tag = unique_tag(fs::path(std::get<0>(key)), c.tags);
   memory::process_ledger().record_resident(tag, device, model->resident_bytes());
   ControlNetModel* raw = model.get();

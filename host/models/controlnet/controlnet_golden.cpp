@@ -71,6 +71,14 @@ sdk::Result<golden::TensorList> replay_controlnet_case(const golden::GoldenCase&
   const fs::path cn_path = opts.controlnet.empty() ? models_dir(c) / "controlnet-tiny" : fs::path(opts.controlnet);
   auto cn = ControlNetModel::load(cn_path, controlnet_config_dir(opts.model_config), opts.dtype, opts.device);
   if (!cn.ok()) return cn.status();
+  // The layouts a job on a GPU uses (pipeline/control_units.cpp), and its keys and values made
+  // once: the same references within the same tolerances.
+  if (opts.channels_last) (*cn)->use_channels_last();
+  if (opts.fused_qkv && (*cn)->stack_self_attention_projections() != (*cn)->self_attentions())
+    return sdk::internal_error("the controlnet case: not every self-attention's q/k/v weights could be stacked");
+  auto kv = (*cn)->cross_attention_kv(in.encoder_hidden_states);
+  if (!kv.ok()) return kv.status();
+  in.context_kv = kv.value();
   at::Tensor cond_embedding;
   auto res = (*cn)->forward(in, &cond_embedding);
   if (!res.ok()) return res.status();
@@ -98,6 +106,8 @@ sdk::Result<golden::TensorList> replay_controlnet_case(const golden::GoldenCase&
   if (!st.ok()) return st;
   auto unet = UNet2DConditionModel::load((*weights)->tensors, *config, (*weights)->source, opts.dtype, opts.device);
   if (!unet.ok()) return unet.status();
+  if (opts.channels_last) (*unet)->use_channels_last();
+  if (opts.fused_qkv) (*unet)->stack_self_attention_projections();
   UNetInputs u{in.sample, in.timestep, in.encoder_hidden_states, in.text_embeds, in.time_ids, {}, {}};
   auto plain = (*unet)->forward(u);
   if (!plain.ok()) return plain.status();

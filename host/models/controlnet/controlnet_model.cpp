@@ -1,8 +1,10 @@
 #include "models/controlnet/controlnet_model.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>  // c10::NoGradGuard (torch 2.11 no longer brings it with ATen.h)
 
 #include "io/device_upload.h"
+#include "models/common/channels_last.h"
 #include "models/controlnet/controlnet_loader.h"
 
 namespace sdxl::models {
@@ -57,6 +59,7 @@ sdk::Result<std::shared_ptr<ControlNetModel>> ControlNetModel::from_weights(
     auto st = r.finish();
     if (!st.ok()) return st;
     m->resident_bytes_ = r.resident_bytes();
+    m->parameters_ = r.handed_out();
     return m;
   });
 }
@@ -128,7 +131,42 @@ sdk::Status ControlNetModel::check_inputs(const ControlNetInputs& in) const {
   const std::int64_t multiple = std::int64_t{1} << (c.levels() - 1);
   if (in.sample.size(2) < multiple || in.sample.size(3) < multiple)
     return bad("latent sides must be at least " + std::to_string(multiple));
+  if (in.context_kv && (in.context_kv->model() != instance_ || !in.context_kv->computed_from(ehs)))
+    return bad("context_kv was computed by another model or from other encoder_hidden_states "
+               "(or they were modified since)");
   return sdk::Status::Ok();
+}
+
+sdk::Result<std::shared_ptr<const CrossAttentionKV>> ControlNetModel::cross_attention_kv(
+    const at::Tensor& encoder_hidden_states) const {
+  const auto& ehs = encoder_hidden_states;
+  if (!ehs.defined() || ehs.dim() != 3 || ehs.size(2) != config_.unet.cross_attention_dim)
+    return sdk::invalid_argument("ControlNet cross_attention_kv: encoder_hidden_states must be [B, M, " +
+                                 std::to_string(config_.unet.cross_attention_dim) + "]");
+  return sdk::guard("ControlNet cross_attention_kv", [&]() -> sdk::Result<std::shared_ptr<const CrossAttentionKV>> {
+    c10::NoGradGuard no_grad;
+    auto kv = std::make_shared<CrossAttentionKV>(ehs, instance_);
+    const at::Tensor context = ehs.to(device_, dtype_);  // as run() converts it
+    for_each_transformer(*this, [&](const Transformer2DModel& t) { t.add_context_kv(context, *kv); });
+    return std::shared_ptr<const CrossAttentionKV>(std::move(kv));
+  });
+}
+
+void ControlNetModel::use_channels_last() {
+  reseat_channels_last(parameters_);
+  channels_last_ = true;
+}
+
+std::size_t ControlNetModel::stack_self_attention_projections() {
+  std::size_t n = 0;
+  for_each_transformer(*this, [&](Transformer2DModel& t) { n += t.stack_self_attention_projections(); });
+  return n;
+}
+
+std::size_t ControlNetModel::self_attentions() const {
+  std::size_t n = 0;
+  for_each_transformer(*this, [&](const Transformer2DModel& t) { n += t.transformer_blocks.size(); });
+  return n;
 }
 
 sdk::Result<ControlNetResiduals> ControlNetModel::forward(const ControlNetInputs& in) const {
@@ -160,10 +198,15 @@ ControlNetResiduals ControlNetModel::run(const ControlNetInputs& in, at::Tensor*
   at::Tensor add_in = at::cat({to_compute(in.text_embeds), to_compute(ids_proj.reshape({b, -1}))}, 1);
   at::Tensor emb = temb + add_embedding(add_in);
 
-  at::Tensor context = to_compute(in.encoder_hidden_states);
-  at::Tensor hint = cond_embedding(to_compute(in.controlnet_cond));  // [B, C0, h, w]
+  const AttentionContext context(to_compute(in.encoder_hidden_states), in.context_kv.get());
+  // Channels-last: the inputs in NHWC order; every convolution then keeps it (weights and input
+  // alike), and so do the residuals.
+  auto to_layout = [&](const at::Tensor& t) {
+    return channels_last_ ? t.contiguous(at::MemoryFormat::ChannelsLast) : t;
+  };
+  at::Tensor hint = cond_embedding(to_layout(to_compute(in.controlnet_cond)));  // [B, C0, h, w]
   if (cond_embedding_out) *cond_embedding_out = hint;
-  at::Tensor h = conv_in(to_compute(in.sample)) + hint;
+  at::Tensor h = conv_in(to_layout(to_compute(in.sample))) + hint;
   std::vector<at::Tensor> skips{h};
   for (const auto& block : down_blocks) h = block(h, emb, context, &skips);
   h = mid_block(h, emb, context);

@@ -1,9 +1,16 @@
 #include "models/unet/cross_attention_kv.h"
 
+#include <atomic>
+
 namespace sdxl::models {
 
 CrossAttentionKV::CrossAttentionKV(at::Tensor context, std::uint64_t model)
     : context_(std::move(context)), context_version_(static_cast<std::int64_t>(context_._version())), model_(model) {}
+
+std::uint64_t CrossAttentionKV::new_model_id() {
+  static std::atomic<std::uint64_t> last{0};
+  return ++last;
+}
 
 void CrossAttentionKV::add(const CrossAttention* layer, at::Tensor keys, at::Tensor values) {
   pairs_[layer] = {std::move(keys), std::move(values)};

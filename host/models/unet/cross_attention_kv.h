@@ -25,8 +25,12 @@ struct CrossAttention;  // models/unet/transformer2d.h
 class CrossAttentionKV {
  public:
   /// `context`: the encoder_hidden_states the pairs are computed from, as the caller holds them;
-  /// `model`: the instance number of the UNet whose layers they belong to.
+  /// `model`: the instance number of the model (UNet or ControlNet) whose layers they belong to.
   CrossAttentionKV(at::Tensor context, std::uint64_t model);
+
+  /// A number no other loaded model has: each UNet and ControlNet takes one at load and checks
+  /// that the pairs it is given carry it.
+  static std::uint64_t new_model_id();
 
   void add(const CrossAttention* layer, at::Tensor keys, at::Tensor values);
   /// The pair computed for `layer` (keys, values: [B, M, dim]), or null.

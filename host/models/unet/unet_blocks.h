@@ -46,4 +46,13 @@ struct UpBlock {
                         std::vector<at::Tensor>* skips) const;
 };
 
+/// Calls fn on every Transformer2DModel of `down_blocks` and `mid_block` (const or not), in
+/// forward order: the transformers a UNet and a ControlNet both have.
+template <class DownBlocks, class Mid, class Fn>
+void for_each_down_mid_transformer(DownBlocks& down_blocks, Mid& mid_block, Fn&& fn) {
+  for (auto& block : down_blocks)
+    for (auto& t : block.attentions) fn(t);
+  if (mid_block.present && mid_block.cross_attention) fn(mid_block.attention);
+}
+
 }  // namespace sdxl::models

@@ -3,8 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>  // c10::NoGradGuard (torch 2.11 no longer brings it with ATen.h)
 
-#include <atomic>
-
+#include "models/common/channels_last.h"
 #include "models/common/weight_reader.h"
 
 namespace sdxl::models {
@@ -82,8 +81,7 @@ sdk::Result<std::shared_ptr<UNet2DConditionModel>> UNet2DConditionModel::load(
     if (!st.ok()) return st;
     m->resident_bytes_ = r.resident_bytes();
     m->parameters_ = r.handed_out();
-    static std::atomic<std::uint64_t> loaded{0};
-    m->instance_ = ++loaded;
+    m->instance_ = CrossAttentionKV::new_model_id();
     return m;
   });
 }
@@ -161,9 +159,7 @@ sdk::Result<at::Tensor> UNet2DConditionModel::forward(const UNetInputs& in, cons
 
 template <class Self, class Fn>
 void UNet2DConditionModel::for_each_transformer(Self& unet, Fn&& fn) {
-  for (auto& block : unet.down_blocks)
-    for (auto& t : block.attentions) fn(t);
-  if (unet.mid_block.present && unet.mid_block.cross_attention) fn(unet.mid_block.attention);
+  for_each_down_mid_transformer(unet.down_blocks, unet.mid_block, fn);
   for (auto& block : unet.up_blocks)
     for (auto& t : block.attentions) fn(t);
 }
@@ -248,12 +244,7 @@ at::Tensor UNet2DConditionModel::run(const UNetInputs& in, const DebugSink* debu
 }
 
 void UNet2DConditionModel::use_channels_last() {
-  c10::NoGradGuard no_grad;
-  for (auto& [name, t] : parameters_) {
-    if (t.dim() != 4 || t.is_contiguous(at::MemoryFormat::ChannelsLast)) continue;
-    const at::Tensor nhwc = t.contiguous(at::MemoryFormat::ChannelsLast);
-    t.set_(nhwc.storage(), nhwc.storage_offset(), nhwc.sizes(), nhwc.strides());  // same TensorImpl
-  }
+  reseat_channels_last(parameters_);
   channels_last_ = true;
 }
 

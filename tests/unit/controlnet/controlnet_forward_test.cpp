@@ -133,6 +133,72 @@ TEST_CASE("shared_controlnet shares one model and ledgers it while held", "[cont
   CHECK(ledger_count(tag) == 1);
 }
 
+TEST_CASE("keys and values made once per job give the same residuals, and only for their context", "[controlnet]") {
+  auto tiny = load_tiny_controlnet();
+  if (!tiny) return;
+  const auto& cn = *tiny->model;
+  auto in = tiny->inputs;
+  auto plain = cn.forward(in);
+  REQUIRE(plain.ok());
+  auto kv = cn.cross_attention_kv(in.encoder_hidden_states);
+  REQUIRE(kv.ok());
+  CHECK(kv.value()->layers() == cn.self_attentions());  // one cross-attention per block
+  in.context_kv = kv.value();
+  auto once = cn.forward(in);
+  REQUIRE(once.ok());
+  // The same products of the same weights, done earlier: the same bits.
+  REQUIRE(once->down.size() == plain->down.size());
+  for (std::size_t i = 0; i < plain->down.size(); ++i) CHECK(at::equal(once->down[i], plain->down[i]));
+  CHECK(at::equal(once->mid, plain->mid));
+  // And they are what the blocks read: other values, other residuals.
+  for (const auto& [layer, pair] : kv.value()->pairs()) pair.second.mul_(-1);
+  auto edited = cn.forward(in);
+  REQUIRE(edited.ok());
+  CHECK_FALSE(at::allclose(edited->mid, plain->mid));
+
+  auto refused = [&](const models::ControlNetInputs& x) {
+    auto r = cn.forward(x);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == sdk::StatusCode::invalid_argument);
+    CHECK_THAT(r.status().message(), Catch::Contains("context_kv"));
+  };
+  auto other_context = in;
+  other_context.encoder_hidden_states = in.encoder_hidden_states.clone();
+  refused(other_context);
+  auto other = models::ControlNetModel::load(kFolder, {}, at::kFloat, at::kCPU);
+  REQUIRE(other.ok());
+  auto theirs = (*other)->cross_attention_kv(in.encoder_hidden_states);
+  REQUIRE(theirs.ok());
+  auto other_model = in;
+  other_model.context_kv = theirs.value();
+  refused(other_model);
+}
+
+TEST_CASE("shared_controlnet keeps one model per weight layout", "[controlnet][memory]") {
+  if (!have_goldens()) {
+    WARN("golden models not found under " << kModels << ", skipping");
+    return;
+  }
+  auto plain = models::shared_controlnet(kFolder, {}, at::kFloat, at::kCPU);
+  auto gpu_like = models::shared_controlnet(kFolder, {}, at::kFloat, at::kCPU, {/*channels_last=*/true, /*fused_qkv=*/true});
+  auto again = models::shared_controlnet(kFolder, {}, at::kFloat, at::kCPU, {true, true});
+  REQUIRE(plain.ok());
+  REQUIRE(gpu_like.ok());
+  REQUIRE(again.ok());
+  CHECK(gpu_like->get() == again->get());
+  CHECK(plain->get() != gpu_like->get());
+  CHECK_FALSE((*plain)->channels_last());
+  CHECK((*gpu_like)->channels_last());
+  auto f = io::SafetensorsFile::open(kCase);
+  REQUIRE(f.ok());
+  const auto in = case_inputs(**f);
+  auto a = (*plain)->forward(in);
+  auto b = (*gpu_like)->forward(in);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK(at::allclose(a->mid, b->mid, 1e-4, 1e-5));
+}
+
 TEST_CASE("shared_controlnet reports load errors and caches nothing", "[controlnet][memory]") {
   auto r = models::shared_controlnet("/nonexistent/cn", {}, at::kFloat, at::kCPU);
   REQUIRE_FALSE(r.ok());

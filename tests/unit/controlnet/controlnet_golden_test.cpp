@@ -11,11 +11,18 @@ using namespace cn_test;
 
 namespace {
 
-void check_against_case(const models::ControlNetModel& cn) {
+// `with_context_kv`: the cross-attentions' keys and values made beforehand, as a job does.
+void check_against_case(const models::ControlNetModel& cn, bool with_context_kv = false) {
   auto f = io::SafetensorsFile::open(kCase);
   REQUIRE(f.ok());
   at::Tensor emb;
-  auto res = cn.forward(case_inputs(**f), &emb);
+  auto in = case_inputs(**f);
+  if (with_context_kv) {
+    auto kv = cn.cross_attention_kv(in.encoder_hidden_states);
+    REQUIRE(kv.ok());
+    in.context_kv = kv.value();
+  }
+  auto res = cn.forward(in, &emb);
   INFO(res.status().message());
   REQUIRE(res.ok());
   REQUIRE(res->down.size() == 9);
@@ -53,6 +60,30 @@ TEST_CASE("golden: diffusers folder", "[controlnet][golden]") {
   CHECK((*cn)->config().num_down_residuals() == 9);
   CHECK((*cn)->config().cond_embedding_channels == std::vector<std::int64_t>{16, 32, 96, 256});
   check_against_case(**cn);
+}
+
+TEST_CASE("golden: channels-last, q/k/v in one product, keys and values once per job", "[controlnet][golden]") {
+  if (!have_goldens()) {
+    WARN("golden models not found under " << kModels << ", skipping");
+    return;
+  }
+  // The layouts a job on a GPU gives the ControlNet (as its UNet's): the same references.
+  auto cn = models::ControlNetModel::load(kFolder, {}, at::kFloat, at::kCPU);
+  REQUIRE(cn.ok());
+  (*cn)->use_channels_last();
+  CHECK((*cn)->channels_last());
+  REQUIRE((*cn)->self_attentions() > 0);
+  CHECK((*cn)->stack_self_attention_projections() == (*cn)->self_attentions());
+  check_against_case(**cn, /*with_context_kv=*/true);
+  // It computes channels-last: the conditioning embedding (3x3 convolutions) comes out so. (Its
+  // 1x1 residual convolutions do too on CUDA; on this CPU, libtorch 1.13's oneDNN path for 1x1
+  // convolutions, models/common/cpu_matmul.cpp, returns the standard layout.)
+  auto f = io::SafetensorsFile::open(kCase);
+  REQUIRE(f.ok());
+  at::Tensor emb;
+  REQUIRE((*cn)->forward(case_inputs(**f), &emb).ok());
+  CHECK(emb.is_contiguous(at::MemoryFormat::ChannelsLast));
+  CHECK_FALSE(emb.is_contiguous());
 }
 
 TEST_CASE("golden: cldm single file (F16) with the folder's config", "[controlnet][golden]") {

@@ -117,6 +117,19 @@ TEST_CASE("control units: residuals of several units are the sum of their own ca
   auto rows = step(0, 1, two);
   REQUIRE(rows.ok());
   check_same(rows.value().mid.slice(0, 1, 2), a.mid + b.mid, 1e-5);
+
+  // Each unit's cross-attention keys and values are made once for a context and made again when
+  // the context changes: here edited in place between calls (another prompt's numbers).
+  two.encoder_hidden_states.mul_(0.5);
+  auto edited = step(0, 1, two);
+  INFO(edited.status().message());
+  REQUIRE(edited.ok());
+  CHECK_FALSE(at::allclose(edited.value().mid, rows.value().mid));
+  models::UNetInputs half = in;
+  half.encoder_hidden_states = in.encoder_hidden_states * 0.5;
+  auto expected = step(0, 1, half);
+  REQUIRE(expected.ok());
+  check_same(edited.value().mid.slice(0, 1, 2), expected.value().mid, 1e-5);
 }
 
 TEST_CASE("control units: weight 0 is no ControlNet, units naming one model share it", "[controlunits]") {
