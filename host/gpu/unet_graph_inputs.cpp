@@ -39,8 +39,7 @@ sdk::Status UNetGraphInputs::load(const models::UNetInputs& in) {
   if (static_cast<bool>(ours) != static_cast<bool>(theirs))
     return sdk::invalid_argument(ours ? "CUDA graph: captured with context keys/values, called without"
                                       : "CUDA graph: captured without context keys/values, called with them");
-  if (theirs && (theirs->model() != ours->model() || !theirs->computed_from(in.encoder_hidden_states) ||
-                 theirs->layers() != ours->layers()))
+  if (theirs && (!theirs->belongs_to(ours->model(), in.encoder_hidden_states) || theirs->layers() != ours->layers()))
     return sdk::invalid_argument("CUDA graph: context_kv was computed by another model or from other "
                                  "encoder_hidden_states than the call's");
   const bool new_kv = theirs && loaded_kv_.lock() != theirs;

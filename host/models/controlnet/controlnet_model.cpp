@@ -1,7 +1,6 @@
 #include "models/controlnet/controlnet_model.h"
 
 #include <ATen/ATen.h>
-#include <c10/core/GradMode.h>  // c10::NoGradGuard (torch 2.11 no longer brings it with ATen.h)
 
 #include "io/device_upload.h"
 #include "models/common/channels_last.h"
@@ -131,7 +130,7 @@ sdk::Status ControlNetModel::check_inputs(const ControlNetInputs& in) const {
   const std::int64_t multiple = std::int64_t{1} << (c.levels() - 1);
   if (in.sample.size(2) < multiple || in.sample.size(3) < multiple)
     return bad("latent sides must be at least " + std::to_string(multiple));
-  if (in.context_kv && (in.context_kv->model() != instance_ || !in.context_kv->computed_from(ehs)))
+  if (in.context_kv && !in.context_kv->belongs_to(instance_, ehs))
     return bad("context_kv was computed by another model or from other encoder_hidden_states "
                "(or they were modified since)");
   return sdk::Status::Ok();
@@ -139,17 +138,10 @@ sdk::Status ControlNetModel::check_inputs(const ControlNetInputs& in) const {
 
 sdk::Result<std::shared_ptr<const CrossAttentionKV>> ControlNetModel::cross_attention_kv(
     const at::Tensor& encoder_hidden_states) const {
-  const auto& ehs = encoder_hidden_states;
-  if (!ehs.defined() || ehs.dim() != 3 || ehs.size(2) != config_.unet.cross_attention_dim)
-    return sdk::invalid_argument("ControlNet cross_attention_kv: encoder_hidden_states must be [B, M, " +
-                                 std::to_string(config_.unet.cross_attention_dim) + "]");
-  return sdk::guard("ControlNet cross_attention_kv", [&]() -> sdk::Result<std::shared_ptr<const CrossAttentionKV>> {
-    c10::NoGradGuard no_grad;
-    auto kv = std::make_shared<CrossAttentionKV>(ehs, instance_);
-    const at::Tensor context = ehs.to(device_, dtype_);  // as run() converts it
-    for_each_transformer(*this, [&](const Transformer2DModel& t) { t.add_context_kv(context, *kv); });
-    return std::shared_ptr<const CrossAttentionKV>(std::move(kv));
-  });
+  std::vector<const Transformer2DModel*> transformers;
+  for_each_transformer(*this, [&](const Transformer2DModel& t) { transformers.push_back(&t); });
+  return CrossAttentionKV::compute(transformers, encoder_hidden_states, config_.unet.cross_attention_dim, instance_,
+                                   device_, dtype_, "ControlNet cross_attention_kv");
 }
 
 void ControlNetModel::use_channels_last() {

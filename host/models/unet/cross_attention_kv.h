@@ -13,14 +13,22 @@
 // B × M × C per block twice (SDXL batch 2 in fp16: 51 MB).
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
 
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
+
+#include "sdxl/sdk/status.h"
 
 namespace sdxl::models {
 
-struct CrossAttention;  // models/unet/transformer2d.h
+struct CrossAttention;       // models/unet/transformer2d.h
+struct Transformer2DModel;  // models/unet/transformer2d.h
 
 class CrossAttentionKV {
  public:
@@ -32,6 +40,14 @@ class CrossAttentionKV {
   /// that the pairs it is given carry it.
   static std::uint64_t new_model_id();
 
+  /// The pairs of every cross-attention in `transformers` for `encoder_hidden_states` ([B, M,
+  /// context_dim]), computed in `device` / `dtype` as the model's forward converts the context,
+  /// named as model `model`'s (UNet2DConditionModel and ControlNetModel::cross_attention_kv).
+  /// `who` names the caller in errors.
+  static sdk::Result<std::shared_ptr<const CrossAttentionKV>> compute(
+      const std::vector<const Transformer2DModel*>& transformers, const at::Tensor& encoder_hidden_states,
+      std::int64_t context_dim, std::uint64_t model, c10::Device device, c10::ScalarType dtype, const std::string& who);
+
   void add(const CrossAttention* layer, at::Tensor keys, at::Tensor values);
   /// The pair computed for `layer` (keys, values: [B, M, dim]), or null.
   const std::pair<at::Tensor, at::Tensor>* find(const CrossAttention* layer) const;
@@ -39,6 +55,10 @@ class CrossAttentionKV {
   /// Whether these pairs belong to `context`: the very tensor they were computed from, not
   /// modified in place since.
   bool computed_from(const at::Tensor& context) const;
+  /// What a forward checks: made by model `model` from `context`, unmodified since.
+  bool belongs_to(std::uint64_t model, const at::Tensor& context) const {
+    return model_ == model && computed_from(context);
+  }
   /// For a holder that overwrites the context tensor and the pairs together (a CUDA graph's input
   /// buffers, gpu/unet_graph_inputs.h): the context as it is now is what the pairs belong to.
   void accept_context_version();

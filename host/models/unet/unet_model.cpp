@@ -1,7 +1,6 @@
 #include "models/unet/unet_model.h"
 
 #include <ATen/ATen.h>
-#include <c10/core/GradMode.h>  // c10::NoGradGuard (torch 2.11 no longer brings it with ATen.h)
 
 #include "models/common/channels_last.h"
 #include "models/common/weight_reader.h"
@@ -136,7 +135,7 @@ sdk::Status UNet2DConditionModel::check_inputs(const UNetInputs& in) const {
   if (!in.down_residuals.empty() && in.down_residuals.size() != n_skips)
     return bad("expected " + std::to_string(n_skips) + " ControlNet down residuals, got " +
                std::to_string(in.down_residuals.size()));
-  if (in.context_kv && (in.context_kv->model() != instance_ || !in.context_kv->computed_from(ehs)))
+  if (in.context_kv && !in.context_kv->belongs_to(instance_, ehs))
     return bad("context_kv was computed by another model or from other encoder_hidden_states "
                "(or they were modified since)");
   const std::int64_t multiple = std::int64_t{1} << (config_.levels() - 1);
@@ -166,19 +165,12 @@ void UNet2DConditionModel::for_each_transformer(Self& unet, Fn&& fn) {
 
 sdk::Result<std::shared_ptr<const CrossAttentionKV>> UNet2DConditionModel::cross_attention_kv(
     const at::Tensor& encoder_hidden_states) const {
-  const auto& ehs = encoder_hidden_states;
-  if (!ehs.defined() || ehs.dim() != 3 || ehs.size(2) != config_.cross_attention_dim)
-    return sdk::invalid_argument("cross_attention_kv: encoder_hidden_states must be [B, M, " +
-                                 std::to_string(config_.cross_attention_dim) + "]");
   if (block_observer())
     return sdk::unsupported("cross_attention_kv: the UNet's weights are streamed block by block");
-  return sdk::guard("cross_attention_kv", [&]() -> sdk::Result<std::shared_ptr<const CrossAttentionKV>> {
-    c10::NoGradGuard no_grad;
-    auto kv = std::make_shared<CrossAttentionKV>(ehs, instance_);
-    const at::Tensor context = ehs.to(device_, dtype_);  // as run() converts it
-    for_each_transformer(*this, [&](const Transformer2DModel& t) { t.add_context_kv(context, *kv); });
-    return std::shared_ptr<const CrossAttentionKV>(std::move(kv));
-  });
+  std::vector<const Transformer2DModel*> transformers;
+  for_each_transformer(*this, [&](const Transformer2DModel& t) { transformers.push_back(&t); });
+  return CrossAttentionKV::compute(transformers, encoder_hidden_states, config_.cross_attention_dim, instance_,
+                                   device_, dtype_, "cross_attention_kv");
 }
 
 at::Tensor UNet2DConditionModel::run(const UNetInputs& in, const DebugSink* debug, UNetBlockObserver* observer) const {
